@@ -1,0 +1,38 @@
+# The two commands: `make run` and `make test`. Both set everything up first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+AGENT := $(wildcard agent/pyproject.toml)
+
+.PHONY: run test setup deps services assets migrate browser demo clean
+
+run: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f deploy/local/Procfile -d . start
+
+test: setup browser
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: deps services assets migrate
+
+deps: $(VENV)/.deps-stamp
+
+$(VENV)/.deps-stamp: requirements.txt requirements-dev.txt $(AGENT)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt $(if $(AGENT),-e ./agent)
+	touch $@
+
+services: deps
+	$(BIN)/python deploy/local/ensure_services.py
+
+assets:
+	deploy/local/build_assets.sh
+
+migrate: deps services
+	$(BIN)/python manage.py migrate --noinput -v 0
+
+browser:
+	deploy/local/ensure_chromium.sh
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/staticfiles

@@ -1,0 +1,3 @@
+"""Tenant-scoped JSON endpoints of the query layer, under /o/<org_slug>/api/."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Websocket routes; consumers live in frontend/consumers.py."""
+
+websocket_urlpatterns = []

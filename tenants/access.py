@@ -1,0 +1,61 @@
+"""Resolving the organisation of a request, once, from the URL.
+
+``@org_view`` is the only way an organisation page is reached: it finds the
+membership of the signed-in user in the organisation named by ``org_slug`` in one
+query, answers 404 when there is none (exactly like a missing organisation), checks
+the role for writes, and runs the view inside ``org_scope`` so every tenant-owned
+query below is filtered to that organisation.
+"""
+
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from tenants.roles import Role, role_at_least
+from tenants.scoping import org_scope
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def find_membership(user, org_slug):
+    from tenants.models import Membership
+
+    if not user.is_authenticated:
+        return None
+    return (
+        Membership.objects.unscoped()
+        .select_related("organization")
+        .filter(organization__slug=org_slug, user=user)
+        .first()
+    )
+
+
+def org_view(write_role=Role.MEMBER, read_role=Role.VIEWER):
+    """Decorate a view taking ``org_slug``; it receives ``request.org`` and ``request.membership``.
+
+    Safe methods need ``read_role``; any other method needs ``write_role``.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, org_slug, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            membership = find_membership(request.user, org_slug)
+            if membership is None:
+                raise Http404("No such organisation")
+            needed = read_role if request.method in SAFE_METHODS else write_role
+            if not role_at_least(membership.role, needed):
+                raise PermissionDenied("Your role in this organisation does not allow this")
+            request.org = membership.organization
+            request.membership = membership
+            request.session["last_org"] = request.org.slug
+            with org_scope(request.org):
+                return view(request, *args, **kwargs)
+
+        wrapped.org_view = {"write_role": write_role, "read_role": read_role}
+        return wrapped
+
+    return decorator

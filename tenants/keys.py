@@ -1,0 +1,107 @@
+"""Ingest keys: generation, hashing and the fast resolver ingest calls on every request.
+
+A key looks like ``pulse_ik_`` + 40 base62 characters (≈238 bits), so secret
+scanners can recognise leaked ones by their prefix. Only its SHA-256 is stored: a
+fast hash is right here because the key is random, not a human password.
+"""
+
+import hashlib
+import secrets
+import string
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+KEY_PREFIX = "pulse_ik_"
+_ALPHABET = string.ascii_letters + string.digits
+_BODY_LENGTH = 40
+SHOWN_PREFIX_LENGTH = len(KEY_PREFIX) + 6
+_CACHE_MAX_ENTRIES = 10_000
+_LAST_USED_EVERY = 60.0  # seconds between last_used_at writes for one key in one process
+
+
+def generate_key():
+    return KEY_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(_BODY_LENGTH))
+
+
+def hash_key(raw):
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def looks_like_key(raw):
+    return (
+        isinstance(raw, str)
+        and len(raw) == len(KEY_PREFIX) + _BODY_LENGTH
+        and raw.startswith(KEY_PREFIX)
+        and all(c in _ALPHABET for c in raw[len(KEY_PREFIX) :])
+    )
+
+
+@dataclass(frozen=True)
+class ResolvedKey:
+    key_id: object
+    organization_id: int
+
+
+_cache = {}  # key hash -> (ResolvedKey or None, expires_at monotonic)
+_last_used_written = {}  # key id -> monotonic time of the last write
+_lock = threading.Lock()
+
+
+def resolve_ingest_key(raw):
+    """Return the ResolvedKey for a presented key, or None if it is unknown or revoked.
+
+    Answers come from a per-process cache for INGEST_KEY_CACHE_SECONDS (5 s by
+    default), so steady-state ingest does not touch the database, and a revoked key
+    stops working within that time. Unknown keys are cached too, so a flood of bad
+    keys cannot hammer the database.
+    """
+    if not looks_like_key(raw):
+        return None
+    digest = hash_key(raw)
+    now = time.monotonic()
+    hit = _cache.get(digest)
+    if hit is not None and hit[1] > now:
+        resolved = hit[0]
+    else:
+        resolved = _load(digest)
+        with _lock:
+            if len(_cache) >= _CACHE_MAX_ENTRIES:
+                _cache.clear()
+            _cache[digest] = (resolved, now + settings.INGEST_KEY_CACHE_SECONDS)
+    if resolved is not None:
+        _maybe_touch(resolved.key_id, now)
+    return resolved
+
+
+def _load(digest):
+    from tenants.models import IngestKey
+
+    row = (
+        IngestKey.objects.unscoped()
+        .filter(Q(key_hash=digest) & Q(revoked_at__isnull=True))
+        .values_list("id", "organization_id")
+        .first()
+    )
+    return ResolvedKey(*row) if row else None
+
+
+def _maybe_touch(key_id, now):
+    last = _last_used_written.get(key_id)
+    if last is not None and now - last < _LAST_USED_EVERY:
+        return
+    _last_used_written[key_id] = now
+    from tenants.models import IngestKey
+
+    IngestKey.objects.unscoped().filter(id=key_id).update(last_used_at=timezone.now())
+
+
+def clear_key_cache():
+    """Forget every cached answer (tests, and after a revocation in this process)."""
+    with _lock:
+        _cache.clear()
+        _last_used_written.clear()
