@@ -1,8 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from apm import health
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz/live", health.live, name="health-live"),
+    path("healthz/ready", health.ready, name="health-ready"),
     path("api/v1/", include("ingest.urls")),
     path("o/<slug:org_slug>/api/", include("apm.api_urls")),
     path("", include("tenants.urls")),
