@@ -1,0 +1,257 @@
+"""Telemetry storage: rollups at three resolutions, error groups, traces, events, instances.
+
+Every row carries its organisation. High-volume tables (minute rollups, events,
+traces, the processed-batch ledger) are range-partitioned by day in PostgreSQL
+(see apm/partitions.py and migration 0001): retention drops whole partitions
+instead of deleting rows under the ingest workers' feet. On those tables the
+database primary key is (id, <partition column>); Django only needs ``id``.
+
+Writes go through apm/rollup.py (bulk SQL); reads through apm/queries.py.
+Durations are stored in seconds.
+"""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from tenants.scoping import OrgOwnedModel
+
+
+class TxnType(models.TextChoices):
+    WEB = "web", "Web"
+    BACKGROUND = "background", "Background"
+
+
+class Transaction(OrgOwnedModel):
+    """A transaction name of an app; rollups reference it by id instead of repeating the name."""
+
+    id = models.BigAutoField(primary_key=True)
+    app = models.ForeignKey("tenants.App", on_delete=models.CASCADE, related_name="+")
+    type = models.CharField(max_length=10, choices=TxnType.choices)
+    name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "type", "name"], name="txn_unique_per_app")]
+
+    def __str__(self):
+        return self.name
+
+
+class RollupFields(OrgOwnedModel):
+    """Exact aggregates of one bucket; ``sketch`` is an encoded pulse_agent DDSketch."""
+
+    app = models.ForeignKey("tenants.App", on_delete=models.CASCADE, related_name="+")
+    time = models.DateTimeField()  # bucket start (UTC)
+    count = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    sum = models.FloatField(default=0.0)
+    min = models.FloatField(null=True)
+    max = models.FloatField(null=True)
+    apdex_s = models.BigIntegerField(default=0)
+    apdex_t = models.BigIntegerField(default=0)
+    apdex_f = models.BigIntegerField(default=0)
+    seg_python = models.FloatField(default=0.0)
+    seg_database = models.FloatField(default=0.0)
+    seg_external = models.FloatField(default=0.0)
+    seg_template = models.FloatField(default=0.0)
+    sketch = models.BinaryField(default=b"")
+
+    class Meta:
+        abstract = True
+
+
+class TxnRollup(RollupFields):
+    id = models.BigAutoField(primary_key=True)
+    transaction = models.ForeignKey(Transaction, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class AppRollup(RollupFields):
+    """All transactions of one type of an app in one bucket."""
+
+    id = models.BigAutoField(primary_key=True)
+    txn_type = models.CharField(max_length=10, choices=TxnType.choices)
+
+    class Meta:
+        abstract = True
+
+
+class TransactionMinute(TxnRollup):  # partitioned by day on ``time``
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["transaction", "time"], name="txn_minute_unique")]
+        indexes = [models.Index(fields=["app", "time"], name="txn_minute_app_time")]
+
+
+class TransactionHour(TxnRollup):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["transaction", "time"], name="txn_hour_unique")]
+        indexes = [models.Index(fields=["app", "time"], name="txn_hour_app_time")]
+
+
+class TransactionDay(TxnRollup):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["transaction", "time"], name="txn_day_unique")]
+        indexes = [models.Index(fields=["app", "time"], name="txn_day_app_time")]
+
+
+class AppMinute(AppRollup):  # partitioned by day on ``time``
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "txn_type", "time"], name="app_minute_unique")]
+
+
+class AppHour(AppRollup):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "txn_type", "time"], name="app_hour_unique")]
+
+
+class AppDay(AppRollup):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "txn_type", "time"], name="app_day_unique")]
+
+
+class ErrorGroup(OrgOwnedModel):
+    """Errors with one fingerprint: class + normalised message + top in-app frame."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey("tenants.App", on_delete=models.CASCADE, related_name="+")
+    fingerprint = models.CharField(max_length=40)  # sha1 hex
+    error_class = models.CharField(max_length=255)
+    message = models.TextField()  # the normalised message (numbers, ids, quoted values replaced)
+    top_frame = models.CharField(max_length=1024, blank=True)
+    transaction_name = models.CharField(max_length=255, blank=True)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "fingerprint"], name="error_group_unique")]
+        indexes = [models.Index(fields=["app", "last_seen"], name="error_group_app_seen")]
+
+
+class ErrorMinute(OrgOwnedModel):
+    id = models.BigAutoField(primary_key=True)
+    app = models.ForeignKey("tenants.App", on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="+")
+    time = models.DateTimeField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "time"], name="error_minute_unique")]
+        indexes = [models.Index(fields=["app", "time"], name="error_minute_app_time")]
+
+
+class ErrorSample(OrgOwnedModel):
+    """One occurrence with its stack; at most ERROR_SAMPLES_PER_GROUP newest are kept per group."""
+
+    id = models.BigAutoField(primary_key=True)
+    app = models.ForeignKey("tenants.App", on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(ErrorGroup, on_delete=models.CASCADE, related_name="+")
+    time = models.DateTimeField()
+    error_class = models.CharField(max_length=255)
+    message = models.TextField()  # as sent
+    transaction_name = models.CharField(max_length=255, blank=True)
+    trace_id = models.CharField(max_length=32, blank=True)
+    stack = models.JSONField(default=list)  # [{file, line, function, code}], innermost last
+
+    class Meta:
+        indexes = [models.Index(fields=["group", "time"], name="error_sample_group_time")]
+
+
+class Trace(OrgOwnedModel):  # partitioned by day on ``start``
+    """A slow transaction with its span tree; ``trace_id`` is the W3C id the agent sent."""
+
+    id = models.BigAutoField(primary_key=True)
+    app = models.ForeignKey(
+        "tenants.App", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    transaction = models.ForeignKey(
+        Transaction, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    trace_id = models.CharField(max_length=32)
+    parent_span_id = models.CharField(max_length=16, blank=True)
+    start = models.DateTimeField()
+    duration = models.FloatField()
+    status = models.SmallIntegerField(null=True)
+    error = models.BooleanField(default=False)
+    span_count = models.IntegerField(default=0)
+    spans = models.JSONField(default=list)  # [{id, parent, kind, name, offset, duration, attrs}]
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["app", "start"], name="trace_app_start"),
+            models.Index(fields=["transaction", "start"], name="trace_txn_start"),
+            models.Index(fields=["organization", "trace_id"], name="trace_org_trace_id"),
+        ]
+
+
+class Event(OrgOwnedModel):  # partitioned by day on ``end_time``; written with COPY
+    """One sampled transaction (the agent's reservoir), for the scatter plot and drill-down."""
+
+    id = models.BigAutoField(primary_key=True)
+    # No database-level foreign keys: they would cost a lookup per COPYed row. Rows of a
+    # deleted app are removed by Django's cascade or, at the latest, with their partition.
+    organization = models.ForeignKey(
+        "tenants.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    app = models.ForeignKey(
+        "tenants.App", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    transaction = models.ForeignKey(
+        Transaction, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    end_time = models.DateTimeField()
+    duration = models.FloatField()
+    status = models.SmallIntegerField(null=True)
+    error = models.BooleanField(default=False)
+    trace_id = models.CharField(max_length=32)
+    has_trace = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "end_time"], name="event_app_end")]
+
+
+class InstanceMinute(OrgOwnedModel):
+    """The last sample of one agent process (host, pid) in one minute."""
+
+    id = models.BigAutoField(primary_key=True)
+    app = models.ForeignKey("tenants.App", on_delete=models.CASCADE, related_name="+")
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    time = models.DateTimeField()
+    cpu_percent = models.FloatField()
+    memory_bytes = models.BigIntegerField()
+    threads = models.IntegerField(null=True)
+    started_at = models.DateTimeField(null=True)
+    agent_version = models.CharField(max_length=64, blank=True)
+    runtime_version = models.CharField(max_length=64, blank=True)
+    framework = models.CharField(max_length=128, blank=True)
+    dropped = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "host", "pid", "time"], name="instance_minute_unique")]
+        indexes = [models.Index(fields=["app", "time"], name="instance_minute_app_time")]
+
+
+class ProcessedBatch(OrgOwnedModel):  # partitioned by day on ``sent_day``
+    """Ledger of applied payloads, written in the same transaction as their rollups.
+
+    Agents keep ``batch_id`` and ``sent_at`` across retries, so a retry lands in the same
+    partition and the unique key filters it out.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(
+        "tenants.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    batch_id = models.CharField(max_length=32)
+    sent_day = models.DateField()
+    processed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "batch_id", "sent_day"], name="processed_batch_unique")
+        ]
