@@ -1,1 +1,50 @@
-urlpatterns = []
+"""Account pages at the root and organisation settings under /o/<org_slug>/."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from tenants import settings_views, views
+from tenants.forms import PasswordResetForm
+from tenants.password_reset import PasswordResetView
+
+org = "o/<slug:org_slug>/"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("signup/", views.signup, name="signup"),
+    path("login/", views.login_view, name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", PasswordResetView.as_view(form_class=PasswordResetForm), name="password_reset"),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="tenants/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(template_name="tenants/password_reset_confirm.html"),
+        name="password_reset_confirm",
+    ),
+    path(
+        "reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="tenants/password_reset_complete.html"),
+        name="password_reset_complete",
+    ),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("organizations/new/", views.org_create, name="org_create"),
+    path(org, views.org_home, name="org_home"),
+    path(org + "settings/", settings_views.settings_index, name="org_settings"),
+    path(org + "settings/apps/", settings_views.settings_apps, name="settings_apps"),
+    path(org + "settings/apps/<uuid:app_id>/", settings_views.app_edit, name="app_edit"),
+    path(org + "settings/apps/<uuid:app_id>/delete/", settings_views.app_delete, name="app_delete"),
+    path(org + "settings/members/", settings_views.settings_members, name="settings_members"),
+    path(org + "settings/members/<uuid:membership_id>/role/", settings_views.member_role, name="member_role"),
+    path(org + "settings/members/<uuid:membership_id>/remove/", settings_views.member_remove, name="member_remove"),
+    path(
+        org + "settings/invitations/<uuid:invitation_id>/revoke/",
+        settings_views.invitation_revoke,
+        name="invitation_revoke",
+    ),
+    path(org + "settings/keys/", settings_views.settings_keys, name="settings_keys"),
+    path(org + "settings/keys/<uuid:key_id>/revoke/", settings_views.key_revoke, name="key_revoke"),
+]

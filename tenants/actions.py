@@ -1,0 +1,311 @@
+"""Domain actions on organisations, members, invitations, apps and ingest keys.
+
+Views stay thin and call these. Each action is atomic, checks its own rules (last
+owner, limits, who may grant which role) and raises ``ActionError`` with a message
+fit to show the user. Objects of an organisation are always looked up through it.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from tenants import keys
+from tenants.models import App, IngestKey, Invitation, Membership, Organization, User
+from tenants.roles import Role, role_at_least
+
+_SLUG_MAX = 50
+
+
+class ActionError(Exception):
+    """A rule of the domain refused the action; the message is shown to the user."""
+
+
+# --- Organisations and sign-up ---------------------------------------------
+
+
+def _free_slug(name):
+    base = slugify(name)[:_SLUG_MAX].strip("-") or "org"
+    if not Organization.objects.filter(slug=base).exists():
+        return base
+    for _ in range(20):
+        candidate = f"{base[: _SLUG_MAX - 7]}-{secrets.token_hex(3)}"
+        if not Organization.objects.filter(slug=candidate).exists():
+            return candidate
+    raise ActionError("Could not find a free address for this organisation; try another name.")
+
+
+def create_organization(user, name):
+    """A new organisation with ``user`` as its owner."""
+    name = name.strip()
+    if not name:
+        raise ActionError("The organisation needs a name.")
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                org = Organization.objects.create(name=name, slug=_free_slug(name))
+                Membership.objects.for_org(org).create(organization=org, user=user, role=Role.OWNER)
+                return org
+        except IntegrityError:
+            continue  # another sign-up took the same slug between the check and the insert
+    raise ActionError("Could not create the organisation; please try again.")
+
+
+def create_user(email, password, name=""):
+    email = email.strip().lower()
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, password=password, name=name.strip())
+    except IntegrityError:
+        raise ActionError("An account with this email address already exists.")
+
+
+@transaction.atomic
+def sign_up(email, password, org_name, name=""):
+    """Create a user and their first organisation; returns (user, org)."""
+    user = create_user(email, password, name)
+    org = create_organization(user, org_name)
+    return user, org
+
+
+# --- Invitations ------------------------------------------------------------
+
+
+def _hash_token(token):
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class SentInvitation:
+    invitation: Invitation
+    token: str
+    url: str
+
+
+def _check_can_grant(actor_membership, role):
+    if not role_at_least(actor_membership.role, Role.ADMIN):
+        raise ActionError("Only owners and admins manage members.")
+    if not role_at_least(actor_membership.role, role):
+        raise ActionError(f"Only owners can grant the {Role(role).label.lower()} role.")
+
+
+@transaction.atomic
+def invite(actor_membership, email, role):
+    """Invite ``email`` to the actor's organisation and e-mail a single-use link."""
+    org = actor_membership.organization
+    email = email.strip().lower()
+    _check_can_grant(actor_membership, role)
+    if Membership.objects.for_org(org).filter(user__email__iexact=email).exists():
+        raise ActionError(f"{email} is already a member of {org.name}.")
+    # A new invitation replaces any pending one for the same address.
+    Invitation.objects.for_org(org).filter(email__iexact=email, accepted_at__isnull=True).delete()
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.for_org(org).create(
+        organization=org,
+        email=email,
+        role=role,
+        token_hash=_hash_token(token),
+        invited_by=actor_membership.user,
+        expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
+    )
+    url = settings.PUBLIC_URL + reverse("invitation_accept", args=[token])
+    context = {"org": org, "inviter": actor_membership.user, "role": Role(role).label, "url": url,
+               "days": settings.INVITATION_TTL_DAYS}
+    # Sent after commit so a rolled-back invitation never produces a working-looking e-mail.
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"You're invited to {org.name} on Pulse",
+            message=render_to_string("tenants/email/invitation.txt", context),
+            from_email=None,
+            recipient_list=[email],
+        )
+    )
+    return SentInvitation(invitation, token, url)
+
+
+def find_invitation(token):
+    """The pending, unexpired invitation for ``token``, or None (used, expired or unknown)."""
+    if not isinstance(token, str) or not token or len(token) > 100:
+        return None
+    return (
+        Invitation.objects.unscoped()
+        .select_related("organization", "invited_by")
+        .filter(token_hash=_hash_token(token), accepted_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+
+
+@transaction.atomic
+def accept_invitation(token, user):
+    """Join the invitation's organisation; the token works once. Returns the membership."""
+    invitation = find_invitation(token)
+    if invitation is None:
+        raise ActionError("This invitation link is invalid, has expired or was already used.")
+    # Lock the row so two concurrent clicks cannot both accept it.
+    invitation = Invitation.objects.unscoped().select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at is not None:
+        raise ActionError("This invitation link is invalid, has expired or was already used.")
+    org = invitation.organization
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    membership, _ = Membership.objects.for_org(org).get_or_create(
+        organization=org, user=user, defaults={"role": invitation.role}
+    )
+    return membership
+
+
+def revoke_invitation(actor_membership, invitation_id):
+    org = actor_membership.organization
+    if not role_at_least(actor_membership.role, Role.ADMIN):
+        raise ActionError("Only owners and admins manage members.")
+    deleted, _ = Invitation.objects.for_org(org).filter(id=invitation_id, accepted_at__isnull=True).delete()
+    return deleted > 0
+
+
+# --- Members ----------------------------------------------------------------
+
+
+def _other_owners(org, membership):
+    return Membership.objects.for_org(org).filter(role=Role.OWNER).exclude(pk=membership.pk).exists()
+
+
+def _lock_owners(org):
+    # Serialises owner changes in one organisation, so two admins cannot remove the
+    # last two owners at the same time.
+    list(Membership.objects.for_org(org).select_for_update().filter(role=Role.OWNER).values_list("pk", flat=True))
+
+
+@transaction.atomic
+def change_role(actor_membership, membership_id, role):
+    org = actor_membership.organization
+    role = Role(role)
+    _check_can_grant(actor_membership, role)
+    _lock_owners(org)
+    target = Membership.objects.for_org(org).select_related("user").get(pk=membership_id)
+    if not role_at_least(actor_membership.role, target.role):
+        raise ActionError("Only owners can change an owner's role.")
+    if target.role == Role.OWNER and role != Role.OWNER and not _other_owners(org, target):
+        raise ActionError("An organisation needs at least one owner: make someone else an owner first.")
+    target.role = role
+    target.save(update_fields=["role"])
+    return target
+
+
+@transaction.atomic
+def remove_member(actor_membership, membership_id):
+    org = actor_membership.organization
+    _lock_owners(org)
+    target = Membership.objects.for_org(org).select_related("user").get(pk=membership_id)
+    leaving = target.pk == actor_membership.pk
+    if not leaving:
+        if not role_at_least(actor_membership.role, Role.ADMIN):
+            raise ActionError("Only owners and admins manage members.")
+        if not role_at_least(actor_membership.role, target.role):
+            raise ActionError("Only owners can remove an owner.")
+    if target.role == Role.OWNER and not _other_owners(org, target):
+        raise ActionError("An organisation needs at least one owner: make someone else an owner first.")
+    target.delete()
+    return target
+
+
+# --- Apps -------------------------------------------------------------------
+
+
+def _clean_app(name, apdex_t):
+    name = (name or "").strip()
+    if not name:
+        raise ActionError("The app needs a name.")
+    if len(name) > 255:
+        raise ActionError("App names are at most 255 characters.")
+    if apdex_t is None or not (0 < float(apdex_t) <= 60):
+        raise ActionError("Apdex T must be between 0 and 60 seconds.")
+    return name, float(apdex_t)
+
+
+@transaction.atomic
+def create_app(org, name, apdex_t=0.5):
+    name, apdex_t = _clean_app(name, apdex_t)
+    # Lock the organisation so concurrent creates cannot overshoot the limit.
+    Organization.objects.select_for_update().filter(pk=org.pk).first()
+    if App.objects.for_org(org).count() >= settings.APPS_PER_ORG_LIMIT:
+        raise ActionError(f"This organisation already has the maximum of {settings.APPS_PER_ORG_LIMIT} apps.")
+    if App.objects.for_org(org).filter(name__iexact=name).exists():
+        raise ActionError(f"There is already an app called {name!r}.")
+    try:
+        with transaction.atomic():
+            return App.objects.for_org(org).create(organization=org, name=name, apdex_t=apdex_t)
+    except IntegrityError:
+        raise ActionError(f"There is already an app called {name!r}.")
+
+
+@transaction.atomic
+def update_app(org, app_id, name, apdex_t):
+    name, apdex_t = _clean_app(name, apdex_t)
+    app = App.objects.for_org(org).select_for_update().get(pk=app_id)
+    if App.objects.for_org(org).filter(name__iexact=name).exclude(pk=app.pk).exists():
+        raise ActionError(f"There is already an app called {name!r}.")
+    app.name, app.apdex_t = name, apdex_t
+    try:
+        with transaction.atomic():
+            app.save(update_fields=["name", "apdex_t"])
+    except IntegrityError:
+        raise ActionError(f"There is already an app called {name!r}.")
+    return app
+
+
+def rename_app(org, app_id, name):
+    app = App.objects.for_org(org).get(pk=app_id)
+    return update_app(org, app_id, name, app.apdex_t)
+
+
+@transaction.atomic
+def delete_app(org, app_id):
+    app = App.objects.for_org(org).get(pk=app_id)
+    app.delete()
+    return app
+
+
+# --- Ingest keys ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    key: IngestKey
+    raw: str  # shown to the user once; never stored
+
+
+@transaction.atomic
+def create_ingest_key(org, label, created_by):
+    label = (label or "").strip()
+    if not label:
+        raise ActionError("The key needs a label, e.g. the app or environment it is for.")
+    if len(label) > 100:
+        raise ActionError("Labels are at most 100 characters.")
+    raw = keys.generate_key()
+    key = IngestKey.objects.for_org(org).create(
+        organization=org,
+        label=label,
+        prefix=raw[: keys.SHOWN_PREFIX_LENGTH],
+        key_hash=keys.hash_key(raw),
+        created_by=created_by,
+    )
+    return CreatedKey(key, raw)
+
+
+@transaction.atomic
+def revoke_ingest_key(org, key_id):
+    key = IngestKey.objects.for_org(org).select_for_update().get(pk=key_id)
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        # This process stops accepting it at once; others within INGEST_KEY_CACHE_SECONDS.
+        transaction.on_commit(keys.clear_key_cache)
+    return key

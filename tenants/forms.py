@@ -1,0 +1,104 @@
+"""Forms for sign-up, login and the organisation settings pages."""
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
+
+from tenants.models import App, User
+from tenants.roles import Role
+
+
+class EmailPasswordMixin:
+    """Validation shared by both ways of creating an account."""
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this email address already exists. Log in instead.")
+        return email
+
+    def clean(self):
+        cleaned = super().clean()
+        password = cleaned.get("password")
+        if password:
+            # The validators compare the password with the e-mail address too.
+            candidate = User(email=cleaned.get("email") or "", name=cleaned.get("name") or "")
+            try:
+                password_validation.validate_password(password, candidate)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned
+
+
+class SignupForm(EmailPasswordMixin, forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
+    password = forms.CharField(
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 10 characters, not a common password.",
+    )
+    organization = forms.CharField(
+        label="Organisation name", max_length=100, help_text="Your company or team. You can create more later."
+    )
+
+
+class InvitationSignupForm(EmailPasswordMixin, forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password = forms.CharField(
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
+        help_text="At least 10 characters, not a common password.",
+    )
+
+
+class LoginForm(forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
+    password = forms.CharField(strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class PasswordResetForm(DjangoPasswordResetForm):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
+
+
+class OrganizationForm(forms.Form):
+    name = forms.CharField(label="Organisation name", max_length=100)
+
+
+class AppForm(forms.Form):
+    name = forms.CharField(max_length=255, help_text="As the agent reports it in PULSE_APP_NAME.")
+    apdex_t = forms.FloatField(
+        label="Apdex T (seconds)",
+        initial=0.5,
+        min_value=0.001,
+        max_value=60,
+        help_text="Requests faster than T are satisfying, up to 4T tolerable, slower frustrating.",
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+    )
+
+
+class AppDeleteForm(forms.Form):
+    def __init__(self, *args, app: App, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.app = app
+        self.fields["confirm"] = forms.CharField(
+            label=f"Type the app name ({app.name}) to confirm", max_length=255
+        )
+
+    def clean_confirm(self):
+        value = self.cleaned_data["confirm"].strip()
+        if value != self.app.name:
+            raise forms.ValidationError("That is not the app's name.")
+        return value
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class IngestKeyForm(forms.Form):
+    label = forms.CharField(max_length=100, help_text="What the key is for, e.g. “shop production”.")

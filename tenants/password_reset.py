@@ -1,0 +1,23 @@
+"""Password reset by e-mailed link, on Django's views and its one-time, expiring tokens.
+
+Django's token hashes the password and last login, so it stops working once used,
+and expires after PASSWORD_RESET_TIMEOUT. Links point at PUBLIC_URL, never at the
+Host header of the request (which an attacker could set).
+"""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "tenants/password_reset.html"
+    email_template_name = "tenants/email/password_reset.txt"
+    subject_template_name = "tenants/email/password_reset_subject.txt"
+
+    def form_valid(self, form):
+        url = urlsplit(settings.PUBLIC_URL)
+        self.domain_override = url.netloc
+        self.extra_email_context = {"public_url": settings.PUBLIC_URL, "protocol": url.scheme}
+        return super().form_valid(form)

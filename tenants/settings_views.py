@@ -1,0 +1,224 @@
+"""Organisation settings: apps, members and invitations, ingest keys.
+
+Every view is an ``@org_view``: viewers may look, only admins and owners change
+things. Objects are fetched through ``request.org`` (inside its scope), so another
+organisation's id is a 404 like a missing one.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tenants import actions
+from tenants.access import org_view
+from tenants.forms import AppDeleteForm, AppForm, IngestKeyForm, InviteForm, RoleForm
+from tenants.models import App, IngestKey, Invitation, Membership
+from tenants.roles import Role, role_at_least
+
+
+def _can_manage(request):
+    return role_at_least(request.membership.role, Role.ADMIN)
+
+
+@org_view(write_role=Role.ADMIN)
+@require_GET
+def settings_index(request):
+    return redirect("settings_apps", request.org.slug)
+
+
+# --- Apps -------------------------------------------------------------------
+
+
+@org_view(write_role=Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def settings_apps(request):
+    form = AppForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            app = actions.create_app(request.org, form.cleaned_data["name"], form.cleaned_data["apdex_t"])
+        except actions.ActionError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, f"Created {app.name}.")
+            return redirect("settings_apps", request.org.slug)
+    return render(
+        request,
+        "tenants/settings_apps.html",
+        {
+            "apps": App.objects.all(),
+            "form": form,
+            "can_manage": _can_manage(request),
+            "limit": settings.APPS_PER_ORG_LIMIT,
+            "tab": "apps",
+        },
+    )
+
+
+@org_view(write_role=Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def app_edit(request, app_id):
+    app = get_object_or_404(App, pk=app_id)
+    form = AppForm(request.POST or None, initial={"name": app.name, "apdex_t": app.apdex_t})
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.update_app(request.org, app.pk, form.cleaned_data["name"], form.cleaned_data["apdex_t"])
+        except actions.ActionError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, "Saved.")
+            return redirect("settings_apps", request.org.slug)
+    return render(
+        request,
+        "tenants/app_edit.html",
+        {"app": app, "form": form, "can_manage": _can_manage(request), "tab": "apps"},
+    )
+
+
+@org_view(write_role=Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def app_delete(request, app_id):
+    app = get_object_or_404(App, pk=app_id)
+    form = AppDeleteForm(request.POST or None, app=app)
+    if request.method == "POST" and form.is_valid():
+        actions.delete_app(request.org, app.pk)
+        messages.success(request, f"Deleted {app.name} and its data.")
+        return redirect("settings_apps", request.org.slug)
+    return render(
+        request,
+        "tenants/app_delete.html",
+        {"app": app, "form": form, "can_manage": _can_manage(request), "tab": "apps"},
+    )
+
+
+# --- Members ----------------------------------------------------------------
+
+
+@org_view(write_role=Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def settings_members(request):
+    form = InviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            sent = actions.invite(request.membership, form.cleaned_data["email"], form.cleaned_data["role"])
+        except actions.ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Invitation sent to {sent.invitation.email}.")
+            return redirect("settings_members", request.org.slug)
+    members = Membership.objects.select_related("user").order_by("user__email")
+    invitations = Invitation.objects.filter(accepted_at__isnull=True).select_related("invited_by")
+    return render(
+        request,
+        "tenants/settings_members.html",
+        {
+            "members": members,
+            "invitations": invitations.order_by("-created_at"),
+            "form": form,
+            "roles": Role.choices,
+            "can_manage": _can_manage(request),
+            "tab": "members",
+        },
+    )
+
+
+@org_view(write_role=Role.ADMIN)
+@require_POST
+def member_role(request, membership_id):
+    membership = get_object_or_404(Membership, pk=membership_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the roles.")
+    else:
+        try:
+            actions.change_role(request.membership, membership.pk, form.cleaned_data["role"])
+        except actions.ActionError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"{membership.user.email} is now {Role(form.cleaned_data['role']).label.lower()}.")
+    return redirect("settings_members", request.org.slug)
+
+
+@org_view(write_role=Role.ADMIN)
+@require_POST
+def member_remove(request, membership_id):
+    membership = get_object_or_404(Membership, pk=membership_id)
+    try:
+        actions.remove_member(request.membership, membership.pk)
+    except actions.ActionError as exc:
+        messages.error(request, str(exc))
+        return redirect("settings_members", request.org.slug)
+    if membership.pk == request.membership.pk:
+        messages.success(request, f"You left {request.org.name}.")
+        return redirect("home")
+    messages.success(request, f"Removed {membership.user.email}.")
+    return redirect("settings_members", request.org.slug)
+
+
+@org_view(write_role=Role.ADMIN)
+@require_POST
+def invitation_revoke(request, invitation_id):
+    invitation = get_object_or_404(Invitation, pk=invitation_id, accepted_at__isnull=True)
+    actions.revoke_invitation(request.membership, invitation.pk)
+    messages.success(request, f"Cancelled the invitation to {invitation.email}.")
+    return redirect("settings_members", request.org.slug)
+
+
+# --- Ingest keys ------------------------------------------------------------
+
+
+def _keys_context(request, form, **extra):
+    return {
+        "keys": IngestKey.objects.select_related("created_by"),
+        "form": form,
+        "can_manage": _can_manage(request),
+        "public_url": settings.PUBLIC_URL,
+        "tab": "keys",
+        **extra,
+    }
+
+
+def _app_from_query(request):
+    app_id = request.POST.get("app") or request.GET.get("app")
+    if not app_id:
+        return None
+    try:
+        app_uuid = uuid.UUID(app_id)
+    except ValueError:  # the page works without it
+        return None
+    return App.objects.filter(pk=app_uuid).first()
+
+
+@org_view(write_role=Role.ADMIN)
+@never_cache
+@require_http_methods(["GET", "POST"])
+def settings_keys(request):
+    app = _app_from_query(request)
+    initial = {"label": app.name} if app else {}
+    form = IngestKeyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = actions.create_ingest_key(request.org, form.cleaned_data["label"], request.user)
+        except actions.ActionError as exc:
+            form.add_error("label", str(exc))
+        else:
+            # Rendered straight into this response, never stored (not even in the session):
+            # this page is the only time the full key exists outside the agent's config.
+            return render(
+                request,
+                "tenants/key_created.html",
+                {"created": created, "app": app, "public_url": settings.PUBLIC_URL, "tab": "keys"},
+            )
+    return render(request, "tenants/settings_keys.html", _keys_context(request, form, app=app))
+
+
+@org_view(write_role=Role.ADMIN)
+@require_POST
+def key_revoke(request, key_id):
+    key = get_object_or_404(IngestKey, pk=key_id)
+    actions.revoke_ingest_key(request.org, key.pk)
+    messages.success(request, f"Revoked “{key.label}” ({key.prefix}…). Agents using it are refused within seconds.")
+    return redirect("settings_keys", request.org.slug)

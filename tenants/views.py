@@ -1,0 +1,185 @@
+"""Account pages: home, sign-up, login/logout, invitations, new organisations, the org landing."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, login
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from tenants import actions, throttle
+from tenants.access import org_view
+from tenants.forms import AppForm, InvitationSignupForm, LoginForm, OrganizationForm, SignupForm
+from tenants.models import App, Membership
+from tenants.roles import Role, role_at_least
+
+LOGIN_FAILED = "Incorrect email or password."
+LOGIN_THROTTLED = "Too many failed login attempts. Please try again later."
+
+
+def _safe_next(request, default):
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+def home(request):
+    """Signed-in users go to their last (or first) organisation; others see the landing page."""
+    if not request.user.is_authenticated:
+        return render(request, "tenants/landing.html")
+    memberships = Membership.objects.unscoped().filter(user=request.user).select_related("organization")
+    last = request.session.get("last_org")
+    chosen = None
+    if last:
+        chosen = memberships.filter(organization__slug=last).first()
+    chosen = chosen or memberships.order_by("created_at").first()
+    if chosen is None:
+        return redirect("org_create")
+    return redirect("org_home", chosen.organization.slug)
+
+
+@sensitive_post_parameters("password")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user, org = actions.sign_up(data["email"], data["password"], data["organization"])
+        except actions.ActionError as exc:
+            form.add_error("email", str(exc))
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("org_home", org.slug)
+    return render(request, "tenants/signup.html", {"form": form})
+
+
+@sensitive_post_parameters("password")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    next_url = _safe_next(request, reverse("home"))
+    if request.user.is_authenticated:
+        return HttpResponseRedirect(next_url)
+    form = LoginForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        email, password = form.cleaned_data["email"], form.cleaned_data["password"]
+        address = throttle.client_address(request)
+        if throttle.is_throttled(email, address):
+            # Refused before the password is checked, so a throttled attacker learns nothing.
+            form.add_error(None, LOGIN_THROTTLED)
+            status = 429
+        else:
+            # Django's backend hashes a dummy password for unknown e-mails, so unknown and
+            # wrong cost the same; both get the same message.
+            user = authenticate(request, email=email, password=password)
+            if user is None:
+                throttle.record_failure(email, address)
+                form.add_error(None, LOGIN_FAILED)
+            else:
+                throttle.record_success(email)
+                login(request, user)
+                return HttpResponseRedirect(next_url)
+    return render(request, "tenants/login.html", {"form": form, "next": next_url}, status=status)
+
+
+@sensitive_post_parameters("password")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request, token):
+    invitation = actions.find_invitation(token)
+    if invitation is None:
+        return render(request, "tenants/invitation_invalid.html", status=404)
+    org = invitation.organization
+    context = {"invitation": invitation, "org": org, "token": token}
+
+    if request.user.is_authenticated:
+        if request.method == "POST":
+            try:
+                actions.accept_invitation(token, request.user)
+            except actions.ActionError as exc:
+                messages.error(request, str(exc))
+                return redirect("home")
+            messages.success(request, f"You joined {org.name}.")
+            return redirect("org_home", org.slug)
+        already = Membership.objects.for_org(org).filter(user=request.user).exists()
+        return render(request, "tenants/invitation_accept.html", {**context, "already_member": already})
+
+    form = InvitationSignupForm(request.POST or None, initial={"email": invitation.email})
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                user = actions.create_user(form.cleaned_data["email"], form.cleaned_data["password"])
+                actions.accept_invitation(token, user)
+        except actions.ActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to {org.name}.")
+            return redirect("org_home", org.slug)
+    return render(request, "tenants/invitation_signup.html", {**context, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def org_create(request):
+    form = OrganizationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            org = actions.create_organization(request.user, form.cleaned_data["name"])
+        except actions.ActionError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, f"Created {org.name}.")
+            return redirect("org_home", org.slug)
+    return render(request, "tenants/org_create.html", {"form": form})
+
+
+def _apps_page(org):
+    """The path of the web UI's app list when it exists (another module serves it)."""
+    path = f"/o/{org.slug}/apps/"
+    try:
+        resolve(path)
+    except Resolver404:
+        return None
+    return path
+
+
+@org_view(write_role=Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def org_home(request):
+    """The organisation's landing: "Add your first app" until it has apps, then the app list."""
+    org = request.org
+    apps = list(App.objects.all())
+    can_manage = role_at_least(request.membership.role, Role.ADMIN)
+    form = AppForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            app = actions.create_app(org, form.cleaned_data["name"], form.cleaned_data["apdex_t"])
+        except actions.ActionError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, f"Created {app.name}. Now give its agent an ingest key.")
+            return redirect(reverse("settings_keys", args=[org.slug]) + f"?app={app.id}")
+    if apps and request.method == "GET":
+        apps_page = _apps_page(org)
+        if apps_page:
+            return redirect(apps_page)
+    return render(
+        request,
+        "tenants/org_home.html",
+        {"apps": apps, "form": form, "can_manage": can_manage, "public_url": settings.PUBLIC_URL},
+    )
