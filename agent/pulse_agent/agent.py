@@ -1,0 +1,413 @@
+"""The agent singleton: settings, aggregation, the harvest thread, fork and exit handling."""
+
+import atexit
+import collections
+import gzip
+import json
+import logging
+import os
+import platform
+import random
+import sys
+import threading
+import time
+import uuid
+
+from pulse_agent import __version__, config, transaction, transport
+from pulse_agent.aggregator import Aggregator
+from pulse_agent.log import log_once, logger
+
+INSTANCE_EVERY = 30.0  # seconds between instance-only payloads when idle
+MAX_SENDS_PER_CYCLE = 10
+MAX_RETRY_AFTER = 300.0
+MAX_BACKOFF = 60.0
+
+_agent = None
+_init_lock = threading.Lock()
+
+
+class Pending:
+    __slots__ = ("payload", "body")
+
+    def __init__(self, payload):
+        self.payload = payload
+        self.body = gzip.compress(
+            json.dumps(payload, separators=(",", ":"), allow_nan=False).encode("utf-8"), 5
+        )
+
+
+class Agent:
+    def __init__(self, settings):
+        self.settings = settings
+        self.aggregator = Aggregator(settings)
+        self.framework = None
+        self.internal_errors = 0
+        self._reset_process_state()
+
+    def _reset_process_state(self):
+        self.pid = os.getpid()
+        self.started_at = time.time()
+        self.pending = collections.deque()
+        self.pending_bytes = 0
+        self.dropped = dict.fromkeys(("events", "traces", "errors", "metrics", "payloads"), 0)
+        self.dropped_lock = threading.Lock()
+        self.next_send_at = 0.0
+        self.failures = 0
+        self.last_sent = 0.0
+        self.last_harvest = time.time()
+        self.cpu_mark = _cpu_seconds()
+        self.stop_event = threading.Event()
+        self.thread = None
+        self.send_lock = threading.Lock()
+
+    # -- request side ----------------------------------------------------------
+
+    def record(self, txn):
+        try:
+            self.aggregator.record(txn)
+        except Exception:
+            from pulse_agent.log import internal_error
+
+            internal_error("record")
+
+    def error_room(self):
+        if self.aggregator.error_room():
+            return True
+        self.count_dropped("errors", 1)
+        return False
+
+    def count_dropped(self, kind, n):
+        with self.dropped_lock:
+            self.dropped[kind] += n
+
+    # -- harvest thread ----------------------------------------------------------
+
+    def start(self):
+        t = threading.Thread(target=self._run, name="pulse-agent-harvest", daemon=True)
+        self.thread = t
+        t.start()
+
+    def _run(self):
+        interval = self.settings.harvest_interval
+        stop = self.stop_event
+        while not stop.wait(interval):
+            try:
+                self.harvest_once()
+            except Exception:
+                from pulse_agent.log import internal_error
+
+                internal_error("harvest")
+
+    def harvest_once(self, deadline=None):
+        payload = self.build_payload()
+        if payload is not None:
+            self.enqueue(Pending(payload))
+        self.send_pending(deadline)
+
+    def build_payload(self, force=False):
+        h = self.aggregator.swap()
+        now = time.time()
+        period = max(now - self.last_harvest, 0.001)
+        self.last_harvest = now
+        idle = h.is_empty()
+        if idle and not force and now - self.last_sent < INSTANCE_EVERY:
+            return None
+        metrics, events, events_seen, traces, errors = h.payload_parts()
+        with self.dropped_lock:
+            d = dict(self.dropped)
+            d["traces"] += h.dropped_traces
+            self.dropped["traces"] += h.dropped_traces
+        self.last_sent = now
+        return {
+            "v": 1,
+            "batch_id": uuid.uuid4().hex,
+            "app": self.settings.app_name,
+            "sent_at": now,
+            "apdex_t": h.apdex_t,
+            "metrics": metrics,
+            "events": events,
+            "events_seen": events_seen,
+            "traces": traces,
+            "errors": errors[:100],
+            "instance": self.instance(now, period, d),
+        }
+
+    def instance(self, now, period, dropped):
+        cpu = _cpu_seconds()
+        cpu_percent = max(0.0, (cpu - self.cpu_mark) / period * 100.0)
+        self.cpu_mark = cpu
+        return {
+            "host": self.settings.host,
+            "pid": os.getpid(),
+            "time": now,
+            "cpu_percent": min(cpu_percent, 100.0 * (os.cpu_count() or 1)),
+            "memory_bytes": _rss_bytes(),
+            "threads": threading.active_count(),
+            "started_at": self.started_at,
+            "agent_version": __version__,
+            "language": "python",
+            "runtime_version": platform.python_version(),
+            "framework": self.framework,
+            "period": round(period, 3),
+            "dropped": dropped,
+        }
+
+    def enqueue(self, pending):
+        limit = self.settings.max_buffer_bytes
+        self.pending.append(pending)
+        self.pending_bytes += len(pending.body)
+        while self.pending_bytes > limit and len(self.pending) > 1:
+            old = self.pending.popleft()
+            self.pending_bytes -= len(old.body)
+            self._count_payload_drop(old.payload)
+            log_once("buffer-full", "send buffer full (%d bytes): dropping the oldest payloads", limit)
+
+    def _count_payload_drop(self, payload):
+        with self.dropped_lock:
+            self.dropped["payloads"] += 1
+            self.dropped["metrics"] += len(payload["metrics"])
+            self.dropped["events"] += len(payload["events"])
+            self.dropped["traces"] += len(payload["traces"])
+            self.dropped["errors"] += len(payload["errors"])
+
+    def send_pending(self, deadline=None):
+        s = self.settings
+        if not s.ingest_key:
+            # Nothing can be delivered; keep memory bounded by dropping what was built.
+            while self.pending:
+                old = self.pending.popleft()
+                self._count_payload_drop(old.payload)
+            self.pending_bytes = 0
+            log_once("no-key", "PULSE_INGEST_KEY is not set: data is not sent", level=logging.WARNING)
+            return
+        with self.send_lock:
+            sends = 0
+            while self.pending and sends < MAX_SENDS_PER_CYCLE:
+                now = time.monotonic()
+                if deadline is None and now < self.next_send_at:
+                    return
+                timeout = s.timeout
+                if deadline is not None:
+                    timeout = min(timeout, deadline - now)
+                    if timeout <= 0.05:
+                        return
+                item = self.pending[0]
+                sends += 1
+                result = transport.post(s.endpoint, s.ingest_key, item.body, timeout)
+                if self.pending and self.pending[0] is item:
+                    self.pending.popleft()
+                    self.pending_bytes -= len(item.body)
+                else:  # dropped by a concurrent enqueue while posting
+                    continue
+                if result.outcome == transport.OK:
+                    self.failures = 0
+                    self._on_accepted(item.payload, result.body)
+                elif result.outcome == transport.DROP:
+                    self._count_payload_drop(item.payload)
+                    log_once(
+                        "drop-%s" % result.status,
+                        "payload rejected by %s (%s): dropped",
+                        transport.ingest_url(s.endpoint),
+                        result.describe(),
+                    )
+                elif result.outcome == transport.SPLIT:
+                    halves = split_payload(item.payload)
+                    if halves is None:
+                        self._count_payload_drop(item.payload)
+                        log_once("too-large", "payload too large and cannot be split: dropped")
+                    else:
+                        for half in reversed(halves):
+                            p = Pending(half)
+                            self.pending.appendleft(p)
+                            self.pending_bytes += len(p.body)
+                else:
+                    self.pending.appendleft(item)
+                    self.pending_bytes += len(item.body)
+                    if result.outcome == transport.WAIT:
+                        wait = result.retry_after if result.retry_after is not None else 10.0
+                        wait = min(max(wait, 0.0), MAX_RETRY_AFTER)
+                    else:
+                        self.failures += 1
+                        base = min(MAX_BACKOFF, s.harvest_interval * (2 ** min(self.failures, 10)))
+                        wait = base * random.uniform(0.5, 1.5)
+                    self.next_send_at = time.monotonic() + wait
+                    log_once(
+                        "send-fail",
+                        "could not send to %s (%s); retrying in %.1fs",
+                        transport.ingest_url(s.endpoint),
+                        result.describe(),
+                        wait,
+                    )
+                    return
+
+    def _on_accepted(self, payload, body):
+        inst = payload.get("instance")
+        if inst:
+            with self.dropped_lock:
+                for k, v in inst["dropped"].items():
+                    self.dropped[k] = max(0, self.dropped[k] - v)
+        if isinstance(body, dict):
+            t = body.get("apdex_t")
+            if isinstance(t, (int, float)) and 0.001 <= t <= 60:
+                self.aggregator.apdex_t = float(t)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def shutdown(self, timeout=None):
+        if timeout is None:
+            timeout = self.settings.shutdown_timeout
+        deadline = time.monotonic() + timeout
+        self.stop_event.set()
+        t = self.thread
+        if t is not None and t.is_alive() and t is not threading.current_thread():
+            t.join(max(0.0, min(timeout, deadline - time.monotonic())))
+        if os.getpid() != self.pid:
+            return
+        try:
+            payload = self.build_payload()
+            if payload is not None:
+                self.enqueue(Pending(payload))
+            if self.send_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                self.send_lock.release()
+                self.send_pending(deadline)
+        except Exception:
+            from pulse_agent.log import internal_error
+
+            internal_error("shutdown")
+
+    def after_fork_in_child(self):
+        self.aggregator.reset_after_fork()
+        self._reset_process_state()
+        self.start()
+
+
+def split_payload(payload):
+    """Two halves of a payload for a 413; None when it can't be made smaller."""
+    lists = ("metrics", "events", "traces", "errors")
+    total = sum(len(payload[k]) for k in lists)
+    if total <= 1:
+        return None
+    a, b = dict(payload), dict(payload)
+    for k in lists:
+        items = payload[k]
+        mid = (len(items) + 1) // 2
+        a[k], b[k] = items[:mid], items[mid:]
+    a["batch_id"] = uuid.uuid4().hex
+    b["batch_id"] = uuid.uuid4().hex
+    a["events_seen"] = max(len(a["events"]), payload["events_seen"] - len(b["events"]))
+    b["events_seen"] = len(b["events"])
+    b["instance"] = None
+    return [a, b]
+
+
+def _cpu_seconds():
+    t = os.times()
+    return t.user + t.system
+
+
+def _rss_bytes():
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except Exception:
+        try:
+            import resource
+
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return rss if sys.platform == "darwin" else rss * 1024
+        except Exception:
+            return 0
+
+
+# -- module-level API ------------------------------------------------------------
+
+
+def get_agent():
+    return _agent
+
+
+def record(txn):
+    a = _agent
+    if a is not None:
+        a.record(txn)
+
+
+def error_room():
+    a = _agent
+    return a is not None and a.error_room()
+
+
+def stats_internal_error():
+    a = _agent
+    if a is not None:
+        a.internal_errors += 1
+
+
+def set_framework(name, version):
+    a = _agent
+    if a is not None and a.framework is None:
+        a.framework = ("%s %s" % (name, version or "")).strip()[:255]
+
+
+def init(**overrides):
+    """Start the agent once per process; later calls return the running agent."""
+    global _agent
+    try:
+        with _init_lock:
+            if _agent is not None:
+                return _agent
+            settings = config.load(overrides)
+            from pulse_agent import log
+
+            log.configure(settings.log_level)
+            for problem in settings.problems:
+                logger.warning("configuration: %s", problem)
+            if not settings.enabled:
+                logger.info("disabled by configuration (PULSE_ENABLED)")
+                return None
+            agent = Agent(settings)
+            _agent = agent
+            transaction._sink = agent.record
+            transaction._error_room = agent.error_room
+            agent.start()
+            if hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=_after_fork_in_child)
+            atexit.register(_atexit)
+            from pulse_agent import importhook
+
+            importhook.install(settings.disabled_set)
+            logger.info(
+                "started for app %r, reporting to %s every %ss",
+                settings.app_name,
+                settings.endpoint,
+                settings.harvest_interval,
+            )
+            return agent
+    except Exception:
+        log_once("init", "could not start the agent (the app is unaffected)", exc_info=True)
+        return None
+
+
+def _after_fork_in_child():
+    a = _agent
+    if a is None:
+        return
+    try:
+        a.after_fork_in_child()
+    except Exception:
+        log_once("fork", "could not restart the agent after fork", exc_info=True)
+
+
+def _atexit():
+    a = _agent
+    if a is not None:
+        try:
+            a.shutdown()
+        except Exception:
+            pass
+
+
+def shutdown(timeout=None):
+    a = _agent
+    if a is not None:
+        a.shutdown(timeout)

@@ -1,0 +1,54 @@
+"""Shared DB-API hook bodies: a database span per execute, once per statement."""
+
+from pulse_agent.transaction import DATABASE, _current, perf_counter
+
+
+def traced(original, system):
+    def execute(self, sql, *args, **kwargs):
+        txn = _current.get()
+        if txn is None or txn.in_leaf:
+            return original(self, sql, *args, **kwargs)
+        saved = txn.enter()
+        txn.in_leaf = True
+        t0 = perf_counter()
+        try:
+            return original(self, sql, *args, **kwargs)
+        finally:
+            txn.in_leaf = False
+            txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": system})
+
+    return execute
+
+
+def traced_async(original, system):
+    async def execute(self, sql, *args, **kwargs):
+        txn = _current.get()
+        if txn is None or txn.in_leaf:
+            return await original(self, sql, *args, **kwargs)
+        saved = txn.enter()
+        txn.in_leaf = True
+        t0 = perf_counter()
+        try:
+            return await original(self, sql, *args, **kwargs)
+        finally:
+            txn.in_leaf = False
+            txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": system})
+
+    return execute
+
+
+def called_from_django(depth=2):
+    """True when the caller is Django's DB backend (the ORM hook already times it)."""
+    import sys
+
+    try:
+        f = sys._getframe(depth)
+        for _ in range(4):
+            if f is None:
+                return False
+            if (f.f_globals.get("__name__") or "").startswith("django.db.backends"):
+                return True
+            f = f.f_back
+    except Exception:
+        pass
+    return False

@@ -1,0 +1,80 @@
+"""Generic ASGI middleware: ``app = ASGIMiddleware(app)`` (HTTP only).
+
+Starlette/FastAPI instrumentation uses ``run_asgi``; the optional ``namer(scope)``
+is called at the end of the request, once routing has filled the scope.
+"""
+
+from pulse_agent.log import internal_error
+from pulse_agent.naming import url_name
+from pulse_agent.transaction import PRIORITY_FRAMEWORK, current, end_transaction, start_transaction
+
+LIBRARY = None
+SUPPORTED = (None, None)
+
+
+def begin(scope):
+    txn = start_transaction(url_name(scope.get("method"), scope.get("path")))
+    tp = ts = None
+    for k, v in scope.get("headers") or ():
+        if k == b"traceparent":
+            tp = v.decode("latin-1")
+        elif k == b"tracestate":
+            ts = v.decode("latin-1")
+    if tp:
+        txn.accept_traceparent(tp, ts)
+    return txn
+
+
+def finish(txn, scope, namer, exc=None):
+    try:
+        if namer is not None:
+            name = namer(scope)
+            if name:
+                txn.set_name(name, PRIORITY_FRAMEWORK)
+        if exc is not None and txn.status is None:
+            txn.status = 500
+        end_transaction(txn, exc)
+    except Exception:
+        internal_error("asgi.finish")
+
+
+async def run_asgi(app, scope, receive, send, namer=None):
+    if scope.get("type") != "http" or current() is not None:
+        return await app(scope, receive, send)
+    try:
+        txn = begin(scope)
+    except Exception:
+        internal_error("asgi.begin")
+        return await app(scope, receive, send)
+
+    async def _send(message):
+        if message.get("type") == "http.response.start":
+            try:
+                txn.status = int(message.get("status"))
+            except Exception:
+                pass
+        await send(message)
+
+    try:
+        await app(scope, receive, _send)
+    except BaseException as exc:
+        finish(txn, scope, namer, exc)
+        raise
+    finish(txn, scope, namer)
+
+
+class ASGIMiddleware:
+    def __init__(self, app, namer=None):
+        self.app = app
+        self.namer = namer
+
+    async def __call__(self, scope, receive, send):
+        await run_asgi(self.app, scope, receive, send, self.namer)
+
+
+def instrument():
+    return None
+
+
+def uninstrument():
+    return None

@@ -1,0 +1,179 @@
+"""Django request handling: one web transaction per request, named after the
+resolved view (``shop.views.checkout``); a span per middleware and for the view;
+server errors (5xx from an exception) recorded with their stack.
+
+Templates and the ORM have their own modules (django_templates, django_orm).
+"""
+
+from pulse_agent.instrumentation import unwrap_method, wrap_method
+from pulse_agent.instrumentation.wsgi import finish
+from pulse_agent.log import internal_error
+from pulse_agent.naming import callable_name
+from pulse_agent.transaction import (
+    PRIORITY_FRAMEWORK,
+    PRIORITY_URL,
+    _current,
+    perf_counter,
+    start_transaction,
+)
+
+LIBRARY = "django"
+SUPPORTED = ("3.2", "6.1")
+FRAMEWORK = True
+
+_UNRESOLVED = "(no route)"
+
+
+def _wsgi_call(original):
+    def __call__(self, environ, start_response):
+        if _current.get() is not None:
+            return original(self, environ, start_response)
+        try:
+            txn = start_transaction(_UNRESOLVED)
+            tp = environ.get("HTTP_TRACEPARENT")
+            if tp:
+                txn.accept_traceparent(tp, environ.get("HTTP_TRACESTATE"))
+        except Exception:
+            internal_error("django.begin")
+            return original(self, environ, start_response)
+        try:
+            response = original(self, environ, start_response)
+        except BaseException as exc:
+            _name_unresolved(txn, environ)
+            finish(txn, exc)
+            raise
+        try:
+            txn.status = getattr(response, "status_code", None)
+            _name_unresolved(txn, environ)
+        except Exception:
+            internal_error("django.end")
+        finish(txn)
+        return response
+
+    return __call__
+
+
+def _name_unresolved(txn, environ):
+    if txn.priority == PRIORITY_URL:
+        txn.name = "%s %s" % (environ.get("REQUEST_METHOD") or "GET", _UNRESOLVED)
+
+
+def _resolve_request(original):
+    def resolve_request(self, request):
+        match = original(self, request)
+        txn = _current.get()
+        if txn is not None:
+            try:
+                name = match._func_path
+            except Exception:
+                name = callable_name(match.func)
+            if txn.priority <= PRIORITY_FRAMEWORK:
+                txn.name = name
+                txn.priority = PRIORITY_FRAMEWORK
+        return match
+
+    return resolve_request
+
+
+def _response_for_exception(original):
+    def response_for_exception(request, exc):
+        response = original(request, exc)
+        try:
+            txn = _current.get()
+            if txn is not None and getattr(response, "status_code", 500) >= 500:
+                txn.record_exception(exc)
+        except Exception:
+            internal_error("django.exception")
+        return response
+
+    return response_for_exception
+
+
+def _timed(handler, name):
+    """Wrap one link of Django's middleware chain in a 'function' span."""
+    from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+    if iscoroutinefunction(handler):
+
+        async def inner_async(request):
+            txn = _current.get()
+            if txn is None:
+                return await handler(request)
+            t0 = perf_counter()
+            try:
+                return await handler(request)
+            finally:
+                txn.add_function_span(name, t0)
+
+        return markcoroutinefunction(inner_async)
+
+    def inner(request):
+        txn = _current.get()
+        if txn is None:
+            return handler(request)
+        t0 = perf_counter()
+        try:
+            return handler(request)
+        finally:
+            txn.add_function_span(name, t0)
+
+    return inner
+
+
+def _convert_exception_to_response(original):
+    def convert_exception_to_response(get_response):
+        handler = original(get_response)
+        try:
+            if getattr(get_response, "__func__", None) is not None and get_response.__name__ in (
+                "_get_response",
+                "_get_response_async",
+            ):
+                name = "view"
+            else:
+                name = callable_name(get_response)
+            return _timed(handler, name)
+        except Exception:
+            internal_error("django.middleware")
+            return handler
+
+    return convert_exception_to_response
+
+
+def instrument_trigger(trigger):
+    from django.core.handlers import base, exception
+
+    wrap_method(base.BaseHandler, "resolve_request", _resolve_request)
+    wrap_method(exception, "response_for_exception", _response_for_exception)
+    wrap_method(base, "convert_exception_to_response", _convert_exception_to_response)
+    if trigger == "django.core.handlers.wsgi":
+        from django.core.handlers import wsgi
+
+        wrap_method(wsgi.WSGIHandler, "__call__", _wsgi_call)
+    elif trigger == "django.core.handlers.asgi":
+        from django.core.handlers import asgi
+
+        wrap_method(asgi.ASGIHandler, "__call__", _asgi_call)
+
+
+def _asgi_call(original):
+    from pulse_agent.instrumentation.asgi import run_asgi
+
+    async def __call__(self, scope, receive, send):
+        await run_asgi(lambda s, r, se: original(self, s, r, se), scope, receive, send)
+
+    return __call__
+
+
+def instrument():
+    instrument_trigger("django.core.handlers.wsgi")
+    instrument_trigger("django.core.handlers.asgi")
+
+
+def uninstrument():
+    from django.core.handlers import asgi, base, exception, wsgi
+
+    unwrap_method(wsgi.WSGIHandler, "__call__")
+    unwrap_method(asgi.ASGIHandler, "__call__")
+    unwrap_method(base.BaseHandler, "resolve_request")
+    unwrap_method(exception, "response_for_exception")
+    unwrap_method(base, "convert_exception_to_response")

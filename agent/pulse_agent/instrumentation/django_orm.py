@@ -1,0 +1,42 @@
+"""The Django ORM: a database span per statement (``CursorWrapper.execute``).
+
+Driver-level hooks (sqlite3, psycopg, psycopg2) see ``txn.in_leaf`` and stay out of
+the way, so each query is counted once.
+"""
+
+from pulse_agent.instrumentation import unwrap_method, wrap_method
+from pulse_agent.transaction import DATABASE, _current, perf_counter
+
+LIBRARY = "django"
+SUPPORTED = ("3.2", "6.1")
+
+
+def _make(original):
+    def execute(self, sql, params=None, *args, **kwargs):
+        txn = _current.get()
+        if txn is None or txn.in_leaf:
+            return original(self, sql, params, *args, **kwargs)
+        saved = txn.enter()
+        txn.in_leaf = True
+        t0 = perf_counter()
+        try:
+            return original(self, sql, params, *args, **kwargs)
+        finally:
+            txn.in_leaf = False
+            txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": self.db.vendor})
+
+    return execute
+
+
+def instrument():
+    from django.db.backends import utils
+
+    wrap_method(utils.CursorWrapper, "execute", _make)
+    wrap_method(utils.CursorWrapper, "executemany", _make)
+
+
+def uninstrument():
+    from django.db.backends import utils
+
+    unwrap_method(utils.CursorWrapper, "execute")
+    unwrap_method(utils.CursorWrapper, "executemany")

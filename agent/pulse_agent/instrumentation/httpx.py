@@ -1,0 +1,75 @@
+"""httpx, sync and async: ``Client.send`` / ``AsyncClient.send`` are external spans
+with ``traceparent``/``tracestate`` injected."""
+
+from pulse_agent.instrumentation import _http, unwrap_method, wrap_method
+from pulse_agent.log import internal_error
+from pulse_agent.transaction import EXTERNAL, _current, perf_counter
+
+LIBRARY = "httpx"
+SUPPORTED = ("0.23", "1.0")
+
+
+def _begin(txn, request):
+    try:
+        return _http.inject(txn, request.headers.__setitem__), _http.strip_query(str(request.url))
+    except Exception:
+        internal_error("httpx.begin")
+        return None, ""
+
+
+def _send(original):
+    def send(self, request, *args, **kwargs):
+        txn = _current.get()
+        if txn is None or txn.in_leaf:
+            return original(self, request, *args, **kwargs)
+        span_id, url = _begin(txn, request)
+        saved = txn.enter()
+        txn.in_leaf = True
+        t0 = perf_counter()
+        status = None
+        try:
+            response = original(self, request, *args, **kwargs)
+            status = response.status_code
+            return response
+        finally:
+            txn.in_leaf = False
+            m = request.method
+            txn.leave(EXTERNAL, _http.span_name(m, url), t0, saved, _http.attrs(m, url, status), span_id)
+
+    return send
+
+
+def _send_async(original):
+    async def send(self, request, *args, **kwargs):
+        txn = _current.get()
+        if txn is None or txn.in_leaf:
+            return await original(self, request, *args, **kwargs)
+        span_id, url = _begin(txn, request)
+        saved = txn.enter()
+        txn.in_leaf = True
+        t0 = perf_counter()
+        status = None
+        try:
+            response = await original(self, request, *args, **kwargs)
+            status = response.status_code
+            return response
+        finally:
+            txn.in_leaf = False
+            m = request.method
+            txn.leave(EXTERNAL, _http.span_name(m, url), t0, saved, _http.attrs(m, url, status), span_id)
+
+    return send
+
+
+def instrument():
+    import httpx
+
+    wrap_method(httpx.Client, "send", _send)
+    wrap_method(httpx.AsyncClient, "send", _send_async)
+
+
+def uninstrument():
+    import httpx
+
+    unwrap_method(httpx.Client, "send")
+    unwrap_method(httpx.AsyncClient, "send")

@@ -1,0 +1,53 @@
+"""Jinja2: a template span per ``Template.render`` / ``render_async``."""
+
+from pulse_agent.instrumentation import unwrap_method, wrap_method
+from pulse_agent.transaction import TEMPLATE, _current, perf_counter
+
+LIBRARY = "jinja2"
+SUPPORTED = ("2.11", "4.0")
+
+
+def _render(original):
+    def render(self, *args, **kwargs):
+        txn = _current.get()
+        if txn is None:
+            return original(self, *args, **kwargs)
+        saved = txn.enter()
+        t0 = perf_counter()
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            name = self.name or "<string>"
+            txn.leave(TEMPLATE, name, t0, saved, {"template": name})
+
+    return render
+
+
+def _render_async(original):
+    async def render_async(self, *args, **kwargs):
+        txn = _current.get()
+        if txn is None:
+            return await original(self, *args, **kwargs)
+        saved = txn.enter()
+        t0 = perf_counter()
+        try:
+            return await original(self, *args, **kwargs)
+        finally:
+            name = self.name or "<string>"
+            txn.leave(TEMPLATE, name, t0, saved, {"template": name})
+
+    return render_async
+
+
+def instrument():
+    from jinja2 import environment
+
+    wrap_method(environment.Template, "render", _render)
+    wrap_method(environment.Template, "render_async", _render_async)
+
+
+def uninstrument():
+    from jinja2 import environment
+
+    unwrap_method(environment.Template, "render")
+    unwrap_method(environment.Template, "render_async")

@@ -1,0 +1,110 @@
+"""Generic WSGI middleware: ``app = WSGIMiddleware(app)``.
+
+Framework instrumentations (Django, Flask) use ``run_wsgi`` under the hood; this
+wrapper is for any other WSGI app. Transactions are named ``METHOD /path`` with
+id-like path segments replaced by ``{id}``, unless a framework hook names them.
+"""
+
+from pulse_agent.log import internal_error
+from pulse_agent.naming import url_name
+from pulse_agent.transaction import current, end_transaction, start_transaction, _current
+
+LIBRARY = None
+SUPPORTED = (None, None)
+
+
+def begin(environ):
+    txn = start_transaction(url_name(environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")))
+    tp = environ.get("HTTP_TRACEPARENT")
+    if tp:
+        txn.accept_traceparent(tp, environ.get("HTTP_TRACESTATE"))
+    return txn
+
+
+def detach(txn):
+    token = txn.token
+    if token is not None:
+        txn.token = None
+        try:
+            _current.reset(token)
+        except ValueError:
+            _current.set(None)
+
+
+def finish(txn, exc=None):
+    try:
+        if exc is not None and txn.status is None:
+            txn.status = 500
+        end_transaction(txn, exc)
+    except Exception:
+        internal_error("wsgi.finish")
+
+
+class _ClosingIterable:
+    """Ends the transaction when the server closes the response iterable."""
+
+    __slots__ = ("_result", "_txn", "_iter")
+
+    def __init__(self, result, txn):
+        self._result = result
+        self._txn = txn
+        self._iter = None
+
+    def __iter__(self):
+        return iter(self._result)
+
+    def close(self):
+        try:
+            close = getattr(self._result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            txn, self._txn = self._txn, None
+            if txn is not None:
+                finish(txn)
+
+
+def run_wsgi(app, environ, start_response):
+    if current() is not None:
+        return app(environ, start_response)
+    try:
+        txn = begin(environ)
+    except Exception:
+        internal_error("wsgi.begin")
+        return app(environ, start_response)
+
+    def _start_response(status, headers, exc_info=None):
+        try:
+            txn.status = int(status[:3])
+        except Exception:
+            pass
+        if exc_info is None:
+            return start_response(status, headers)
+        return start_response(status, headers, exc_info)
+
+    try:
+        result = app(environ, _start_response)
+    except BaseException as exc:
+        finish(txn, exc)
+        raise
+    if isinstance(result, (list, tuple)):
+        finish(txn)
+        return result
+    detach(txn)
+    return _ClosingIterable(result, txn)
+
+
+class WSGIMiddleware:
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        return run_wsgi(self.app, environ, start_response)
+
+
+def instrument():
+    return None
+
+
+def uninstrument():
+    return None

@@ -1,0 +1,259 @@
+"""The per-request object and the hot path that hooks use.
+
+Design for overhead: one ``Transaction`` (with ``__slots__``) per request, stored in a
+ContextVar; spans are appended as tuples; exclusive time per segment is kept with a
+single running accumulator (``acc``) that each hook saves and restores on the Python
+stack, so nesting (a query inside a template) is counted once, in the innermost
+segment. Parents of spans are worked out from time containment only when a trace is
+actually sent, on the harvest thread.
+"""
+
+import random
+import sys
+import time
+import traceback
+from contextvars import ContextVar
+
+from pulse_agent.log import internal_error
+
+_current = ContextVar("pulse_transaction", default=None)
+current = _current.get
+perf_counter = time.perf_counter
+_time = time.time
+_getrandbits = random.getrandbits
+
+DATABASE = "database"
+EXTERNAL = "external"
+TEMPLATE = "template"
+FUNCTION = "function"
+PYTHON = "python"
+
+# Name priorities: a later, more specific source wins (URL < framework route < user).
+PRIORITY_URL = 1
+PRIORITY_FRAMEWORK = 2
+PRIORITY_USER = 3
+
+MAX_SPANS = 500
+
+# Set by the agent when it starts: where finished transactions go, and whether there
+# is room for one more error event in this harvest.
+_sink = None
+
+
+def error_room():
+    return _error_room()
+
+
+def _error_room():
+    return False
+MAX_STACK = 100
+MAX_MESSAGE = 2048
+
+
+def new_trace_id():
+    return "%032x" % (_getrandbits(128) or 1)
+
+
+def new_span_id():
+    return "%016x" % (_getrandbits(64) or 1)
+
+
+class Transaction:
+    __slots__ = (
+        "name",
+        "priority",
+        "type",
+        "start",
+        "t0",
+        "duration",
+        "status",
+        "error",
+        "error_event",
+        "trace_id",
+        "parent_span_id",
+        "tracestate",
+        "spans",
+        "spans_dropped",
+        "acc",
+        "t_db",
+        "t_ext",
+        "t_tmpl",
+        "token",
+        "ignore",
+        "in_leaf",
+    )
+
+    def __init__(self, name, type_="web", priority=PRIORITY_URL):
+        self.name = name
+        self.priority = priority
+        self.type = type_
+        self.start = _time()
+        self.duration = 0.0
+        self.status = None
+        self.error = False
+        self.error_event = None
+        self.trace_id = None
+        self.parent_span_id = None
+        self.tracestate = None
+        self.spans = []
+        self.spans_dropped = 0
+        self.acc = 0.0
+        self.t_db = 0.0
+        self.t_ext = 0.0
+        self.t_tmpl = 0.0
+        self.token = None
+        self.ignore = False
+        self.in_leaf = False
+        self.t0 = perf_counter()
+
+    # -- naming and identity -------------------------------------------------
+
+    def set_name(self, name, priority=PRIORITY_FRAMEWORK):
+        if priority >= self.priority and name:
+            self.name = name[:255]
+            self.priority = priority
+
+    def get_trace_id(self):
+        tid = self.trace_id
+        if tid is None:
+            tid = self.trace_id = new_trace_id()
+        return tid
+
+    def accept_traceparent(self, value, tracestate=None):
+        """Adopt an incoming W3C traceparent ``00-<trace>-<parent>-<flags>``."""
+        if not value or len(value) < 55:
+            return
+        try:
+            parts = value.strip().split("-")
+            if len(parts) < 4 or len(parts[0]) != 2 or parts[0] == "ff":
+                return
+            tid, sid = parts[1].lower(), parts[2].lower()
+            if len(tid) != 32 or len(sid) != 16 or len(parts[3]) != 2:
+                return
+            int(tid, 16), int(sid, 16), int(parts[0], 16), int(parts[3], 16)
+            if tid == "0" * 32 or sid == "0" * 16:
+                return
+        except ValueError:
+            return
+        self.trace_id = tid
+        self.parent_span_id = sid
+        if tracestate:
+            self.tracestate = tracestate[:512]
+
+    def outgoing_headers(self, span_id):
+        """Headers to inject into an outgoing HTTP call made under span ``span_id``."""
+        headers = {"traceparent": "00-%s-%s-01" % (self.get_trace_id(), span_id)}
+        if self.tracestate:
+            headers["tracestate"] = self.tracestate
+        return headers
+
+    # -- hot path for hooks --------------------------------------------------
+
+    def enter(self):
+        """Start timing a segment; returns the saved accumulator for ``leave``."""
+        saved = self.acc
+        self.acc = 0.0
+        return saved
+
+    def leave(self, kind, name, t0, saved, attrs=None, span_id=None):
+        t1 = perf_counter()
+        d = t1 - t0
+        excl = d - self.acc
+        if excl < 0.0:
+            excl = 0.0
+        self.acc = saved + d
+        if kind is DATABASE:
+            self.t_db += excl
+        elif kind is EXTERNAL:
+            self.t_ext += excl
+        elif kind is TEMPLATE:
+            self.t_tmpl += excl
+        spans = self.spans
+        if len(spans) < MAX_SPANS:
+            spans.append((kind, name, t0 - self.t0, d, attrs, span_id))
+        else:
+            self.spans_dropped += 1
+
+    def add_function_span(self, name, t0):
+        """A span that only nests (middleware, view): its own time stays 'python'."""
+        spans = self.spans
+        if len(spans) < MAX_SPANS:
+            spans.append((FUNCTION, name, t0 - self.t0, perf_counter() - t0, None, None))
+        else:
+            self.spans_dropped += 1
+
+    # -- errors ---------------------------------------------------------------
+
+    def record_exception(self, exc, tb=None):
+        """Note an exception on this transaction; the caller re-raises it unchanged."""
+        try:
+            self.error = True
+            if self.error_event is not None:
+                return
+            if not error_room():
+                return
+            self.error_event = error_event(exc, tb, self)
+        except Exception:
+            internal_error("record_exception")
+
+
+def error_event(exc, tb, txn):
+    cls = type(exc)
+    mod = getattr(cls, "__module__", None) or ""
+    qual = getattr(cls, "__qualname__", cls.__name__)
+    name = qual if mod in ("builtins", "__main__", "") else "%s.%s" % (mod, qual)
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<unprintable %s>" % cls.__name__
+    stack = []
+    tb = tb if tb is not None else exc.__traceback__
+    if tb is not None:
+        frames = traceback.extract_tb(tb, limit=-MAX_STACK)
+        for fs in frames:
+            code = fs.line
+            stack.append(
+                {
+                    "file": fs.filename[-1024:],
+                    "line": fs.lineno or 0,
+                    "function": (fs.name or "?")[:255],
+                    "code": code[:512] if code else None,
+                }
+            )
+    return {
+        "class": name[:255],
+        "message": message[:MAX_MESSAGE],
+        "stack": stack,
+        "transaction": txn.name if txn is not None else None,
+        "time": _time(),
+        "trace_id": txn.get_trace_id() if txn is not None else None,
+    }
+
+
+def start_transaction(name, type_="web", priority=PRIORITY_URL):
+    txn = Transaction(name, type_, priority)
+    txn.token = _current.set(txn)
+    return txn
+
+
+def end_transaction(txn, exc=None):
+    """Finish ``txn``: compute duration, detach from the context, hand to the aggregator."""
+    txn.duration = perf_counter() - txn.t0
+    token = txn.token
+    if token is not None:
+        txn.token = None
+        try:
+            _current.reset(token)
+        except ValueError:  # ended in another context (e.g. a different task)
+            _current.set(None)
+    if exc is not None:
+        txn.record_exception(exc)
+    if txn.ignore:
+        return
+    sink = _sink
+    if sink is not None:
+        sink(txn)
+
+
+def exc_info():
+    return sys.exc_info()

@@ -1,0 +1,190 @@
+"""A real local ingest endpoint for the agent tests: a stdlib HTTP server that
+decodes and records payloads, checks them against the protocol, and can be told to
+answer slowly or with errors. Also serves /downstream, which records the headers
+of outgoing calls made by the apps under test."""
+
+import gzip
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HEX32 = re.compile(r"^[0-9a-f]{32}$")
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+KEY = "pulse_ik_" + "A1b2C3d4E5" * 4
+
+
+def check_payload(p):
+    """Protocol v1 checks (docs/protocol-v1.md); returns a list of problems."""
+    problems = []
+
+    def need(cond, msg):
+        if not cond:
+            problems.append(msg)
+
+    allowed = {"v", "batch_id", "app", "sent_at", "apdex_t", "metrics", "events", "events_seen",
+               "traces", "errors", "instance"}
+    need(set(p) == allowed, "fields %s" % sorted(set(p) ^ allowed))
+    need(p.get("v") == 1, "v")
+    need(HEX32.match(p.get("batch_id", "")), "batch_id")
+    need(1 <= len(p.get("app", "")) <= 255, "app")
+    need(0.001 <= p.get("apdex_t", 0) <= 60, "apdex_t")
+    need(len(p.get("metrics", [])) <= 2000, "metrics len")
+    need(len(p.get("events", [])) <= 2000, "events len")
+    need(p.get("events_seen", -1) >= len(p.get("events", [])), "events_seen")
+    need(len(p.get("traces", [])) <= 20, "traces len")
+    need(len(p.get("errors", [])) <= 100, "errors len")
+    for i, m in enumerate(p.get("metrics", [])):
+        need(m["type"] in ("web", "background"), "metrics[%d].type" % i)
+        need(m["minute"] % 60 == 0, "metrics[%d].minute" % i)
+        need(1 <= m["count"] and 0 <= m["errors"] <= m["count"], "metrics[%d].count" % i)
+        need(m["min"] <= m["max"] <= m["sum"] + 1e-9, "metrics[%d].min/max/sum" % i)
+        need(sum(m["apdex"]) == m["count"], "metrics[%d].apdex" % i)
+        need(set(m["segments"]) <= {"python", "database", "external", "template"}, "segments")
+        need(all(v >= 0 for v in m["segments"].values()), "metrics[%d].segments" % i)
+        need(len(m["sketch"]) <= 16384, "sketch size")
+    for i, e in enumerate(p.get("events", [])):
+        need(HEX32.match(e["trace_id"]), "events[%d].trace_id" % i)
+        need(e["status"] is None or 100 <= e["status"] <= 599, "events[%d].status" % i)
+    for i, t in enumerate(p.get("traces", [])):
+        need(HEX32.match(t["trace_id"]), "traces[%d].trace_id" % i)
+        need(t["parent_span_id"] is None or HEX16.match(t["parent_span_id"]), "parent_span_id")
+        need(len(t["spans"]) <= 500, "spans len")
+        ids = set()
+        for sp in t["spans"]:
+            need(HEX16.match(sp["id"]), "span id")
+            need(sp["parent"] is None or sp["parent"] in ids, "span parent order")
+            need(sp["kind"] in ("python", "database", "external", "template", "function"), "kind")
+            need(len(sp["attrs"]) <= 16, "attrs")
+            need(1 <= len(sp["name"]) <= 255, "span name")
+            ids.add(sp["id"])
+    for i, e in enumerate(p.get("errors", [])):
+        need(1 <= len(e["class"]) <= 255, "errors[%d].class" % i)
+        need(len(e["message"]) <= 2048, "errors[%d].message" % i)
+        need(len(e["stack"]) <= 100, "errors[%d].stack" % i)
+    inst = p.get("instance")
+    if inst is not None:
+        need(set(inst["dropped"]) == {"events", "traces", "errors", "metrics", "payloads"}, "dropped")
+        need(inst["language"] == "python", "language")
+    return problems
+
+
+class Sink:
+    def __init__(self):
+        self.payloads = []  # accepted (202) payloads, decoded
+        self.rejected = 0  # posts answered with anything but 202
+        self.posts = 0
+        self.problems = []
+        self.downstream = []  # headers of calls to /downstream
+        self.status = 202
+        self.delay = 0.0
+        self.retry_after = "1"
+        self.apdex_t = 0.5
+        self.max_body = None  # answer 413 above this many compressed bytes
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _handler(sink):
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _reply(self, status, body, headers=()):
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self):
+                if self.path.startswith("/downstream"):
+                    with sink.lock:
+                        sink.downstream.append({k.lower(): v for k, v in self.headers.items()})
+                    return self._reply(200, {"ok": True})
+                return self._reply(404, {"error": {"code": "not_found"}})
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if self.path.startswith("/downstream"):
+                    with sink.lock:
+                        sink.downstream.append({k.lower(): v for k, v in self.headers.items()})
+                    return self._reply(200, {"ok": True})
+                with sink.lock:
+                    sink.posts += 1
+                    status, delay, max_body = sink.status, sink.delay, sink.max_body
+                if delay:
+                    time.sleep(delay)
+                if self.headers.get("Authorization") != "Bearer " + KEY:
+                    return self._reply(401, {"error": {"code": "unauthorized"}})
+                if max_body is not None and len(raw) > max_body:
+                    with sink.lock:
+                        sink.rejected += 1
+                    return self._reply(413, {"error": {"code": "too_large"}})
+                if status != 202:
+                    with sink.lock:
+                        sink.rejected += 1
+                    headers = [("Retry-After", sink.retry_after)] if status in (429, 503) else []
+                    return self._reply(status, {"error": {"code": "test"}}, headers)
+                try:
+                    if self.headers.get("Content-Encoding") == "gzip":
+                        raw = gzip.decompress(raw)
+                    payload = json.loads(raw)
+                except Exception as exc:
+                    with sink.lock:
+                        sink.problems.append("undecodable: %s" % exc)
+                    return self._reply(400, {"error": {"code": "invalid"}})
+                problems = check_payload(payload)
+                with sink.lock:
+                    sink.problems.extend(problems)
+                    sink.payloads.append(payload)
+                self._reply(202, {"batch_id": payload.get("batch_id"), "apdex_t": sink.apdex_t})
+
+        return Handler
+
+    # -- helpers for assertions -------------------------------------------------
+
+    def wait_for(self, predicate, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if predicate(self):
+                    return True
+            time.sleep(0.05)
+        with self.lock:
+            return predicate(self)
+
+    def all(self, field):
+        with self.lock:
+            return [x for p in self.payloads for x in p[field]]
+
+    def metrics_by_name(self):
+        out = {}
+        for m in self.all("metrics"):
+            agg = out.setdefault(m["name"], {"count": 0, "errors": 0, "segments": {}, "type": m["type"]})
+            agg["count"] += m["count"]
+            agg["errors"] += m["errors"]
+            for k, v in m["segments"].items():
+                agg["segments"][k] = agg["segments"].get(k, 0.0) + v
+        return out
+
+    def count(self, name):
+        return self.metrics_by_name().get(name, {}).get("count", 0)
+
+    def traces_named(self, name):
+        return [t for t in self.all("traces") if t["name"] == name]
