@@ -1,10 +1,84 @@
-"""Hook between the ingest workers and the live (websocket) views.
+"""Live broadcasting: what the ingest workers just committed, per app, to the browsers watching it.
 
-The ingest worker calls ``publish_batch`` once per app after each committed
-Postgres transaction, never before the commit, so subscribers only ever see data
-that the query layer will also return. It must not raise into the worker: failures
-are logged and dropped (live views are best effort; the query layer is the truth).
+The ingest worker calls ``publish_batch`` once per app after each committed Postgres
+transaction, never before the commit, so viewers only see data the query layer also
+returns. The call merges the batch into a small per-process buffer and returns: it
+never raises into the worker and never waits on Redis or Postgres (live views are best
+effort; the query layer is the truth).
+
+A background thread per worker process (started lazily, so it works under Celery's
+prefork) wakes when there is something, coalesces for ``LIVE_FLUSH_INTERVAL`` seconds,
+then per app: reads the app's minute rows for the minutes the batches touched (totals,
+not the batches' increments, so a message lost on the way to a browser is made good by
+the next one), takes scatter events from the app's token bucket, and sends one message to
+the app's Channels group.
+
+Bounds, so a busy app cannot flood browsers and nothing grows without limit:
+
+- scatter events per app go through a token bucket kept in Redis and shared by every
+  worker process: ``LIVE_EVENTS_PER_SECOND`` on average, bursts of ``LIVE_EVENTS_BURST``;
+  the rest are counted and reported as ``dropped``;
+- the per-process buffer keeps at most ``LIVE_EVENTS_BURST`` events per app (a uniform
+  reservoir sample) and a bounded set of touched minutes and transactions;
+- the channel layer's per-channel capacity and expiry bound what Redis holds for a slow
+  socket, and each socket has its own small send queue (frontend/consumers.py).
+
+The group message is ``{"type": "live.update", "text": <json>}``, serialised once so each
+of many sockets only forwards a string. The JSON (durations in milliseconds, times in
+unix seconds, stats fields as in docs/query-api.md)::
+
+    {"type": "update", "app": "<uuid>", "server_time": 1764130000.1,
+     "points": {"web": [{"t": 1764129960, "count": .., "rpm": .., "avg_ms": .., "p95_ms": .., ...}],
+                "background": [...]},
+     "transactions": [17, 18],   # ids whose minute rows changed
+     "events": [[end, duration_ms, error, name, trace_id_or_null, status, transaction_id], ...],
+     "dropped": 12}              # events of this flush not sent (token bucket, reservoir)
 """
+
+import asyncio
+import json
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+_MAX_MINUTES = 10  # distinct minutes remembered per app between two flushes (agents send 1-2)
+_MAX_TRANSACTIONS = 500  # touched transaction ids reported per message
+_SEND_TIMEOUT = 2.0  # seconds for one app's bucket + group_send: stale live data is worthless
+_LOG_EVERY = 60.0  # seconds between two error lines from the publisher
+
+_BUCKET_LUA = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or burst
+local ts = tonumber(state[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local granted = math.min(want, math.floor(tokens))
+tokens = tokens - granted
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 5)
+return granted
+"""
+
+
+def group_name(app_id):
+    """The Channels group of one app's viewers."""
+    return f"live.app.{uuid.UUID(str(app_id)).hex}"
+
+
+def events_per_second():
+    return settings.LIVE_EVENTS_PER_SECOND
 
 
 def publish_batch(org_id, app_id, minute_aggregates, events_sample):
@@ -21,13 +95,278 @@ def publish_batch(org_id, app_id, minute_aggregates, events_sample):
          "sum": 1.234, "min": 0.010, "max": 0.400,        # seconds
          "apdex_s": 10, "apdex_t": 1, "apdex_f": 1}
 
+    Only ``minute`` and ``transaction_id`` are used: the totals are read back from the
+    minute rows when the buffer is flushed.
+
     ``events_sample``: list of at most ~500 dicts, in the shape of the events endpoint
     of docs/query-api.md::
 
         {"t": 1764129990.12, "transaction_id": 17, "name": "...", "type": "web",
          "duration_ms": 84.0, "status": 200, "error": False,
          "trace_id": "32 hex", "has_trace": False}
-
-    No-op until the websocket side fills it in.
     """
-    return None
+    try:
+        app_key = str(uuid.UUID(str(app_id)))
+        minutes, transactions = set(), set()
+        for item in minute_aggregates or ():
+            minutes.add(int(item["minute"]))
+            if item.get("transaction_id") is not None:
+                transactions.add(int(item["transaction_id"]))
+        events = [row for row in map(_event_row, events_sample or ()) if row is not None]
+        if minutes or events:
+            _publisher().submit(int(org_id), app_key, minutes, transactions, events)
+    except Exception:
+        _log_error("live publish failed; live viewers miss this batch")
+
+
+def flush(timeout=5.0):
+    """Wait until everything submitted in this process has been sent (tests, benchmarks)."""
+    pub = _current
+    if pub is None or pub.pid != os.getpid():
+        return True
+    return pub.wait_idle(timeout)
+
+
+def _event_row(item):
+    try:
+        trace_id = item.get("trace_id") if item.get("has_trace") else None
+        status = item.get("status")
+        txn = item.get("transaction_id")
+        return [
+            round(float(item["t"]), 3),
+            round(float(item["duration_ms"]), 3),
+            1 if item.get("error") else 0,
+            str(item.get("name") or ""),
+            str(trace_id) if trace_id else None,
+            int(status) if status is not None else None,
+            int(txn) if txn is not None else None,
+        ]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+# --- Minute rows as stats (the same fields as the query layer's) ----------------------------
+
+
+def _ms(seconds):
+    return None if seconds is None else seconds * 1000.0
+
+
+def row_stats(row):
+    """The query layer's ``stats`` object for one minute row (docs/query-api.md)."""
+    from pulse_agent.sketch import DDSketch
+
+    count = row.count
+    stats = {
+        "t": int(row.time.timestamp()),
+        "count": count,
+        "rpm": float(count),  # a one-minute bucket
+        "error_count": row.errors,
+        "apdex_s": row.apdex_s,
+        "apdex_t": row.apdex_t,
+        "apdex_f": row.apdex_f,
+    }
+    if not count:
+        keys = ("avg_ms", "min_ms", "max_ms", "p50_ms", "p95_ms", "p99_ms", "error_rate", "apdex")
+        stats.update(dict.fromkeys(keys), segments_ms=dict.fromkeys(("python", "database", "external", "template")))
+        return stats
+    quantiles = dict.fromkeys(("p50_ms", "p95_ms", "p99_ms"))
+    if row.sketch:
+        try:
+            sketch = DDSketch.from_bytes(bytes(row.sketch))
+            quantiles = {f"p{int(q * 100)}_ms": _ms(sketch.quantile(q)) for q in (0.5, 0.95, 0.99)}
+        except ValueError:
+            _log_error("live: undecodable sketch in a minute row")
+    stats.update(
+        quantiles,
+        avg_ms=_ms(row.sum / count),
+        min_ms=_ms(row.min),
+        max_ms=_ms(row.max),
+        error_rate=row.errors / count,
+        apdex=(row.apdex_s + row.apdex_t / 2) / count,
+        segments_ms={
+            "python": _ms(row.seg_python / count),
+            "database": _ms(row.seg_database / count),
+            "external": _ms(row.seg_external / count),
+            "template": _ms(row.seg_template / count),
+        },
+    )
+    return stats
+
+
+def _read_points(org_id, app_id, minutes):
+    from apm.models import AppMinute
+
+    times = [datetime.fromtimestamp(m, tz=timezone.utc) for m in minutes]
+    rows = AppMinute.objects.for_org(org_id).filter(app_id=app_id, time__in=times).order_by("time")
+    points = {"web": [], "background": []}
+    for row in rows:
+        points.setdefault(row.txn_type, []).append(row_stats(row))
+    return points
+
+
+# --- The per-process publisher -------------------------------------------------------------
+
+
+class _Pending:
+    __slots__ = ("org_id", "minutes", "transactions", "events", "seen")
+
+    def __init__(self, org_id):
+        self.org_id = org_id
+        self.minutes = set()
+        self.transactions = set()
+        self.events = []
+        self.seen = 0  # events offered since the last flush
+
+    def add(self, minutes, transactions, events, cap):
+        self.minutes |= minutes
+        if len(self.minutes) > _MAX_MINUTES:
+            self.minutes = set(sorted(self.minutes)[-_MAX_MINUTES:])
+        if len(self.transactions) < _MAX_TRANSACTIONS:
+            self.transactions |= transactions
+        for event in events:
+            # A reservoir keeps a uniform sample whatever the arrival rate, in bounded memory.
+            self.seen += 1
+            if len(self.events) < cap:
+                self.events.append(event)
+            else:
+                slot = random.randrange(self.seen)
+                if slot < cap:
+                    self.events[slot] = event
+
+
+class _Publisher:
+    def __init__(self):
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)
+        self.wake = threading.Event()
+        self.pending = {}
+        self.busy = False
+        self.redis = None
+        self.thread = threading.Thread(target=self._run, name="pulse-live-publisher", daemon=True)
+        self.thread.start()
+
+    def submit(self, org_id, app_id, minutes, transactions, events):
+        with self.lock:
+            pending = self.pending.get(app_id)
+            if pending is None:
+                pending = self.pending[app_id] = _Pending(org_id)
+            pending.add(minutes, transactions, events, settings.LIVE_EVENTS_BURST)
+        self.wake.set()
+
+    def wait_idle(self, timeout):
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while self.pending or self.busy or self.wake.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.idle.wait(left)
+        return True
+
+    def _run(self):
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        while True:
+            self.wake.wait()
+            time.sleep(settings.LIVE_FLUSH_INTERVAL)  # let the next few commits join this message
+            with self.lock:
+                self.wake.clear()
+                batch, self.pending = self.pending, {}
+                self.busy = True
+            try:
+                messages = self._build(batch)
+                loop.run_until_complete(self._send_all(messages))
+            except Exception:
+                _log_error("live publisher flush failed")
+            finally:
+                with self.lock:
+                    self.busy = False
+                    self.idle.notify_all()
+
+    def _build(self, batch):
+        from django.db import close_old_connections, connections
+
+        close_old_connections()
+        messages = []
+        try:
+            for app_id, pending in batch.items():
+                points = {"web": [], "background": []}
+                if pending.minutes:
+                    try:
+                        points = _read_points(pending.org_id, app_id, sorted(pending.minutes))
+                    except Exception:
+                        _log_error("live: reading minute rows failed; sending events only")
+                messages.append((app_id, pending, points))
+        finally:
+            if not self.wake.is_set():
+                # Idle: give the connection back rather than hold one per worker process.
+                connections.close_all()
+        return messages
+
+    async def _send_all(self, messages):
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        for app_id, pending, points in messages:
+            try:
+                await asyncio.wait_for(self._send(layer, app_id, pending, points), _SEND_TIMEOUT)
+            except Exception:
+                _log_error("live publish to an app's viewers failed")
+
+    async def _take_tokens(self, app_id, want):
+        if want == 0:
+            return 0
+        if self.redis is None:
+            from redis import asyncio as aioredis
+
+            self.redis = aioredis.from_url(settings.REDIS_URL)
+            self.bucket = self.redis.register_script(_BUCKET_LUA)
+        key = f"pulse:live:bucket:{uuid.UUID(app_id).hex}"
+        args = [settings.LIVE_EVENTS_PER_SECOND, settings.LIVE_EVENTS_BURST, want]
+        return int(await self.bucket(keys=[key], args=args))
+
+    async def _send(self, layer, app_id, pending, points):
+        events = pending.events
+        granted = await self._take_tokens(app_id, len(events))
+        if granted < len(events):
+            events = random.sample(events, granted)
+        events.sort(key=lambda e: e[0])
+        message = {
+            "type": "update",
+            "app": app_id,
+            "server_time": round(time.time(), 3),
+            "points": points,
+            "transactions": sorted(pending.transactions),
+            "events": events,
+            "dropped": pending.seen - len(events),
+        }
+        text = json.dumps(message, separators=(",", ":"), allow_nan=False)
+        await layer.group_send(group_name(app_id), {"type": "live.update", "text": text})
+
+
+_current = None
+_current_lock = threading.Lock()
+
+
+def _publisher():
+    global _current
+    pub = _current
+    if pub is None or pub.pid != os.getpid():
+        with _current_lock:
+            pub = _current
+            if pub is None or pub.pid != os.getpid():
+                pub = _current = _Publisher()
+    return pub
+
+
+_last_log = [0.0]
+
+
+def _log_error(message):
+    # At most a line a minute: a Redis outage must not flood the worker's log.
+    now = time.monotonic()
+    if now - _last_log[0] >= _LOG_EVERY:
+        _last_log[0] = now
+        log.warning(message, exc_info=True)

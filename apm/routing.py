@@ -1,3 +1,9 @@
 """Websocket routes; consumers live in frontend/consumers.py."""
 
-websocket_urlpatterns = []
+from django.urls import path
+
+from frontend.consumers import LiveAppConsumer
+
+websocket_urlpatterns = [
+    path("ws/o/<slug:org_slug>/apps/<uuid:app_id>/live/", LiveAppConsumer.as_asgi()),
+]

@@ -194,3 +194,10 @@ LOGGING = {
 
 APPS_PER_ORG_LIMIT = envint("APPS_PER_ORG_LIMIT", 100, minimum=1)
 INGEST_KEY_CACHE_SECONDS = envfloat("INGEST_KEY_CACHE_SECONDS", 5.0, minimum=0)
+
+# --- Live views (apm/live.py, frontend/consumers.py) ---------------------------
+
+LIVE_EVENTS_PER_SECOND = envint("LIVE_EVENTS_PER_SECOND", 300, minimum=1)  # scatter points per app, all viewers
+LIVE_EVENTS_BURST = envint("LIVE_EVENTS_BURST", LIVE_EVENTS_PER_SECOND, minimum=1)
+LIVE_FLUSH_INTERVAL = envfloat("LIVE_FLUSH_INTERVAL", 0.2, minimum=0)  # seconds a publisher coalesces commits
+LIVE_SEND_QUEUE = envint("LIVE_SEND_QUEUE", 16, minimum=1)  # messages queued per socket before dropping

@@ -1,0 +1,120 @@
+"""The websocket a page opens to follow one app live (``ws/o/<org_slug>/apps/<app_id>/live/``).
+
+The user comes from the session (AuthMiddlewareStack), the organisation and the app
+from the path; membership (any role, viewers included) is checked before the socket
+joins the app's group. Anyone else, signed in or not, and any app that is missing or
+belongs to another organisation, gets the same refused handshake: nothing tells them
+apart. The Origin must be this very host, on top of AllowedHostsOriginValidator, so
+another site served from an allowed host name cannot ride the session cookie.
+
+Messages from the pipeline (apm/live.py) arrive pre-serialised and are forwarded as
+they are. They go through a small bounded queue drained by one sender task: a slow
+browser makes the queue drop its oldest messages (counted and reported to it as
+``lag``) instead of holding memory; aggregates are totals, so the next message makes
+the charts right again.
+"""
+
+import asyncio
+import collections
+import json
+import time
+import uuid
+from urllib.parse import urlparse
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from apm import live
+from tenants.access import find_membership
+
+_RECHECK_EVERY = 60.0  # seconds between membership checks on an open socket
+
+
+def _header(scope, name):
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def same_origin(scope):
+    origin, host = _header(scope, b"origin"), _header(scope, b"host")
+    if not origin or not host:
+        return False
+    return urlparse(origin).netloc.lower() == host.lower()
+
+
+@database_sync_to_async
+def _can_watch(user, org_slug, app_id):
+    from tenants.models import App
+
+    if user is None or not user.is_authenticated:
+        return False
+    membership = find_membership(user, org_slug)
+    if membership is None:
+        return False
+    return App.objects.for_org(membership.organization_id).filter(id=app_id).exists()
+
+
+class LiveAppConsumer(AsyncWebsocketConsumer):
+    group = None
+    sender = None
+
+    async def connect(self):
+        kwargs = self.scope["url_route"]["kwargs"]
+        self.org_slug = kwargs["org_slug"]
+        self.app_id = uuid.UUID(str(kwargs["app_id"]))
+        self.user = self.scope.get("user")
+        if not same_origin(self.scope) or not await _can_watch(self.user, self.org_slug, self.app_id):
+            await self.close()  # before accept: the handshake is refused (403), nothing else is said
+            return
+        self.queue = collections.deque(maxlen=settings.LIVE_SEND_QUEUE)
+        self.lagged = 0
+        self.ready = asyncio.Event()
+        self.group = live.group_name(self.app_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        hello = {
+            "type": "hello",
+            "app": str(self.app_id),
+            "server_time": round(time.time(), 3),
+            "events_per_second": live.events_per_second(),
+        }
+        await self.send(text_data=json.dumps(hello))
+        self.sender = asyncio.create_task(self._send_loop())
+
+    async def disconnect(self, code):
+        if self.sender is not None:
+            self.sender.cancel()
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        pass  # the page has nothing to say; pause and resume happen in the browser
+
+    async def live_update(self, event):
+        if len(self.queue) == self.queue.maxlen:
+            self.lagged += 1
+        self.queue.append(event["text"])
+        self.ready.set()
+
+    async def _send_loop(self):
+        checked = time.monotonic()
+        while True:
+            try:
+                await asyncio.wait_for(self.ready.wait(), _RECHECK_EVERY)
+            except asyncio.TimeoutError:
+                pass
+            self.ready.clear()
+            if time.monotonic() - checked >= _RECHECK_EVERY:
+                checked = time.monotonic()
+                # A member removed from the organisation stops receiving within a minute.
+                if not await _can_watch(self.user, self.org_slug, self.app_id):
+                    await self.close(code=4403)
+                    return
+            while self.queue:
+                if self.lagged:
+                    lag, self.lagged = self.lagged, 0
+                    await self.send(text_data=json.dumps({"type": "lag", "dropped_messages": lag}))
+                await self.send(text_data=self.queue.popleft())
