@@ -1,0 +1,79 @@
+"""Django admin for operators of the Pulse installation (staff users, not customers).
+
+The admin works across organisations, so every tenant-owned model is listed through
+``.unscoped()`` on purpose. Key hashes and invitation token hashes are read-only.
+"""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from tenants.models import App, IngestKey, Invitation, Membership, Organization, User
+
+
+class UnscopedAdmin(admin.ModelAdmin):
+    raw_id_fields = ("organization",)
+
+    def get_queryset(self, request):
+        # The scoped manager refuses to run without an organisation; the admin spans all of them.
+        qs = self.model.objects.unscoped().select_related("organization")
+        ordering = self.get_ordering(request)
+        return qs.order_by(*ordering) if ordering else qs
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ("email",)
+    list_display = ("email", "name", "is_active", "is_staff", "date_joined", "last_login")
+    list_filter = ("is_active", "is_staff", "is_superuser")
+    search_fields = ("email", "name")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("name",)}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "created_at")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    # No membership inline: model formsets build their pk field from the scoped default
+    # manager, which (rightly) refuses to run unscoped. Memberships have their own list.
+
+
+@admin.register(Membership)
+class MembershipAdmin(UnscopedAdmin):
+    list_display = ("user", "organization", "role", "created_at")
+    list_filter = ("role",)
+    search_fields = ("user__email", "organization__slug")
+    raw_id_fields = ("organization", "user")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(UnscopedAdmin):
+    list_display = ("email", "organization", "role", "created_at", "expires_at", "accepted_at")
+    search_fields = ("email", "organization__slug")
+    readonly_fields = ("token_hash", "invited_by", "created_at", "accepted_at")
+
+
+@admin.register(App)
+class AppAdmin(UnscopedAdmin):
+    list_display = ("name", "organization", "apdex_t", "created_at")
+    search_fields = ("name", "organization__slug")
+
+
+@admin.register(IngestKey)
+class IngestKeyAdmin(UnscopedAdmin):
+    list_display = ("prefix", "label", "organization", "created_by", "created_at", "last_used_at", "revoked_at")
+    search_fields = ("prefix", "label", "organization__slug")
+    readonly_fields = ("prefix", "key_hash", "created_by", "created_at", "last_used_at")
+
+    def has_add_permission(self, request):
+        # A key made here would never be shown to anyone; keys are created in the app.
+        return False

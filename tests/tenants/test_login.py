@@ -1,0 +1,122 @@
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import PASSWORD
+
+LOGIN = "/login/"
+
+
+def _login(client, email, password, **extra):
+    return client.post(LOGIN, {"email": email, "password": password}, **extra)
+
+
+def test_it_logs_in_with_any_case_of_the_email(client, owner, org):
+    response = _login(client, "Alice@Example.COM", PASSWORD)
+    assert response.status_code == 302
+    assert client.get("/").headers["Location"] == reverse("org_home", args=["acme"])
+
+
+def test_it_follows_a_safe_next_url_only(client, owner, org):
+    response = client.post(LOGIN + "?next=/o/acme/settings/keys/", {"email": owner.email, "password": PASSWORD})
+    assert response["Location"] == "/o/acme/settings/keys/"
+    client.post("/logout/")
+    response = client.post(LOGIN + "?next=https://evil.example/", {"email": owner.email, "password": PASSWORD})
+    assert response["Location"] == "/"
+
+
+def test_it_gives_the_same_answer_for_unknown_email_and_wrong_password(client, owner):
+    wrong = _login(client, owner.email, "not the password")
+    unknown = _login(client, "nobody@example.com", "not the password")
+    assert wrong.status_code == unknown.status_code == 200
+    assert "Incorrect email or password." in wrong.content.decode()
+    # Same page apart from the e-mail address echoed back into the form and the CSRF token.
+    strip = lambda r, e: r.content.decode().replace(e, "EMAIL").split('name="csrfmiddlewaretoken"')[0]  # noqa: E731
+    assert strip(wrong, owner.email) == strip(unknown, "nobody@example.com")
+
+
+class CountingHasher(PBKDF2PasswordHasher):
+    iterations = 1000
+    calls = 0
+
+    def encode(self, password, salt, iterations=None):
+        CountingHasher.calls += 1
+        return super().encode(password, salt, iterations)
+
+
+def test_it_hashes_once_for_unknown_email_and_for_wrong_password(client, settings, db):
+    settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
+    from tenants.models import User
+
+    User.objects.create_user(email="zed@example.com", password=PASSWORD)
+    CountingHasher.calls = 0
+    _login(client, "zed@example.com", "wrong password")
+    wrong = CountingHasher.calls
+    CountingHasher.calls = 0
+    _login(client, "nobody@example.com", "wrong password")
+    assert wrong == CountingHasher.calls == 1
+
+
+def test_it_throttles_an_account_after_repeated_failures(client, owner, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    for _ in range(3):
+        assert _login(client, owner.email, "wrong").status_code == 200
+    # Even the right password is refused now, from another address, with a clear message.
+    other = Client(REMOTE_ADDR="10.9.9.9")
+    response = _login(other, owner.email.upper(), PASSWORD)
+    assert response.status_code == 429
+    assert "Too many failed login attempts. Please try again later." in response.content.decode()
+    assert "_auth_user_id" not in other.session
+
+
+def test_it_throttles_unknown_accounts_the_same_way(client, db, settings):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    for _ in range(2):
+        _login(client, "ghost@example.com", "wrong")
+    assert _login(client, "ghost@example.com", "wrong").status_code == 429
+
+
+def test_it_throttles_a_client_address_across_accounts(owner, member, settings):
+    settings.LOGIN_FAILURE_IP_LIMIT = 4
+    attacker = Client(REMOTE_ADDR="203.0.113.7")
+    for i in range(4):
+        _login(attacker, f"user{i}@example.com", "wrong")
+    assert _login(attacker, owner.email, PASSWORD).status_code == 429
+    # Someone else, elsewhere, still gets in.
+    assert _login(Client(REMOTE_ADDR="198.51.100.1"), owner.email, PASSWORD).status_code == 302
+
+
+def test_a_success_resets_the_account_counter(client, owner, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    _login(client, owner.email, "wrong")
+    _login(client, owner.email, "wrong")
+    assert _login(client, owner.email, PASSWORD).status_code == 302
+    client.post("/logout/")
+    _login(client, owner.email, "wrong")
+    _login(client, owner.email, "wrong")
+    assert _login(client, owner.email, PASSWORD).status_code == 302
+
+
+def test_it_refuses_inactive_users_with_the_same_message(client, owner):
+    owner.is_active = False
+    owner.save()
+    response = _login(client, owner.email, PASSWORD)
+    assert "Incorrect email or password." in response.content.decode()
+
+
+def test_logout_needs_a_post(owner_client):
+    assert owner_client.get("/logout/").status_code == 405
+    response = owner_client.post("/logout/")
+    assert response.status_code == 302
+    assert owner_client.get("/o/acme/settings/apps/").status_code == 302
+
+
+@pytest.mark.parametrize("url", ["/login/", "/signup/", "/password-reset/"])
+def test_forms_carry_a_csrf_token(client, db, url):
+    assert 'name="csrfmiddlewaretoken"' in client.get(url).content.decode()
+
+
+def test_it_enforces_csrf_on_login(owner):
+    client = Client(enforce_csrf_checks=True)
+    assert _login(client, owner.email, PASSWORD).status_code == 403
