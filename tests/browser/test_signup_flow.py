@@ -1,0 +1,87 @@
+"""The first user journey in real Chromium: sign up, first app, first key, log out, log in."""
+
+import re
+
+import pytest
+
+from tenants.keys import hash_key
+from tenants.models import App, IngestKey, Organization
+
+pytestmark = pytest.mark.browser
+
+EMAIL = "founder@example.com"
+PASSWORD = "a long and unusual passphrase"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_signs_up_creates_an_app_and_a_key_then_logs_out_and_in(
+    page, live_server, screenshot, console_errors, login
+):
+    base = live_server.url
+    page.goto(base + "/")
+    page.get_by_role("link", name="Sign up").first.click()
+    page.fill("input[name=email]", EMAIL)
+    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=organization]", "Founders & Co")
+    screenshot(page, "1-signup")
+    page.get_by_role("button", name="Sign up").click()
+
+    page.get_by_role("heading", name="Add your first app").wait_for()
+    org = Organization.objects.get()
+    assert page.url == f"{base}/o/{org.slug}/"
+    assert "Founders &amp; Co" in page.content()
+    assert page.locator(".org-switcher summary").inner_text().strip() == "Founders & Co"
+    screenshot(page, "2-first-app")
+
+    page.fill("input[name=name]", "Shop")
+    page.get_by_role("button", name="Create app").click()
+    page.get_by_role("heading", name="Create an ingest key").wait_for()
+    assert App.objects.for_org(org).get().apdex_t == 0.5
+    assert page.input_value("input[name=label]") == "Shop"
+    page.get_by_role("button", name="Create key").click()
+
+    key_text = page.locator("#new-key").inner_text().strip()
+    assert re.fullmatch(r"pulse_ik_[A-Za-z0-9]{40}", key_text)
+    assert IngestKey.objects.for_org(org).get().key_hash == hash_key(key_text)
+    shell = page.locator("#install-shell").inner_text()
+    assert f"PULSE_INGEST_KEY={key_text}" in shell and 'PULSE_APP_NAME="Shop"' in shell
+    copy = page.locator(".secret [data-copy]")
+    copy.click()
+    assert copy.inner_text() in ("Copied", "Press Ctrl+C")  # the script ran under the CSP
+    screenshot(page, "3-key-shown-once")
+
+    page.get_by_role("link", name="Done").click()
+    page.get_by_role("heading", name="Create an ingest key").wait_for()
+    assert key_text not in page.content()
+    assert key_text[:15] in page.content()  # the prefix identifies it in the list
+    assert console_errors == []
+
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("heading", name="Log in").wait_for()
+    page.goto(f"{base}/o/{org.slug}/settings/keys/")
+    assert page.url.startswith(f"{base}/login/")
+
+    login(page, base, EMAIL, "wrong password")
+    assert "Incorrect email or password." in page.content()
+    login(page, base, EMAIL.upper(), PASSWORD)
+    assert page.url.startswith(f"{base}/o/{org.slug}/")
+    assert "Shop" in page.content()
+    screenshot(page, "4-logged-in-again")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_layout_fits_a_phone(phone_page, live_server, screenshot):
+    from tests.conftest import PASSWORD as FIXTURE_PASSWORD, make_org, make_user
+
+    make_org("A rather long organisation name", "long-org", make_user("phone@example.com"))
+    phone_page.goto(live_server.url + "/login/")
+    phone_page.fill("input[name=email]", "phone@example.com")
+    phone_page.fill("input[name=password]", FIXTURE_PASSWORD)
+    phone_page.get_by_role("button", name="Log in").click()
+    phone_page.goto(live_server.url + "/o/long-org/settings/members/")
+    overflow = phone_page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    # The organisation switcher opens without JavaScript of ours (a <details> element).
+    phone_page.locator(".org-switcher summary").click()
+    assert phone_page.get_by_role("link", name="+ New organisation").is_visible()
+    screenshot(phone_page, "members-on-a-phone")
