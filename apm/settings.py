@@ -201,3 +201,37 @@ LIVE_EVENTS_PER_SECOND = envint("LIVE_EVENTS_PER_SECOND", 300, minimum=1)  # sca
 LIVE_EVENTS_BURST = envint("LIVE_EVENTS_BURST", LIVE_EVENTS_PER_SECOND, minimum=1)
 LIVE_FLUSH_INTERVAL = envfloat("LIVE_FLUSH_INTERVAL", 0.2, minimum=0)  # seconds a publisher coalesces commits
 LIVE_SEND_QUEUE = envint("LIVE_SEND_QUEUE", 16, minimum=1)  # messages queued per socket before dropping
+
+# --- Ingest pipeline (ingest/, apm/consumer.py, apm/tasks.py) -------------------
+
+INGEST_STREAM = envstr("INGEST_STREAM", "pulse:ingest")  # Redis Stream of accepted payloads
+INGEST_QUOTA_PER_MINUTE = envint("INGEST_QUOTA_PER_MINUTE", 120_000, minimum=1)  # payloads per organisation
+INGEST_BACKLOG_MAX = envint("INGEST_BACKLOG_MAX", 20_000, minimum=1)  # queued payloads before 503
+INGEST_BACKLOG_RETRY_AFTER = envint("INGEST_BACKLOG_RETRY_AFTER", 5, minimum=1)  # seconds
+INGEST_CONSUMERS = envint("INGEST_CONSUMERS", 1, minimum=0)  # stream consumers per worker process
+INGEST_BATCH_MAX = envint("INGEST_BATCH_MAX", 100, minimum=1)  # payloads per Postgres transaction
+INGEST_CLAIM_IDLE_SECONDS = envfloat("INGEST_CLAIM_IDLE_SECONDS", 60.0, minimum=0.1)  # then re-deliver
+TRANSACTIONS_PER_APP_LIMIT = envint("TRANSACTIONS_PER_APP_LIMIT", 2_000, minimum=1)  # then "(other)"
+ERROR_SAMPLES_PER_GROUP = envint("ERROR_SAMPLES_PER_GROUP", 20, minimum=1)
+RETENTION_MINUTE_DAYS = envint("RETENTION_MINUTE_DAYS", 8, minimum=1)
+RETENTION_HOUR_DAYS = envint("RETENTION_HOUR_DAYS", 90, minimum=1)
+RETENTION_DAY_DAYS = envint("RETENTION_DAY_DAYS", 400, minimum=1)
+RETENTION_EVENT_DAYS = envint("RETENTION_EVENT_DAYS", 7, minimum=1)  # events and traces
+
+from celery.schedules import crontab  # noqa: E402,F811
+
+CELERY_BEAT_SCHEDULE["apm-downsample"] = {
+    "task": "apm.downsample_recent",
+    "schedule": crontab(minute="*"),
+    "options": {"expires": 50},
+}
+CELERY_BEAT_SCHEDULE["apm-partitions"] = {
+    "task": "apm.maintain_partitions",
+    "schedule": crontab(minute="7"),
+    "options": {"expires": 3000},
+}
+CELERY_BEAT_SCHEDULE["apm-retention"] = {
+    "task": "apm.enforce_retention",
+    "schedule": crontab(minute="17"),
+    "options": {"expires": 3000},
+}

@@ -1,0 +1,185 @@
+"""The ingest stream consumer that runs inside each Celery worker process.
+
+One thread per worker process (started on ``worker_process_init`` under prefork, or
+``worker_ready`` under a single-process pool; see apm/apps.py) reads the stream with
+XREADGROUP in batches, applies each batch in one Postgres transaction
+(apm/rollup.py), then XACKs and XDELs it. Entries of a consumer that died before its
+ack stay pending and are taken over with XAUTOCLAIM once idle for
+INGEST_CLAIM_IDLE_SECONDS; the ledger makes the second application a no-op.
+
+An entry that fails on its own with a non-transient error is moved to the
+``<stream>:dead`` stream with the error, and logged: never silently dropped,
+never blocking the entries behind it.
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+
+import redis
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
+
+from apm.rollup import Queued, apply_batch
+from ingest.queue import GROUP, stream
+
+log = logging.getLogger(__name__)
+
+_CLAIM_EVERY = 5.0  # seconds between XAUTOCLAIM sweeps
+_BLOCK_MS = 200
+_TRANSIENT = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
+# Test hook: crash between the commit and the ack, to prove redelivery counts once.
+_CRASH_AFTER_COMMIT = os.environ.get("PULSE_INGEST_CRASH_AFTER_COMMIT") == "1"
+
+_started = False
+_start_lock = threading.Lock()
+
+
+def ensure_group(r, name=None):
+    try:
+        r.xgroup_create(name or stream(), GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def parse(entry_id, fields):
+    f = {k.decode() if isinstance(k, bytes) else k: v for k, v in fields.items()}
+    return Queued(
+        entry_id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
+        org_id=int(f["o"]),
+        app_id=f["a"].decode(),
+        body=f["b"],
+        gzipped=f["z"] in (b"1", "1"),
+        received_at=float(f["r"]),
+    )
+
+
+class Consumer:
+    def __init__(self, name=None, batch_max=None):
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
+        self.batch_max = batch_max or settings.INGEST_BATCH_MAX
+        self.redis = redis.Redis.from_url(settings.REDIS_URL)
+        self.stream = stream()
+        self.last_claim = 0.0
+        self.applied = 0
+        ensure_group(self.redis, self.stream)
+
+    def read(self, block_ms=_BLOCK_MS):
+        now = time.monotonic()
+        if now - self.last_claim >= _CLAIM_EVERY:
+            self.last_claim = now
+            idle_ms = int(settings.INGEST_CLAIM_IDLE_SECONDS * 1000)
+            _, claimed, *_ = self.redis.xautoclaim(self.stream, GROUP, self.name, idle_ms, "0-0", count=self.batch_max)
+            claimed = [(i, f) for i, f in claimed if f]  # deleted entries come back empty
+            if claimed:
+                return claimed
+        try:
+            resp = self.redis.xreadgroup(GROUP, self.name, {self.stream: ">"}, count=self.batch_max, block=block_ms)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            ensure_group(self.redis, self.stream)  # the stream was deleted (e.g. Redis flushed): start afresh
+            return []
+        return resp[0][1] if resp else []
+
+    def step(self, block_ms=_BLOCK_MS):
+        """Read and apply one batch; returns the number of entries handled."""
+        raw = self.read(block_ms)
+        if not raw:
+            return 0
+        entries = []
+        for entry_id, fields in raw:
+            try:
+                entries.append(parse(entry_id, fields))
+            except (KeyError, ValueError, AttributeError) as exc:
+                self.dead(entry_id, fields, f"malformed stream entry: {exc!r}")
+        self.process(entries)
+        return len(raw)
+
+    def process(self, entries):
+        if not entries:
+            return
+        for attempt in range(4):
+            try:
+                if not connection.in_atomic_block:
+                    close_old_connections()
+                self.applied += apply_batch(entries, after_commit=self._after_commit)
+                self.ack(entries)
+                return
+            except _TRANSIENT as exc:
+                # Deadlock, lost connection, restart of Postgres or Redis: the same entries again.
+                log.warning("ingest batch failed (attempt %d): %r", attempt + 1, exc)
+                if not connection.in_atomic_block:
+                    connection.close()
+                time.sleep(min(0.2 * 2**attempt, 2.0))
+            except (DatabaseError, ValueError, TypeError, KeyError, UnicodeError, OverflowError) as exc:
+                if not connection.in_atomic_block:
+                    connection.close()
+                if len(entries) == 1:
+                    self.dead(entries[0].entry_id, None, repr(exc), entries[0])
+                    return
+                log.warning("ingest batch of %d failed (%r); applying one by one", len(entries), exc)
+                for q in entries:
+                    self.process([q])
+                return
+        log.error("ingest batch still failing; left pending for redelivery")
+
+    def _after_commit(self):
+        if _CRASH_AFTER_COMMIT:
+            os._exit(17)
+
+    def ack(self, entries):
+        ids = [q.entry_id for q in entries]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xack(self.stream, GROUP, *ids)
+        pipe.xdel(self.stream, *ids)
+        pipe.execute()
+
+    def dead(self, entry_id, fields, reason, q=None):
+        log.error("ingest entry %s moved to %s:dead: %s", entry_id, self.stream, reason)
+        if q is not None:
+            fields = {"o": q.org_id, "a": q.app_id, "z": int(q.gzipped), "r": q.received_at, "b": q.body}
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xadd(f"{self.stream}:dead", {**(fields or {}), "error": reason[:2000]}, maxlen=10_000, approximate=True)
+        pipe.xack(self.stream, GROUP, entry_id)
+        pipe.xdel(self.stream, entry_id)
+        pipe.execute()
+
+    def run(self, stop):
+        log.info("ingest consumer %s started", self.name)
+        while not stop.is_set():
+            try:
+                self.step()
+            except _TRANSIENT as exc:
+                log.warning("ingest consumer: %r; retrying", exc)
+                time.sleep(1.0)
+            except Exception:
+                log.exception("ingest consumer step failed")
+                time.sleep(1.0)
+
+
+_stop = threading.Event()
+
+
+def start_consumers():
+    """Start INGEST_CONSUMERS consumer threads in this process, once."""
+    global _started
+    with _start_lock:
+        if _started or settings.INGEST_CONSUMERS <= 0:
+            return
+        _started = True
+    for n in range(settings.INGEST_CONSUMERS):
+        t = threading.Thread(target=_run_one, name=f"ingest-consumer-{n}", daemon=True)
+        t.start()
+
+
+def _run_one():
+    while not _stop.is_set():
+        try:
+            Consumer().run(_stop)
+        except Exception:
+            log.exception("ingest consumer crashed; restarting")
+            time.sleep(1.0)

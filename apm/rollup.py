@@ -1,0 +1,730 @@
+"""Applying queued payloads to Postgres: exactly once in effect, many payloads per transaction.
+
+``apply_batch(payloads)`` writes, in ONE transaction: the processed-batch ledger
+(``INSERT ... ON CONFLICT DO NOTHING RETURNING`` keeps only payloads never applied
+before), sampled events (COPY), slow traces, error groups with per-minute counts and
+bounded samples, instance samples, and last the minute rollups per transaction and
+per app (upserts that add counts). The caller acks the stream entries only after the
+commit, so a crash before it re-delivers them and the ledger drops what already counted.
+
+Sketches cannot be merged in SQL: the batch's sketches are merged in Python per
+row; the upsert leaves the stored sketch alone and returns it for rows that already
+existed (locking them until commit), and one UPDATE writes old + new back. Rows are
+written in key order so concurrent workers lock them in the same order. The hot
+rollup rows are written last, to hold their locks for the shortest time.
+"""
+
+import datetime as dt
+import hashlib
+import io
+import re
+import threading
+import zlib
+from collections import defaultdict
+
+import msgspec
+from django.conf import settings
+from django.db import connection, transaction
+
+from apm import partitions
+from apm.sketches import DDSketch, decode, decode_base64, merge_into
+
+UTC = dt.timezone.utc
+OTHER = "(other)"
+
+# --- decoding (payloads were validated at ingest; these structs only read them) ----
+
+
+class _Segments(msgspec.Struct):
+    python: float = 0.0
+    database: float = 0.0
+    external: float = 0.0
+    template: float = 0.0
+
+
+class _Metric(msgspec.Struct):
+    name: str
+    type: str
+    minute: int
+    count: int
+    errors: int
+    sum: float
+    min: float
+    max: float
+    apdex: list
+    segments: _Segments
+    sketch: str
+
+
+class _Event(msgspec.Struct):
+    name: str
+    type: str
+    end: float
+    duration: float
+    status: int | None
+    error: bool
+    trace_id: str
+    has_trace: bool = False
+
+
+class _Trace(msgspec.Struct):
+    trace_id: str
+    parent_span_id: str | None
+    name: str
+    type: str
+    start: float
+    duration: float
+    status: int | None
+    error: bool
+    spans: msgspec.Raw
+
+
+class _Frame(msgspec.Struct):
+    file: str
+    line: int | None
+    function: str
+    code: str | None = None
+
+
+class _Error(msgspec.Struct, rename={"error_class": "class"}):
+    error_class: str
+    message: str
+    stack: list[_Frame]
+    transaction: str | None
+    time: float
+    trace_id: str | None = None
+
+
+class _Instance(msgspec.Struct):
+    host: str
+    pid: int
+    time: float
+    cpu_percent: float
+    memory_bytes: int
+    threads: int | None
+    started_at: float
+    agent_version: str
+    runtime_version: str
+    framework: str | None
+    dropped: dict = {}
+
+
+class _Payload(msgspec.Struct):
+    batch_id: str
+    sent_at: float
+    metrics: list[_Metric] = []
+    events: list[_Event] = []
+    traces: list[_Trace] = []
+    errors: list[_Error] = []
+    instance: _Instance | None = None
+
+
+_decode = msgspec.json.Decoder(_Payload).decode
+
+
+class Queued(msgspec.Struct):
+    """One stream entry: a payload accepted by ingest for an org and app."""
+
+    entry_id: str
+    org_id: int
+    app_id: str
+    body: bytes
+    gzipped: bool
+    received_at: float
+
+
+def decode_entry(q):
+    raw = zlib.decompress(q.body, 16 + zlib.MAX_WBITS) if q.gzipped else q.body
+    return _decode(raw)
+
+
+# --- time helpers ----------------------------------------------------------------
+
+_minute_cache = {}
+
+
+def minute_dt(seconds):
+    """Aware datetime of a whole unix second count, cached (a batch repeats few minutes)."""
+    d = _minute_cache.get(seconds)
+    if d is None:
+        if len(_minute_cache) > 10_000:
+            _minute_cache.clear()
+        d = _minute_cache[seconds] = dt.datetime.fromtimestamp(seconds, UTC)
+    return d
+
+
+_second_text = {}
+
+
+def ts_text(t):
+    """COPY text of a unix time: cached per whole second, microseconds appended."""
+    s = int(t)
+    prefix = _second_text.get(s)
+    if prefix is None:
+        if len(_second_text) > 100_000:
+            _second_text.clear()
+        prefix = _second_text[s] = dt.datetime.fromtimestamp(s, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{prefix}.{int((t - s) * 1e6):06d}+00"
+
+
+# --- transactions (name -> id), committed on their own and cached ------------------
+
+_txn_cache = {}  # (app_id, type, name) -> id
+_txn_lock = threading.Lock()
+
+
+def transaction_ids(org_id, app_id, keys):
+    """Ids for (type, name) pairs of one app, creating rows (and "(other)" past the limit)."""
+    out = {}
+    missing = []
+    for key in keys:
+        tid = _txn_cache.get((app_id, *key))
+        if tid is None:
+            missing.append(key)
+        else:
+            out[key] = tid
+    if not missing:
+        return out
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT type, name, id FROM apm_transaction WHERE app_id = %s AND (type, name) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+            [app_id, [k[0] for k in missing], [k[1] for k in missing]],
+        )
+        found = {(t, n): i for t, n, i in cur.fetchall()}
+        new = [k for k in missing if k not in found]
+        if new:
+            cur.execute("SELECT count(*) FROM apm_transaction WHERE app_id = %s", [app_id])
+            room = settings.TRANSACTIONS_PER_APP_LIMIT - cur.fetchone()[0]
+            allowed = new[: max(room, 0)]
+            # Past the limit, names fold into one "(other)" row per type, bounding cardinality.
+            overflow = new[len(allowed) :]
+            to_create = allowed + sorted({(t, OTHER) for t, _ in overflow})
+            cur.execute(
+                "INSERT INTO apm_transaction (organization_id, app_id, type, name, created_at) "
+                "SELECT %s, %s, t, n, now() FROM unnest(%s::text[], %s::text[]) AS u(t, n) "
+                "ORDER BY t, n ON CONFLICT (app_id, type, name) DO NOTHING",
+                [org_id, app_id, [k[0] for k in to_create], [k[1] for k in to_create]],
+            )
+            cur.execute(
+                "SELECT type, name, id FROM apm_transaction WHERE app_id = %s AND (type, name) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+                [app_id, [k[0] for k in to_create], [k[1] for k in to_create]],
+            )
+            found.update({(t, n): i for t, n, i in cur.fetchall()})
+            for t, n in overflow:
+                found[(t, n)] = found[(t, OTHER)]
+    with _txn_lock:
+        if len(_txn_cache) > 200_000:
+            _txn_cache.clear()
+        for key, tid in found.items():
+            _txn_cache[(app_id, *key)] = tid
+            out[key] = tid
+    return out
+
+
+# --- error fingerprints ------------------------------------------------------------
+
+_NORMALISE = [
+    (re.compile(r"0x[0-9a-fA-F]+"), "<hex>"),
+    (re.compile(r"\b[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\b"), "<uuid>"),
+    (re.compile(r"'[^']*'|\"[^\"]*\""), "<str>"),
+    (re.compile(r"\d+(\.\d+)?"), "<n>"),
+]
+
+
+def normalise_message(message):
+    """Replace what varies between occurrences (numbers, ids, quoted values) so they group."""
+    text = message[:512]
+    for pattern, repl in _NORMALISE:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def top_frame(stack):
+    if not stack:
+        return ""
+    f = stack[-1]
+    return f"{f.file} in {f.function}"[:1024]
+
+
+def fingerprint(error_class, normalised, frame):
+    return hashlib.sha1(f"{error_class}\0{normalised}\0{frame}".encode("utf-8", "replace")).hexdigest()
+
+
+# --- accumulation ------------------------------------------------------------------
+
+
+class Agg:
+    """Sums of one rollup row within a batch."""
+
+    __slots__ = ("count", "errors", "sum", "min", "max", "s", "t", "f", "py", "db", "ext", "tpl", "sketch")
+
+    def __init__(self):
+        self.count = self.errors = self.s = self.t = self.f = 0
+        self.sum = self.py = self.db = self.ext = self.tpl = 0.0
+        self.min = float("inf")
+        self.max = 0.0
+        self.sketch = DDSketch()
+
+    def add_metric(self, m, sketch):
+        self.count += m.count
+        self.errors += m.errors
+        self.sum += m.sum
+        if m.min < self.min:
+            self.min = m.min
+        if m.max > self.max:
+            self.max = m.max
+        a = m.apdex
+        self.s += a[0]
+        self.t += a[1]
+        self.f += a[2]
+        seg = m.segments
+        self.py += seg.python
+        self.db += seg.database
+        self.ext += seg.external
+        self.tpl += seg.template
+        merge_into(self.sketch, sketch)
+
+    def add(self, o):
+        self.count += o.count
+        self.errors += o.errors
+        self.sum += o.sum
+        self.min = min(self.min, o.min)
+        self.max = max(self.max, o.max)
+        self.s += o.s
+        self.t += o.t
+        self.f += o.f
+        self.py += o.py
+        self.db += o.db
+        self.ext += o.ext
+        self.tpl += o.tpl
+        merge_into(self.sketch, o.sketch)
+
+    def as_live(self):
+        return {
+            "count": self.count,
+            "errors": self.errors,
+            "sum": self.sum,
+            "min": self.min,
+            "max": self.max,
+            "apdex_s": self.s,
+            "apdex_t": self.t,
+            "apdex_f": self.f,
+        }
+
+
+class AppBatch:
+    """What one batch adds for one app."""
+
+    def __init__(self, org_id, app_id):
+        self.org_id = org_id
+        self.app_id = app_id
+        self.txn_rows = defaultdict(Agg)  # (txn_id, minute) -> Agg
+        self.app_rows = defaultdict(Agg)  # (type, minute) -> Agg
+        self.txn_names = {}  # txn_id -> (type, name)
+        self.events_live = []
+
+
+# --- the batch -----------------------------------------------------------------------
+
+_STAT_COLUMNS = (
+    "count, errors, sum, min, max, apdex_s, apdex_t, apdex_f, seg_python, seg_database, seg_external, seg_template"
+)
+_STAT_UPDATE = """
+    count = r.count + EXCLUDED.count, errors = r.errors + EXCLUDED.errors, sum = r.sum + EXCLUDED.sum,
+    min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max),
+    apdex_s = r.apdex_s + EXCLUDED.apdex_s, apdex_t = r.apdex_t + EXCLUDED.apdex_t,
+    apdex_f = r.apdex_f + EXCLUDED.apdex_f, seg_python = r.seg_python + EXCLUDED.seg_python,
+    seg_database = r.seg_database + EXCLUDED.seg_database, seg_external = r.seg_external + EXCLUDED.seg_external,
+    seg_template = r.seg_template + EXCLUDED.seg_template
+"""
+
+
+def _stat_arrays(aggs):
+    cols = [[] for _ in range(12)]
+    for a in aggs:
+        for col, v in zip(cols, (a.count, a.errors, a.sum, a.min, a.max, a.s, a.t, a.f, a.py, a.db, a.ext, a.tpl)):
+            col.append(v)
+    return cols
+
+
+_STAT_UNNEST = (
+    "%s::bigint[], %s::bigint[], %s::float8[], %s::float8[], %s::float8[], %s::bigint[], %s::bigint[], "
+    "%s::bigint[], %s::float8[], %s::float8[], %s::float8[], %s::float8[]"
+)
+
+
+def apply_batch(entries, after_commit=None):
+    """Apply stream entries (``Queued``) in one transaction; returns how many were new.
+
+    ``after_commit`` (optional) runs after the commit and before anything is published.
+    """
+    decoded = []
+    seen = set()
+    for q in entries:
+        p = decode_entry(q)
+        sent_day = dt.datetime.fromtimestamp(p.sent_at, UTC).date()
+        key = (q.org_id, p.batch_id, sent_day)
+        if key in seen:
+            continue  # the same payload twice in one read
+        seen.add(key)
+        decoded.append((q, p, sent_day))
+    if not decoded:
+        return 0
+
+    # Partitions and transaction names first, outside the batch transaction: both are
+    # idempotent, and a rollback must not leave cached ids that do not exist.
+    days = set()
+    names = defaultdict(set)  # (org, app) -> {(type, name)}
+    for q, p, sent_day in decoded:
+        days.add(sent_day)
+        k = (q.org_id, q.app_id)
+        for m in p.metrics:
+            days.add(minute_dt(m.minute).date())
+            names[k].add((m.type, m.name))
+        for e in p.events:
+            names[k].add((e.type, e.name))
+        for t in p.traces:
+            names[k].add((t.type, t.name))
+        if p.events:
+            days.add(dt.datetime.fromtimestamp(min(e.end for e in p.events), UTC).date())
+            days.add(dt.datetime.fromtimestamp(max(e.end for e in p.events), UTC).date())
+        for t in p.traces:
+            days.add(dt.datetime.fromtimestamp(t.start, UTC).date())
+    partitions.ensure_days(days)
+    txn_ids = {k: transaction_ids(k[0], k[1], sorted(v)) for k, v in names.items()}
+
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            fresh = _ledger(cur, decoded)
+            todo = [(q, p) for q, p, sent_day in decoded if (q.org_id, p.batch_id, sent_day) in fresh]
+            apps = _collect(todo, txn_ids)
+            _copy_events(cur, todo, txn_ids)
+            _insert_traces(cur, todo, txn_ids)
+            _apply_errors(cur, todo)
+            _apply_instances(cur, todo)
+            _apply_rollups(cur, apps)
+    if after_commit is not None:
+        after_commit()
+    _publish(apps)
+    return len(todo)
+
+
+def _ledger(cur, decoded):
+    cur.execute(
+        "INSERT INTO apm_processedbatch (organization_id, batch_id, sent_day, processed_at) "
+        "SELECT o, b, d, now() FROM unnest(%s::bigint[], %s::text[], %s::date[]) AS u(o, b, d) "
+        "ON CONFLICT (organization_id, batch_id, sent_day) DO NOTHING RETURNING organization_id, batch_id, sent_day",
+        [[q.org_id for q, _, _ in decoded], [p.batch_id for _, p, _ in decoded], [d for _, _, d in decoded]],
+    )
+    return {tuple(r) for r in cur.fetchall()}
+
+
+def _collect(todo, txn_ids):
+    apps = {}
+    for q, p in todo:
+        k = (q.org_id, q.app_id)
+        ab = apps.get(k)
+        if ab is None:
+            ab = apps[k] = AppBatch(q.org_id, q.app_id)
+        ids = txn_ids[k]
+        for m in p.metrics:
+            tid = ids[(m.type, m.name)]
+            ab.txn_names[tid] = (m.type, m.name)
+            sketch = decode_base64(m.sketch)
+            ab.txn_rows[(tid, m.minute)].add_metric(m, sketch)
+        if len(ab.events_live) < 500:
+            for e in p.events[: 500 - len(ab.events_live)]:
+                ab.events_live.append(
+                    {
+                        "t": e.end,
+                        "transaction_id": ids[(e.type, e.name)],
+                        "name": e.name,
+                        "type": e.type,
+                        "duration_ms": e.duration * 1000.0,
+                        "status": e.status,
+                        "error": e.error,
+                        "trace_id": e.trace_id,
+                        "has_trace": e.has_trace,
+                    }
+                )
+    for ab in apps.values():
+        for (tid, minute), agg in ab.txn_rows.items():
+            ab.app_rows[(ab.txn_names[tid][0], minute)].add(agg)
+    return apps
+
+
+def _copy_events(cur, todo, txn_ids):
+    buf = io.StringIO()
+    write = buf.write
+    n = 0
+    for q, p in todo:
+        if not p.events:
+            continue
+        ids = txn_ids[(q.org_id, q.app_id)]
+        prefix = f"{q.org_id}\t{q.app_id}\t"
+        for e in p.events:
+            status = "\\N" if e.status is None else e.status
+            write(
+                f"{prefix}{ids[(e.type, e.name)]}\t{ts_text(e.end)}\t{e.duration!r}\t{status}\t"
+                f"{'t' if e.error else 'f'}\t{e.trace_id}\t{'t' if e.has_trace else 'f'}\n"
+            )
+            n += 1
+    if n:
+        with cur.copy(
+            "COPY apm_event (organization_id, app_id, transaction_id, end_time, duration, status, error, "
+            "trace_id, has_trace) FROM STDIN"
+        ) as copy:
+            copy.write(buf.getvalue())
+
+
+def _insert_traces(cur, todo, txn_ids):
+    rows = []
+    for q, p in todo:
+        ids = txn_ids[(q.org_id, q.app_id)]
+        for t in p.traces:
+            spans = bytes(t.spans)
+            rows.append(
+                (
+                    q.org_id,
+                    q.app_id,
+                    ids[(t.type, t.name)],
+                    t.trace_id,
+                    t.parent_span_id or "",
+                    dt.datetime.fromtimestamp(t.start, UTC),
+                    t.duration,
+                    t.status,
+                    t.error,
+                    spans.count(b'"kind"'),
+                    spans.decode(),
+                )
+            )
+    if rows:
+        cols = list(zip(*rows))
+        cur.execute(
+            "INSERT INTO apm_trace (organization_id, app_id, transaction_id, trace_id, parent_span_id, start, "
+            "duration, status, error, span_count, spans) SELECT * FROM unnest(%s::bigint[], %s::uuid[], "
+            "%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::float8[], %s::smallint[], "
+            "%s::bool[], %s::int[], %s::jsonb[])",
+            [list(c) for c in cols],
+        )
+
+
+def _apply_errors(cur, todo):
+    groups = {}  # (app_id, fingerprint) -> [org, class, normalised, top, txn, first, last, count]
+    minutes = defaultdict(int)  # (app_id, fingerprint, minute) -> count
+    samples = defaultdict(list)  # (app_id, fingerprint) -> [(time, error, org)]
+    cap = settings.ERROR_SAMPLES_PER_GROUP
+    for q, p in todo:
+        for e in p.errors:
+            norm = normalise_message(e.message)
+            top = top_frame(e.stack)
+            key = (q.app_id, fingerprint(e.error_class, norm, top))
+            g = groups.get(key)
+            if g is None:
+                groups[key] = [q.org_id, e.error_class, norm, top, e.transaction or "", e.time, e.time, 1]
+            else:
+                g[5] = min(g[5], e.time)
+                g[6] = max(g[6], e.time)
+                g[7] += 1
+            minutes[(*key, int(e.time // 60) * 60)] += 1
+            s = samples[key]
+            s.append((e.time, e, q.org_id))
+            if len(s) > 2 * cap:
+                s.sort(key=lambda x: x[0])
+                del s[:-cap]
+    if not groups:
+        return
+    keys = sorted(groups)
+    g = [groups[k] for k in keys]
+    cur.execute(
+        "INSERT INTO apm_errorgroup AS r (id, organization_id, app_id, fingerprint, error_class, message, top_frame, "
+        "transaction_name, first_seen, last_seen, count) SELECT gen_random_uuid(), * FROM unnest(%s::bigint[], "
+        "%s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], "
+        "%s::timestamptz[], %s::bigint[]) ON CONFLICT (app_id, fingerprint) DO UPDATE SET "
+        "count = r.count + EXCLUDED.count, first_seen = LEAST(r.first_seen, EXCLUDED.first_seen), "
+        "last_seen = GREATEST(r.last_seen, EXCLUDED.last_seen) RETURNING app_id, fingerprint, id",
+        [
+            [x[0] for x in g],
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [x[1] for x in g],
+            [x[2] for x in g],
+            [x[3] for x in g],
+            [x[4][:255] for x in g],
+            [dt.datetime.fromtimestamp(x[5], UTC) for x in g],
+            [dt.datetime.fromtimestamp(x[6], UTC) for x in g],
+            [x[7] for x in g],
+        ],
+    )
+    ids = {(str(a), f): i for a, f, i in cur.fetchall()}
+    mkeys = sorted(minutes)
+    cur.execute(
+        "INSERT INTO apm_errorminute AS r (organization_id, app_id, group_id, time, count) "
+        "SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::uuid[], %s::timestamptz[], %s::bigint[]) "
+        "ON CONFLICT (group_id, time) DO UPDATE SET count = r.count + EXCLUDED.count",
+        [
+            [groups[k[:2]][0] for k in mkeys],
+            [k[0] for k in mkeys],
+            [ids[(str(k[0]), k[1])] for k in mkeys],
+            [minute_dt(k[2]) for k in mkeys],
+            [minutes[k] for k in mkeys],
+        ],
+    )
+    rows = []
+    for key, s in samples.items():
+        s.sort(key=lambda x: x[0])
+        gid = ids[(str(key[0]), key[1])]
+        for t, e, org_id in s[-cap:]:
+            stack = msgspec.json.encode(e.stack).decode()
+            rows.append(
+                (org_id, key[0], gid, dt.datetime.fromtimestamp(t, UTC), e.error_class, e.message,
+                 (e.transaction or "")[:255], e.trace_id or "", stack)
+            )
+    cols = [list(c) for c in zip(*rows)]
+    cur.execute(
+        "INSERT INTO apm_errorsample (organization_id, app_id, group_id, time, error_class, message, "
+        "transaction_name, trace_id, stack) SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::uuid[], "
+        "%s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[])",
+        cols,
+    )
+    # Keep the newest ``cap`` samples per touched group.
+    cur.execute(
+        "DELETE FROM apm_errorsample WHERE id IN (SELECT id FROM (SELECT id, row_number() OVER "
+        "(PARTITION BY group_id ORDER BY time DESC, id DESC) AS rn FROM apm_errorsample "
+        "WHERE group_id = ANY(%s::uuid[])) x WHERE rn > %s)",
+        [sorted(set(ids.values())), cap],
+    )
+
+
+def _apply_instances(cur, todo):
+    latest = {}
+    for q, p in todo:
+        i = p.instance
+        if i is None:
+            continue
+        key = (q.app_id, i.host[:255], i.pid, int(i.time // 60) * 60)
+        if key not in latest or latest[key][1].time <= i.time:
+            latest[key] = (q.org_id, i)
+    if not latest:
+        return
+    keys = sorted(latest)
+    rows = [latest[k] for k in keys]
+    cur.execute(
+        "INSERT INTO apm_instanceminute AS r (organization_id, app_id, host, pid, time, cpu_percent, memory_bytes, "
+        "threads, started_at, agent_version, runtime_version, framework, dropped) SELECT * FROM unnest("
+        "%s::bigint[], %s::uuid[], %s::text[], %s::int[], %s::timestamptz[], %s::float8[], %s::bigint[], "
+        "%s::int[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::jsonb[]) "
+        "ON CONFLICT (app_id, host, pid, time) DO UPDATE SET cpu_percent = EXCLUDED.cpu_percent, "
+        "memory_bytes = EXCLUDED.memory_bytes, threads = EXCLUDED.threads, started_at = EXCLUDED.started_at, "
+        "agent_version = EXCLUDED.agent_version, runtime_version = EXCLUDED.runtime_version, "
+        "framework = EXCLUDED.framework, dropped = EXCLUDED.dropped",
+        [
+            [o for o, _ in rows],
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+            [minute_dt(k[3]) for k in keys],
+            [i.cpu_percent for _, i in rows],
+            [i.memory_bytes for _, i in rows],
+            [i.threads for _, i in rows],
+            [dt.datetime.fromtimestamp(i.started_at, UTC) for _, i in rows],
+            [i.agent_version[:64] for _, i in rows],
+            [i.runtime_version[:64] for _, i in rows],
+            [(i.framework or "")[:128] for _, i in rows],
+            [msgspec.json.encode(i.dropped).decode() for _, i in rows],
+        ],
+    )
+
+
+def _apply_rollups(cur, apps):
+    txn_rows = []  # (txn_id, minute, org, app, agg)
+    app_rows = []  # (app_id, type, minute, org, agg)
+    for ab in apps.values():
+        for (tid, minute), agg in ab.txn_rows.items():
+            txn_rows.append((tid, minute, ab.org_id, ab.app_id, agg))
+        for (typ, minute), agg in ab.app_rows.items():
+            app_rows.append((ab.app_id, typ, minute, ab.org_id, agg))
+    txn_rows.sort(key=lambda r: (r[0], r[1]))
+    app_rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    if txn_rows:
+        _upsert(
+            cur,
+            "apm_transactionminute",
+            "transaction_id",
+            "%s::bigint[]",
+            "(transaction_id, time)",
+            [r[0] for r in txn_rows],
+            [minute_dt(r[1]) for r in txn_rows],
+            [r[2] for r in txn_rows],
+            [r[3] for r in txn_rows],
+            [r[4] for r in txn_rows],
+            key_of=lambda k, t: (k, t),
+        )
+    if app_rows:
+        _upsert(
+            cur,
+            "apm_appminute",
+            "txn_type",
+            "%s::text[]",
+            "(app_id, txn_type, time)",
+            [r[1] for r in app_rows],
+            [minute_dt(r[2]) for r in app_rows],
+            [r[3] for r in app_rows],
+            [r[0] for r in app_rows],
+            [r[4] for r in app_rows],
+            key_of=None,
+        )
+
+
+def _upsert(cur, table, key_col, key_cast, conflict, keys, times, orgs, app_ids, aggs, key_of):
+    sketches = [a.sketch.to_bytes() for a in aggs]
+    cur.execute(
+        f"INSERT INTO {table} AS r (organization_id, app_id, {key_col}, time, {_STAT_COLUMNS}, sketch) "
+        f"SELECT * FROM unnest(%s::bigint[], %s::uuid[], {key_cast}, %s::timestamptz[], {_STAT_UNNEST}, "
+        f"%s::bytea[]) ON CONFLICT {conflict} DO UPDATE SET {_STAT_UPDATE} "
+        "RETURNING id, count, sketch, app_id, " + key_col + ", time",
+        [orgs, app_ids, keys, times, *_stat_arrays(aggs), sketches],
+    )
+    index = {}
+    for n, (app_id, k, t) in enumerate(zip(app_ids, keys, times)):
+        index[(str(app_id), k, t)] = n
+    upd_ids, upd_times, upd_sketch = [], [], []
+    for row_id, count, old, app_id, k, t in cur.fetchall():
+        n = index[(str(app_id), k, t)]
+        # (xmax = 0 cannot tell an insert on a partitioned table.) Every row is created
+        # with count >= 1, so the count still equal to ours means the row is new and
+        # holds our sketch; otherwise it holds the old sketch, locked until commit.
+        if count == aggs[n].count:
+            continue
+        merged = aggs[n].sketch
+        if old:
+            merged = merge_into(decode(bytes(old)), merged)
+        upd_ids.append(row_id)
+        upd_times.append(t)
+        upd_sketch.append(merged.to_bytes())
+    if upd_ids:
+        cur.execute(
+            f"UPDATE {table} AS r SET sketch = v.s FROM unnest(%s::bigint[], %s::timestamptz[], %s::bytea[]) "
+            "AS v(i, t, s) WHERE r.id = v.i AND r.time = v.t",
+            [upd_ids, upd_times, upd_sketch],
+        )
+
+
+def _publish(apps):
+    from apm import live
+
+    for ab in apps.values():
+        aggregates = []
+        for (tid, minute), agg in ab.txn_rows.items():
+            typ, name = ab.txn_names[tid]
+            aggregates.append({"minute": minute, "txn_type": typ, "transaction_id": tid, "name": name, **agg.as_live()})
+        for (typ, minute), agg in ab.app_rows.items():
+            aggregates.append({"minute": minute, "txn_type": typ, "transaction_id": None, "name": None, **agg.as_live()})
+        try:
+            live.publish_batch(ab.org_id, ab.app_id, aggregates, ab.events_live)
+        except Exception:  # live views are best effort; the data is committed
+            import logging
+
+            logging.getLogger(__name__).exception("live publish failed")

@@ -1,0 +1,71 @@
+"""ASGI fast path for POST /api/v1/ingest, mounted in front of Django in apm/asgi.py.
+
+Ingest is the hottest path of the service and needs none of Django's middleware
+(sessions, CSRF, auth): this reads the body with a size cap and runs the
+framework-free handler in a small thread pool (it may touch the database on a key
+or app cache miss and Redis on every request), keeping the event loop free.
+"""
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from ingest import handler
+from ingest.schema import MAX_COMPRESSED_BYTES
+
+PATH = "/api/v1/ingest"
+_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest")
+
+
+def wrap(django_app):
+    """An ASGI app answering POST /api/v1/ingest itself and passing anything else on."""
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST":
+            await _serve(scope, receive, send)
+        else:
+            await django_app(scope, receive, send)
+
+    return app
+
+
+async def _serve(scope, receive, send):
+    headers = {}
+    for name, value in scope["headers"]:
+        headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+    chunks = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_COMPRESSED_BYTES:
+            # Stop reading: refuse without buffering the rest.
+            response = handler.error(413, "too_large", f"body is over {MAX_COMPRESSED_BYTES} bytes", "body")
+            await _send(send, response)
+            return
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    loop = asyncio.get_running_loop()
+    try:
+        response = await loop.run_in_executor(_pool, handler.handle, headers, body)
+    except Exception:
+        import logging
+
+        logging.getLogger("pulse.ingest").exception("ingest failed")
+        response = handler.error(500, "internal", "internal error; the payload was not accepted")
+    await _send(send, response)
+
+
+async def _send(send, response):
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [*response.headers, (b"content-length", str(len(response.body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,141 @@
+"""POST /api/v1/ingest, framework-free: headers and body in, (status, headers, JSON) out.
+
+Served two ways with the same code: by ingest/asgi.py in front of Django (the fast
+path production uses, no middleware stack) and by the Django view in ingest/views.py.
+No database access in steady state: keys and apps come from per-process caches.
+"""
+
+import re
+import zlib
+
+import msgspec
+from django.conf import settings
+
+from ingest import queue
+from ingest.app_resolver import AppLimitReached, resolve_app
+from ingest.schema import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES, decode_payload
+from ingest.sketch_check import check_sketch
+from tenants.keys import resolve_ingest_key
+
+_PATH_RE = re.compile(r"^(.*) - at `\$\.?(.*)`$", re.S)
+_NUL_RE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_encode = msgspec.json.encode
+
+
+class Response:
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status, payload, headers=()):
+        self.status = status
+        self.body = _encode(payload)
+        self.headers = [(b"content-type", b"application/json"), *headers]
+
+
+def error(status, code, message, field=None, headers=()):
+    err = {"code": code, "message": message}
+    if field is not None:
+        err["field"] = field
+    return Response(status, {"error": err}, headers)
+
+
+def _media_type(value):
+    return value.split(";", 1)[0].strip().lower()
+
+
+def handle(headers, body):
+    """``headers``: dict of lower-case str names → str values; ``body``: the raw bytes.
+
+    A caller that stops reading at MAX_COMPRESSED_BYTES + 1 passes what it read; any
+    longer body is refused here.
+    """
+    content_type = _media_type(headers.get("content-type", ""))
+    if content_type != "application/json":
+        return error(415, "unsupported_media_type", "Content-Type must be application/json", "Content-Type")
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("gzip", "identity", ""):
+        return error(415, "unsupported_media_type", "Content-Encoding must be gzip or identity", "Content-Encoding")
+
+    auth = headers.get("authorization", "")
+    scheme, _, raw_key = auth.partition(" ")
+    if scheme.lower() != "bearer" or not raw_key:
+        return error(401, "unauthorized", "send the ingest key as 'Authorization: Bearer <key>'", "Authorization")
+    resolved = resolve_ingest_key(raw_key.strip())
+    if resolved is None:
+        return error(401, "unauthorized", "unknown or revoked ingest key", "Authorization")
+
+    if len(body) > MAX_COMPRESSED_BYTES:
+        return error(413, "too_large", f"body is over {MAX_COMPRESSED_BYTES} bytes", "body")
+    gzipped = encoding == "gzip"
+    if gzipped:
+        raw = _gunzip(body)
+        if isinstance(raw, Response):
+            return raw
+    else:
+        raw = body
+    if len(raw) > MAX_DECOMPRESSED_BYTES:
+        return error(413, "too_large", f"body is over {MAX_DECOMPRESSED_BYTES} bytes decompressed", "body")
+
+    try:
+        payload = decode_payload(raw)
+    except msgspec.ValidationError as exc:
+        message, field = _split_path(str(exc))
+        return error(400, "invalid", message, field or "body")
+    except msgspec.DecodeError as exc:
+        return error(400, "invalid", f"body is not valid JSON: {exc}", "body")
+    if b"\\u0000" in raw and _NUL_RE.search(raw):
+        return error(400, "invalid", "strings must not contain NUL characters", "body")
+    for i, metric in enumerate(payload.metrics):
+        problem = check_sketch(metric.sketch, metric.count)
+        if problem:
+            return error(400, "invalid", problem, f"metrics[{i}].sketch")
+
+    try:
+        app_id, apdex_t = resolve_app(resolved.organization_id, payload.app)
+    except AppLimitReached:
+        return error(
+            403,
+            "app_limit",
+            f"this organisation already has the maximum of {settings.APPS_PER_ORG_LIMIT} apps; "
+            "delete one or use an existing app name",
+            "app",
+        )
+
+    status, retry_after, _ = queue.enqueue(resolved.organization_id, app_id, body, gzipped)
+    if status == queue.OVER_QUOTA:
+        return error(
+            429,
+            "over_quota",
+            f"organisation is over its quota of {settings.INGEST_QUOTA_PER_MINUTE} payloads per minute",
+            headers=[(b"retry-after", str(retry_after).encode())],
+        )
+    if status == queue.BACKLOG_FULL:
+        return error(
+            503,
+            "backlog_full",
+            "the server is catching up; retry later",
+            headers=[(b"retry-after", str(retry_after).encode())],
+        )
+    return Response(202, {"batch_id": payload.batch_id, "apdex_t": apdex_t})
+
+
+def _gunzip(body):
+    # wbits 16+MAX_WBITS: gzip framing only. max_length bounds memory whatever the ratio.
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(body, MAX_DECOMPRESSED_BYTES + 1)
+    except zlib.error as exc:
+        return error(400, "invalid", f"body is not valid gzip: {exc}", "body")
+    if len(out) > MAX_DECOMPRESSED_BYTES or d.unconsumed_tail:
+        return error(413, "too_large", f"body is over {MAX_DECOMPRESSED_BYTES} bytes decompressed", "body")
+    if not d.eof:
+        return error(400, "invalid", "body is not valid gzip: truncated", "body")
+    if d.unused_data:
+        return error(400, "invalid", "body is not valid gzip: data after the end of the stream", "body")
+    return out
+
+
+def _split_path(text):
+    m = _PATH_RE.match(text)
+    if not m:
+        return text, None
+    return m.group(1), m.group(2) or None

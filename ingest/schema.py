@@ -1,0 +1,212 @@
+"""Protocol v1 (docs/protocol-v1.md) as msgspec Structs: one declaration validates requests
+and generates the JSON Schema served at GET /api/v1/schema.
+
+Per-field rules (types, lengths, ranges, unknown fields) are msgspec constraints;
+rules across fields and rules relative to the current time live in ``__post_init__``,
+whose errors msgspec reports with the path of the offending object.
+"""
+
+import time
+from typing import Annotated, Literal
+
+import msgspec
+
+MAX_COMPRESSED_BYTES = 1 << 20
+MAX_DECOMPRESSED_BYTES = 10 << 20
+PAST_WINDOW = 24 * 3600  # timestamps may be this old ...
+FUTURE_WINDOW = 600  # ... or this far ahead of the server clock
+MAX_DURATION = 86400.0
+MAX_SKETCH_B64 = 21848  # base64 length of 16 KiB
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+Hex32 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{32}$")]
+Hex16 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{16}$")]
+Duration = Annotated[float, msgspec.Meta(ge=0.0, le=MAX_DURATION)]
+Timestamp = Annotated[float, msgspec.Meta(gt=0.0, description="unix seconds")]
+Status = Annotated[int, msgspec.Meta(ge=100, le=599)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=10_000_000)]
+TxnType = Literal["web", "background"]
+SpanKind = Literal["python", "database", "external", "template", "function"]
+ShortStr = Annotated[str, msgspec.Meta(max_length=255)]
+
+
+def check_time(value, what):
+    now = time.time()
+    if value < now - PAST_WINDOW:
+        raise ValueError(f"{what} is more than 24 h in the past")
+    if value > now + FUTURE_WINDOW:
+        raise ValueError(f"{what} is more than 10 min in the future")
+
+
+class Struct(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    pass
+
+
+class Segments(Struct):
+    python: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
+    database: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
+    external: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
+    template: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
+
+
+class Metric(Struct):
+    name: Name
+    type: TxnType
+    minute: int
+    count: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
+    errors: Count
+    sum: Annotated[float, msgspec.Meta(ge=0.0)]
+    min: Duration
+    max: Duration
+    apdex: Annotated[list[Count], msgspec.Meta(min_length=3, max_length=3)]
+    segments: Segments
+    sketch: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SKETCH_B64)]
+
+    def __post_init__(self):
+        if self.minute % 60:
+            raise ValueError("minute must be a multiple of 60")
+        check_time(self.minute, "minute")
+        if self.errors > self.count:
+            raise ValueError("errors must not exceed count")
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        # Float sums of many durations may round below max by a hair.
+        if self.sum < self.max * (1 - 1e-9) or self.sum > MAX_DURATION * self.count:
+            raise ValueError("sum must lie between max and count x 86400")
+        if sum(self.apdex) != self.count:
+            raise ValueError("apdex counts must add up to count")
+        s = self.segments
+        if s.python + s.database + s.external + s.template > MAX_DURATION * self.count:
+            raise ValueError("segments exceed count x 86400 seconds")
+
+
+class Event(Struct):
+    name: Name
+    type: TxnType
+    end: Timestamp
+    duration: Duration
+    status: Status | None
+    error: bool
+    trace_id: Hex32
+    has_trace: bool = False
+
+    def __post_init__(self):
+        check_time(self.end, "end")
+
+
+class Span(Struct):
+    id: Hex16
+    parent: Hex16 | None
+    kind: SpanKind
+    name: ShortStr
+    offset: Duration
+    duration: Duration
+    attrs: Annotated[
+        dict[Annotated[str, msgspec.Meta(max_length=64)], Annotated[str, msgspec.Meta(max_length=4096)]],
+        msgspec.Meta(max_length=16),
+    ] = {}
+
+
+class TraceIn(Struct):
+    trace_id: Hex32
+    parent_span_id: Hex16 | None
+    name: Name
+    type: TxnType
+    start: Timestamp
+    duration: Duration
+    status: Status | None
+    error: bool
+    spans: Annotated[list[Span], msgspec.Meta(max_length=500)]
+
+    def __post_init__(self):
+        check_time(self.start, "start")
+
+
+class Frame(Struct):
+    file: Annotated[str, msgspec.Meta(max_length=1024)]
+    line: Annotated[int, msgspec.Meta(ge=0, le=10_000_000)] | None
+    function: ShortStr
+    code: Annotated[str, msgspec.Meta(max_length=512)] | None = None
+
+
+class ErrorIn(Struct, rename={"error_class": "class"}):
+    error_class: Name
+    message: Annotated[str, msgspec.Meta(max_length=2048)]
+    stack: Annotated[list[Frame], msgspec.Meta(max_length=100)]
+    transaction: Name | None
+    time: Timestamp
+    trace_id: Hex32 | None = None
+
+    def __post_init__(self):
+        check_time(self.time, "time")
+
+
+class Dropped(Struct):
+    events: Count = 0
+    traces: Count = 0
+    errors: Count = 0
+    metrics: Count = 0
+    payloads: Count = 0
+
+
+class Instance(Struct):
+    host: ShortStr
+    pid: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+    time: Timestamp
+    cpu_percent: Annotated[float, msgspec.Meta(ge=0.0, le=100_000.0)]
+    memory_bytes: Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+    threads: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None
+    started_at: Timestamp
+    agent_version: Annotated[str, msgspec.Meta(max_length=64)]
+    language: Literal["python"]
+    runtime_version: Annotated[str, msgspec.Meta(max_length=64)]
+    framework: Annotated[str, msgspec.Meta(max_length=128)] | None
+    period: Annotated[float, msgspec.Meta(gt=0.0, le=3600.0)]
+    dropped: Dropped = msgspec.field(default_factory=Dropped)
+
+    def __post_init__(self):
+        check_time(self.time, "time")
+        if self.started_at > self.time + FUTURE_WINDOW:
+            raise ValueError("started_at is after time")
+
+
+class Payload(Struct):
+    """One harvest of one agent process."""
+
+    v: Literal[1]
+    batch_id: Hex32
+    app: Name
+    sent_at: Timestamp
+    apdex_t: Annotated[float, msgspec.Meta(ge=0.001, le=60.0)]
+    metrics: Annotated[list[Metric], msgspec.Meta(max_length=2000)] = []
+    events: Annotated[list[Event], msgspec.Meta(max_length=2000)] = []
+    events_seen: Annotated[int, msgspec.Meta(ge=0, le=10_000_000_000)] = 0
+    traces: Annotated[list[TraceIn], msgspec.Meta(max_length=20)] = []
+    errors: Annotated[list[ErrorIn], msgspec.Meta(max_length=100)] = []
+    instance: Instance | None = None
+
+    def __post_init__(self):
+        check_time(self.sent_at, "sent_at")
+        if self.events_seen < len(self.events):
+            raise ValueError("events_seen must be at least the number of events")
+
+
+_decoder = msgspec.json.Decoder(Payload)
+
+
+def decode_payload(raw):
+    """Decode and validate JSON bytes; raises msgspec.ValidationError / DecodeError."""
+    return _decoder.decode(raw)
+
+
+def json_schema():
+    schema = msgspec.json.schema(Payload)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Pulse ingest payload, protocol v1"
+    schema["description"] = (
+        "POST /api/v1/ingest body (gzip JSON). Also: timestamps within the last 24 h and at most "
+        "10 min ahead; metrics: errors <= count, min <= max <= sum, apdex adds up to count, minute a "
+        "multiple of 60; sketch: base64 of the DDSketch encoding in docs/protocol-v1.md whose count "
+        "equals count; events_seen >= len(events)."
+    )
+    return schema
