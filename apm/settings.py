@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "apm",
     "ingest",
     "frontend",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +195,29 @@ LOGGING = {
 
 APPS_PER_ORG_LIMIT = envint("APPS_PER_ORG_LIMIT", 100, minimum=1)
 INGEST_KEY_CACHE_SECONDS = envfloat("INGEST_KEY_CACHE_SECONDS", 5.0, minimum=0)
+
+# --- Alerts ------------------------------------------------------------------
+
+# Self-hosted installs (and tests) may send webhooks to private and loopback
+# addresses; cloud metadata, unspecified and multicast addresses stay refused.
+ALERTS_ALLOW_PRIVATE_WEBHOOKS = envbool("ALERTS_ALLOW_PRIVATE_WEBHOOKS", False)
+# Seconds after the minute boundary before a minute is evaluated, so the last
+# harvests of the minute (every 2 s) have been aggregated.
+ALERTS_EVALUATION_DELAY = envint("ALERTS_EVALUATION_DELAY", 10, minimum=0)
+ALERTS_WEBHOOK_TIMEOUT = envfloat("ALERTS_WEBHOOK_TIMEOUT", 10.0, minimum=1)
+
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE["alerts-evaluate"] = {
+    "task": "alerts.evaluate_all",
+    "schedule": crontab(minute="*"),
+    "options": {"expires": 50},
+}
+CELERY_BEAT_SCHEDULE["alerts-retry-deliveries"] = {
+    "task": "alerts.retry_due_deliveries",
+    "schedule": crontab(minute="*"),
+    "options": {"expires": 50},
+}
 
 # --- Live views (apm/live.py, frontend/consumers.py) ---------------------------
 

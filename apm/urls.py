@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz/ready", health.ready, name="health-ready"),
     path("api/v1/", include("ingest.urls")),
     path("o/<slug:org_slug>/api/", include("apm.api_urls")),
+    path("o/<slug:org_slug>/alerts/", include("alerts.urls")),
     path("", include("tenants.urls")),
     path("", include("frontend.urls")),
 ]

@@ -1,0 +1,168 @@
+"""Incident state changes: each atomic, each recorded as an IncidentEvent, and each that
+notifies queues one Delivery per routed channel, sent by a Celery task after commit.
+
+The Delivery's unique (event, channel) is the idempotency key: a state change is
+recorded once, so it is notified once per channel however often the task runs.
+"""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from alerts.models import (
+    NOTIFYING_EVENTS,
+    SEVERITY_RANK,
+    AppMute,
+    Delivery,
+    EventKind,
+    Incident,
+    IncidentEvent,
+    NotificationChannel,
+    Severity,
+)
+
+
+class IncidentStateError(Exception):
+    """The incident is not in a state that allows this change."""
+
+
+def app_muted(app_id, org, at):
+    return AppMute.objects.for_org(org).filter(app_id=app_id, starts_at__lte=at, ends_at__gt=at).exists()
+
+
+def _routed_channels(incident, kind, severity):
+    source = incident.condition or incident.slo
+    if kind == EventKind.RESOLVED:
+        # Whoever heard about the incident hears that it is over.
+        ids = (
+            Delivery.objects.for_org(incident.organization)
+            .filter(event__incident=incident, is_test=False)
+            .values_list("channel_id", flat=True)
+            .distinct()
+        )
+        return list(NotificationChannel.objects.for_org(incident.organization).filter(id__in=list(ids)))
+    routed = source.critical_channels if severity == Severity.CRITICAL else source.warning_channels
+    return list(routed.all())
+
+
+def record_event(incident, kind, severity, *, at=None, actor=None, value=None, muted=False):
+    """Add a timeline event; queue its notifications on commit unless muted."""
+    event = IncidentEvent.objects.for_org(incident.organization).create(
+        organization=incident.organization,
+        incident=incident,
+        kind=kind,
+        severity=severity,
+        at=at or timezone.now(),
+        actor=actor,
+        value=value,
+    )
+    if kind not in NOTIFYING_EVENTS:
+        return event
+    if muted:
+        event.not_notified_reason = "muted"
+        event.save(update_fields=["not_notified_reason"])
+        return event
+    channels = _routed_channels(incident, kind, severity)
+    if not channels:
+        event.not_notified_reason = "no channels"
+        event.save(update_fields=["not_notified_reason"])
+        return event
+    deliveries = Delivery.objects.for_org(incident.organization).bulk_create(
+        [Delivery(organization=incident.organization, event=event, channel=c) for c in channels]
+    )
+    queue_deliveries([d.id for d in deliveries])
+    return event
+
+
+def queue_deliveries(delivery_ids):
+    from alerts.tasks import deliver
+
+    def send():
+        for delivery_id in delivery_ids:
+            deliver.delay(str(delivery_id))
+
+    # Never inside the caller's transaction: a rolled-back state change sends nothing,
+    # and a slow receiver never holds the evaluator's locks.
+    transaction.on_commit(send)
+
+
+@transaction.atomic
+def open_incident(*, org, app_id, condition=None, slo=None, target="", title, severity, started_at, value, threshold, muted, at):
+    """Open an incident, or return None when one is already open for this source and target."""
+    try:
+        with transaction.atomic():
+            incident = Incident.objects.for_org(org).create(
+                organization=org,
+                app_id=app_id,
+                condition=condition,
+                slo=slo,
+                target=target,
+                title=title[:300],
+                severity=severity,
+                started_at=started_at,
+                opened_at=at,
+                value=value,
+                threshold=threshold,
+                muted=muted,
+            )
+    except IntegrityError:
+        # The partial unique index keeps one open incident per source and target.
+        return None
+    record_event(incident, EventKind.OPENED, severity, at=at, value=value, muted=muted)
+    return incident
+
+
+@transaction.atomic
+def escalate(incident, severity, *, value, threshold, muted, at):
+    if SEVERITY_RANK[severity] <= SEVERITY_RANK[incident.severity]:
+        return None
+    incident.severity = severity
+    incident.value = value
+    incident.threshold = threshold
+    incident.save(update_fields=["severity", "value", "threshold"])
+    return record_event(incident, EventKind.ESCALATED, severity, at=at, value=value, muted=muted)
+
+
+def _lock_open(incident):
+    locked = Incident.objects.for_org(incident.organization).select_for_update().filter(id=incident.id).first()
+    if locked is None:
+        raise IncidentStateError("This incident no longer exists.")
+    return locked
+
+
+@transaction.atomic
+def resolve(incident, *, by=None, at=None, value=None, muted=False):
+    """Resolve an open incident: by a user, or automatically (``by=None``) after recovery."""
+    incident = _lock_open(incident)
+    if incident.resolved_at is not None:
+        raise IncidentStateError("This incident is already resolved.")
+    incident.resolved_at = at or timezone.now()
+    incident.resolved_by = by
+    incident.save(update_fields=["resolved_at", "resolved_by"])
+    if by is not None and not muted:
+        muted = app_muted(incident.app_id, incident.organization, incident.resolved_at)
+    record_event(incident, EventKind.RESOLVED, incident.severity, at=incident.resolved_at, actor=by, value=value, muted=muted)
+    return incident
+
+
+@transaction.atomic
+def acknowledge(incident, user):
+    incident = _lock_open(incident)
+    if incident.resolved_at is not None:
+        raise IncidentStateError("A resolved incident cannot be acknowledged.")
+    if incident.acknowledged_at is not None:
+        raise IncidentStateError("This incident is already acknowledged.")
+    incident.acknowledged_at = timezone.now()
+    incident.acknowledged_by = user
+    incident.save(update_fields=["acknowledged_at", "acknowledged_by"])
+    record_event(incident, EventKind.ACKNOWLEDGED, incident.severity, at=incident.acknowledged_at, actor=user)
+    return incident
+
+
+def send_test(channel):
+    """Queue a test notification for ``channel``; returns the Delivery."""
+    with transaction.atomic():
+        delivery = Delivery.objects.for_org(channel.organization).create(
+            organization=channel.organization, channel=channel, is_test=True
+        )
+        queue_deliveries([delivery.id])
+    return delivery
