@@ -407,8 +407,22 @@ def apply_batch(entries, after_commit=None):
             _apply_rollups(cur, apps)
     if after_commit is not None:
         after_commit()
+    _mark_dirty(apps)
     _publish(apps)
     return len(todo)
+
+
+def _mark_dirty(apps):
+    """Record the (organisation, hour) pairs this batch changed, for downsampling (apm/tasks.py)."""
+    members = set()
+    for ab in apps.values():
+        for _typ, minute in ab.app_rows:
+            members.add(f"{ab.org_id}:{minute // 3600 * 3600}")
+    if members:
+        from apm.tasks import dirty_key
+        from ingest.queue import client
+
+        client().sadd(dirty_key(), *members)
 
 
 def _ledger(cur, decoded):

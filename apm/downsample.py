@@ -1,0 +1,102 @@
+"""Minute rows → hour rows → day rows, recomputed whole (so running twice changes nothing).
+
+A coarser row is replaced by the merge of all its finer rows: sums added, min/max
+kept, sketches merged in Python. The ingest workers record which (organisation,
+hour) pairs they touched in a Redis set after each commit; beat recomputes those,
+plus the current and previous hour, every minute.
+"""
+
+import datetime as dt
+import time
+
+from django.db import connection, transaction
+
+from apm.sketches import DDSketch, decode, merge_into
+
+UTC = dt.timezone.utc
+
+_SUMS = (
+    "sum(count), sum(errors), sum(sum), min(min), max(max), sum(apdex_s), sum(apdex_t), sum(apdex_f), "
+    "sum(seg_python), sum(seg_database), sum(seg_external), sum(seg_template)"
+)
+_COLUMNS = (
+    "count, errors, sum, min, max, apdex_s, apdex_t, apdex_f, seg_python, seg_database, seg_external, seg_template"
+)
+_REPLACE = ", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS.split(", ")) + ", sketch = EXCLUDED.sketch"
+
+# (source, target, key column, bucket) for each step
+STEPS = {
+    "hour": [
+        ("apm_transactionminute", "apm_transactionhour", "transaction_id", "hour"),
+        ("apm_appminute", "apm_apphour", "txn_type", "hour"),
+    ],
+    "day": [
+        ("apm_transactionhour", "apm_transactionday", "transaction_id", "day"),
+        ("apm_apphour", "apm_appday", "txn_type", "day"),
+    ],
+}
+
+
+def _merge(blobs):
+    out = DDSketch()
+    for b in blobs:
+        if b:
+            merge_into(out, decode(bytes(b)))
+    return out.to_bytes() if out.count else b""
+
+
+def _rebuild(cur, org_id, source, target, key_col, unit, start, end):
+    """Replace ``target`` rows of [start, end) for one organisation with merges of ``source``."""
+    cur.execute(
+        f"SELECT app_id, {key_col}, date_trunc('{unit}', time) AS b, {_SUMS}, array_agg(sketch) "
+        f"FROM {source} WHERE organization_id = %s AND time >= %s AND time < %s "
+        f"GROUP BY app_id, {key_col}, b ORDER BY app_id, {key_col}, b",
+        [org_id, start, end],
+    )
+    rows = cur.fetchall()
+    if not rows:
+        return 0
+    key_cast = "bigint" if key_col == "transaction_id" else "text"
+    conflict = "(transaction_id, time)" if key_col == "transaction_id" else "(app_id, txn_type, time)"
+    cols = [list(c) for c in zip(*[r[:15] for r in rows])]
+    sketches = [_merge(r[15]) for r in rows]
+    cur.execute(
+        f"INSERT INTO {target} (organization_id, app_id, {key_col}, time, {_COLUMNS}, sketch) "
+        f"SELECT %s, * FROM unnest(%s::uuid[], %s::{key_cast}[], %s::timestamptz[], %s::bigint[], %s::bigint[], "
+        "%s::float8[], %s::float8[], %s::float8[], %s::bigint[], %s::bigint[], %s::bigint[], %s::float8[], "
+        f"%s::float8[], %s::float8[], %s::float8[], %s::bytea[]) ON CONFLICT {conflict} DO UPDATE SET {_REPLACE}",
+        [org_id, *cols, sketches],
+    )
+    return len(rows)
+
+
+def downsample_hours(org_id, hours):
+    """Recompute the hour rows of the given hour starts (unix seconds), then their day rows."""
+    hours = sorted({int(h) // 3600 * 3600 for h in hours})
+    days = sorted({h // 86400 * 86400 for h in hours})
+    written = 0
+    with transaction.atomic(), connection.cursor() as cur:
+        for h in hours:
+            start = dt.datetime.fromtimestamp(h, UTC)
+            for source, target, key_col, unit in STEPS["hour"]:
+                written += _rebuild(cur, org_id, source, target, key_col, unit, start, start + dt.timedelta(hours=1))
+        for d in days:
+            start = dt.datetime.fromtimestamp(d, UTC)
+            for source, target, key_col, unit in STEPS["day"]:
+                written += _rebuild(cur, org_id, source, target, key_col, unit, start, start + dt.timedelta(days=1))
+    return written
+
+
+def recent_hours(now=None):
+    now = now or time.time()
+    current = int(now // 3600) * 3600
+    return [current - 3600, current]
+
+
+def orgs_with_recent_data(since):
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT DISTINCT organization_id FROM apm_appminute WHERE time >= %s",
+            [dt.datetime.fromtimestamp(since, UTC)],
+        )
+        return [r[0] for r in cur.fetchall()]

@@ -1,0 +1,97 @@
+"""Periodic upkeep of the telemetry (scheduled in settings.CELERY_BEAT_SCHEDULE).
+
+Every task is named, idempotent, bounded in time, retried on transient database
+errors, and takes ids; the per-organisation work fans out from the beat tasks.
+"""
+
+import logging
+import time
+
+import redis
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError, connection
+
+from apm import downsample, partitions
+
+log = logging.getLogger(__name__)
+
+_RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 5, "retry_jitter": True, "max_retries": 3}
+
+
+def dirty_key():
+    return f"{settings.INGEST_STREAM}:dirty"
+
+
+def pop_dirty(limit=100_000):
+    """{org_id: {hour, ...}} recorded by the ingest workers since the last call."""
+    r = redis.Redis.from_url(settings.REDIS_URL)
+    out = {}
+    members = r.spop(dirty_key(), limit) or []
+    for m in members:
+        org, hour = m.decode().split(":")
+        out.setdefault(int(org), set()).add(int(hour))
+    return out
+
+
+@shared_task(name="apm.downsample_recent", time_limit=55, soft_time_limit=50, ignore_result=True, **_RETRY)
+def downsample_recent():
+    """Fan out: one downsample_org per organisation with fresh or late data."""
+    now = time.time()
+    work = pop_dirty()
+    for org_id in downsample.orgs_with_recent_data(now - 2 * 3600):
+        work.setdefault(org_id, set()).update(downsample.recent_hours(now))
+    for org_id, hours in work.items():
+        downsample_org.apply_async((org_id, sorted(hours)), expires=300)
+    return len(work)
+
+
+@shared_task(name="apm.downsample_org", time_limit=300, soft_time_limit=280, ignore_result=True, **_RETRY)
+def downsample_org(org_id, hours):
+    """Recompute hour and day rows of one organisation for the given hour starts (unix seconds)."""
+    return downsample.downsample_hours(org_id, hours)
+
+
+@shared_task(name="apm.maintain_partitions", time_limit=600, soft_time_limit=580, ignore_result=True, **_RETRY)
+def maintain_partitions():
+    created, dropped = partitions.maintain()
+    if created or dropped:
+        log.info("partitions created %s, dropped %s", created, dropped)
+    return {"created": created, "dropped": dropped}
+
+
+# (table, time column, setting with the retention in days) of the unpartitioned tables
+RETAINED = [
+    ("apm_transactionhour", "time", "RETENTION_HOUR_DAYS"),
+    ("apm_apphour", "time", "RETENTION_HOUR_DAYS"),
+    ("apm_transactionday", "time", "RETENTION_DAY_DAYS"),
+    ("apm_appday", "time", "RETENTION_DAY_DAYS"),
+    ("apm_errorminute", "time", "RETENTION_MINUTE_DAYS"),
+    ("apm_instanceminute", "time", "RETENTION_MINUTE_DAYS"),
+    ("apm_errorsample", "time", "RETENTION_EVENT_DAYS"),
+    ("apm_errorgroup", "last_seen", "RETENTION_HOUR_DAYS"),
+]
+_CHUNK = 10_000
+
+
+@shared_task(name="apm.enforce_retention", time_limit=1800, soft_time_limit=1780, ignore_result=True, **_RETRY)
+def enforce_retention():
+    """Drop old partitions whole; delete old rows of the small tables in short chunks."""
+    maintain_partitions()
+    deleted = {}
+    with connection.cursor() as cur:
+        for table, column, setting in RETAINED:
+            days = getattr(settings, setting)
+            total = 0
+            while True:
+                # Short chunks: each DELETE holds its locks only briefly.
+                cur.execute(
+                    f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
+                    f"WHERE {column} < now() - make_interval(days => %s) LIMIT %s)",
+                    [days, _CHUNK],
+                )
+                total += cur.rowcount
+                if cur.rowcount < _CHUNK:
+                    break
+            deleted[table] = total
+    return deleted
