@@ -18,6 +18,7 @@ from ingest.sketch_check import check_sketch
 from tenants.keys import resolve_ingest_key
 
 _PATH_RE = re.compile(r"^(.*) - at `\$\.?(.*)`$", re.S)
+_FIELD_RE = re.compile(r"^\[(\w+)\] (.*)$", re.S)
 _NUL_RE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _encode = msgspec.json.encode
 
@@ -135,7 +136,12 @@ def _gunzip(body):
 
 
 def _split_path(text):
+    """msgspec's "message - at `$.a[1].b`" → (message, "a[1].b"), with the field a
+    ``__post_init__`` named (ingest.schema.fail) appended."""
     m = _PATH_RE.match(text)
-    if not m:
-        return text, None
-    return m.group(1), m.group(2) or None
+    message, path = (m.group(1), m.group(2)) if m else (text, "")
+    f = _FIELD_RE.match(message)
+    if f:
+        message = f.group(2)
+        path = f"{path}.{f.group(1)}" if path else f.group(1)
+    return message, path or None

@@ -30,12 +30,17 @@ SpanKind = Literal["python", "database", "external", "template", "function"]
 ShortStr = Annotated[str, msgspec.Meta(max_length=255)]
 
 
+def fail(field, message):
+    """Raise from ``__post_init__`` naming the field (ingest/handler.py appends it to the path)."""
+    raise ValueError(f"[{field}] {message}")
+
+
 def check_time(value, what):
     now = time.time()
     if value < now - PAST_WINDOW:
-        raise ValueError(f"{what} is more than 24 h in the past")
+        fail(what, f"{what} is more than 24 h in the past")
     if value > now + FUTURE_WINDOW:
-        raise ValueError(f"{what} is more than 10 min in the future")
+        fail(what, f"{what} is more than 10 min in the future")
 
 
 class Struct(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -64,20 +69,20 @@ class Metric(Struct):
 
     def __post_init__(self):
         if self.minute % 60:
-            raise ValueError("minute must be a multiple of 60")
+            fail("minute", "minute must be a multiple of 60")
         check_time(self.minute, "minute")
         if self.errors > self.count:
-            raise ValueError("errors must not exceed count")
+            fail("errors", "errors must not exceed count")
         if self.min > self.max:
-            raise ValueError("min must not exceed max")
+            fail("min", "min must not exceed max")
         # Float sums of many durations may round below max by a hair.
         if self.sum < self.max * (1 - 1e-9) or self.sum > MAX_DURATION * self.count:
-            raise ValueError("sum must lie between max and count x 86400")
+            fail("sum", "sum must lie between max and count x 86400")
         if sum(self.apdex) != self.count:
-            raise ValueError("apdex counts must add up to count")
+            fail("apdex", "apdex counts must add up to count")
         s = self.segments
         if s.python + s.database + s.external + s.template > MAX_DURATION * self.count:
-            raise ValueError("segments exceed count x 86400 seconds")
+            fail("segments", "segments exceed count x 86400 seconds")
 
 
 class Event(Struct):
@@ -167,7 +172,7 @@ class Instance(Struct):
     def __post_init__(self):
         check_time(self.time, "time")
         if self.started_at > self.time + FUTURE_WINDOW:
-            raise ValueError("started_at is after time")
+            fail("started_at", "started_at is after time")
 
 
 class Payload(Struct):
@@ -188,7 +193,7 @@ class Payload(Struct):
     def __post_init__(self):
         check_time(self.sent_at, "sent_at")
         if self.events_seen < len(self.events):
-            raise ValueError("events_seen must be at least the number of events")
+            fail("events_seen", "events_seen must be at least the number of events")
 
 
 _decoder = msgspec.json.Decoder(Payload)
