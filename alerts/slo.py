@@ -19,6 +19,7 @@ from dataclasses import dataclass
 FAST_BURN = ("fast", 60, 5, 14.4, "critical")
 SLOW_BURN = ("slow", 360, 30, 6.0, "warning")
 BURN_ALERTS = (FAST_BURN, SLOW_BURN)
+_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def burn_alert(windows, objective_percent):
     for name, long_minutes, short_minutes, factor, severity in BURN_ALERTS:
         long_burn = burn_rate(windows[long_minutes], objective_percent)
         short_burn = burn_rate(windows[short_minutes], objective_percent)
-        if long_burn >= factor and short_burn >= factor:
+        # A burn of exactly the factor fires; float division must not decide that.
+        if long_burn >= factor - _EPSILON and short_burn >= factor - _EPSILON:
             return severity, name, long_burn, short_burn
     return None
 

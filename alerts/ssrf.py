@@ -49,9 +49,11 @@ def refusal_reason(ip, allow_private=None):
         return None if allow_private else "a loopback address"
     if ip.is_link_local:
         return None if allow_private else "a link-local address"
+    if ip.is_reserved:
+        return "a reserved address"
     if ip.is_private or (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED_V4):
         return None if allow_private else "a private address"
-    if ip.is_reserved or not ip.is_global:
+    if not ip.is_global:
         return "a reserved address"
     return None
 

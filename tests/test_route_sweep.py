@@ -24,6 +24,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from tenants import actions
 from tenants.models import App, Membership, User
 from tenants.roles import Role
+from tests.alerts import factories as alert_factories
+from tests.frontend import factories as apm_factories
 
 _PARAM_RE = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
 
@@ -61,6 +63,16 @@ PARAMS = {
     "key_id": lambda o: o.ingest_key.id,
     "membership_id": lambda o: o.other_membership.id,
     "invitation_id": lambda o: o.invitation.id,
+    # alerts/urls.py
+    "condition_id": lambda o: alert_factories.condition(o.org, o.app).id,
+    "channel_id": lambda o: alert_factories.channel(o.org).id,
+    "incident_id": lambda o: alert_factories.incident(o.org, o.app).id,
+    "slo_id": lambda o: alert_factories.slo(o.org, o.app).id,
+    "mute_id": lambda o: alert_factories.mute(o.org, o.app).id,
+    # frontend/urls.py and apm/api_urls.py
+    "txn_id": lambda o: apm_factories.transaction(o.org, o.app).id,
+    "trace_id": lambda o: apm_factories.trace_id(o.org, o.app),
+    "group_id": lambda o: apm_factories.error_group(o.org, o.app).id,
 }
 
 

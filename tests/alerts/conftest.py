@@ -194,3 +194,43 @@ def celery_worker(django_db_setup, django_db_blocker):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+# --- in-process rollups through the real ingest path ---------------------------------
+
+
+class Rollups:
+    """Posts payloads to /api/v1/ingest and applies them with the pipeline's consumer."""
+
+    def __init__(self, client, org):
+        from apm.consumer import Consumer
+        from tests.ingest.conftest import make_key
+
+        self.client = client
+        self.key = make_key(org)
+        self.consumer = Consumer(name="alerts-test-consumer")
+
+    def minutes(self, app, minutes, p95=None, durations=None, errors=0, name="shop.views.checkout", inst=None):
+        for minute in minutes:
+            d = durations if durations is not None else durations_with_p95(p95)
+            post_payload(self.client, self.key, telemetry(app.name, minute, d, name=name, errors=errors, inst=inst))
+        self.drain()
+
+    def drain(self):
+        while self.consumer.step(block_ms=1):
+            pass
+
+
+@pytest.fixture
+def rollups(settings, client, org):
+    from ingest.app_resolver import clear_app_cache
+    from tenants import keys
+
+    name = f"pulse:ingest:alerts-test:{uuid.uuid4().hex}"
+    settings.INGEST_STREAM = name
+    keys.clear_key_cache()
+    clear_app_cache()
+    yield Rollups(client, org)
+    redis.Redis.from_url(settings.REDIS_URL).delete(name, f"{name}:dead")
+    keys.clear_key_cache()
+    clear_app_cache()
