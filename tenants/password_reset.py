@@ -2,13 +2,17 @@
 
 Django's token hashes the password and last login, so it stops working once used,
 and expires after PASSWORD_RESET_TIMEOUT. Links point at PUBLIC_URL, never at the
-Host header of the request (which an attacker could set).
+Host header of the request (which an attacker could set). Requests are counted per
+address and per client with the login limits, so the form cannot flood an inbox.
 """
 
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponseRedirect
+
+from tenants import throttle
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -17,6 +21,9 @@ class PasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "tenants/email/password_reset_subject.txt"
 
     def form_valid(self, form):
+        if not throttle.allow_reset_email(form.cleaned_data["email"], throttle.client_address(self.request)):
+            # Same answer as a sent e-mail: the page must not tell who has an account.
+            return HttpResponseRedirect(self.get_success_url())
         url = urlsplit(settings.PUBLIC_URL)
         self.domain_override = url.netloc
         self.extra_email_context = {"public_url": settings.PUBLIC_URL, "protocol": url.scheme}

@@ -46,6 +46,25 @@ def record_failure(email, address):
             cache.set(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW)
 
 
+def allow_reset_email(email, address):
+    """Counts a password-reset request; False once an address or a client asks too often.
+
+    Stops a reset form from being used to flood someone's inbox. The caller shows the
+    same "check your email" page either way, so this reveals nothing about accounts.
+    """
+    account = hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+    allowed = True
+    for key, limit in ((f"reset:acct:{account}", settings.LOGIN_FAILURE_LIMIT), (f"reset:ip:{address}", settings.LOGIN_FAILURE_IP_LIMIT)):
+        cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW)
+        try:
+            count = cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW)
+            count = 1
+        allowed = allowed and count <= limit
+    return allowed
+
+
 def record_success(email):
     # The address counter stays: one good login must not reset a spray over many accounts.
     account_key, _ = _keys(email, "")

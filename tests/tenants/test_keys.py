@@ -2,6 +2,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tenants import actions
 from tenants.keys import KEY_PREFIX, clear_key_cache, hash_key, resolve_ingest_key
@@ -44,6 +45,21 @@ def test_it_shows_a_new_key_once_and_stores_only_its_hash(owner_client, owner, o
     listing = owner_client.get("/o/acme/settings/keys/").content.decode()
     assert raw not in listing
     assert key.prefix in listing and "shop production" in listing and owner.email in listing
+
+
+def test_a_key_is_never_logged_or_sent_to_the_database(owner_client, org, caplog):
+    caplog.set_level("DEBUG")
+    caplog.set_level("DEBUG", logger="django.db.backends")
+    with CaptureQueriesContext(connection) as queries:  # also makes Django log every query
+        page = _create(owner_client).content.decode()
+        raw = KEY_RE.search(page).group(0)
+        resolve_ingest_key(raw)
+        owner_client.get("/o/acme/settings/keys/")
+    sql = "\n".join(q["sql"] for q in queries.captured_queries)
+    assert "INSERT INTO \"tenants_ingestkey\"" in sql and "tenants_ingestkey" in caplog.text
+    secret_part = raw[len(KEY_PREFIX) + 6:]
+    assert secret_part not in sql
+    assert secret_part not in caplog.text
 
 
 def test_the_key_page_fills_in_the_new_apps_name(owner_client, org, app):

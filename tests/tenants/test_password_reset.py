@@ -76,3 +76,19 @@ def test_the_link_uses_public_url_not_the_host_header(client, owner, settings):
     client.post("/password-reset/", {"email": owner.email}, HTTP_HOST="evil.example")
     assert "evil.example" not in mail.outbox[0].body
     assert "http://127.0.0.1:8000/reset/" in mail.outbox[0].body
+
+
+def test_it_stops_sending_after_too_many_requests_for_one_address(client, owner, settings):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    for _ in range(4):
+        response = _request_reset(client, owner.email)
+        assert response["Location"] == "/password-reset/sent/"
+    assert len(mail.outbox) == 2
+
+
+def test_it_stops_sending_after_too_many_requests_from_one_client(owner, member, settings):
+    settings.LOGIN_FAILURE_IP_LIMIT = 1
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    _request_reset(client, owner.email)
+    _request_reset(client, member.email)
+    assert [m.to for m in mail.outbox] == [[owner.email]]
