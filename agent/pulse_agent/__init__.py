@@ -20,3 +20,20 @@ def shutdown(timeout=None):
     from pulse_agent.agent import shutdown as _shutdown
 
     return _shutdown(timeout)
+
+
+def __getattr__(name):
+    # Lazy, so ``import pulse_agent.sketch`` stays free of side effects and cheap.
+    if name in ("background_task", "set_transaction_name", "record_exception", "ignore_transaction"):
+        from pulse_agent import api
+
+        return getattr(api, name)
+    if name == "WSGIMiddleware":
+        from pulse_agent.instrumentation.wsgi import WSGIMiddleware
+
+        return WSGIMiddleware
+    if name == "ASGIMiddleware":
+        from pulse_agent.instrumentation.asgi import ASGIMiddleware
+
+        return ASGIMiddleware
+    raise AttributeError("module 'pulse_agent' has no attribute %r" % name)

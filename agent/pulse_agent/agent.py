@@ -277,6 +277,7 @@ class Agent:
 
     def after_fork_in_child(self):
         self.aggregator.reset_after_fork()
+        transaction._sink = self.aggregator.record
         self._reset_process_state()
         self.start()
 
@@ -367,7 +368,7 @@ def init(**overrides):
                 return None
             agent = Agent(settings)
             _agent = agent
-            transaction._sink = agent.record
+            transaction._sink = agent.aggregator.record
             transaction._error_room = agent.error_room
             agent.start()
             if hasattr(os, "register_at_fork"):

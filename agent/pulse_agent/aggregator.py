@@ -8,6 +8,7 @@ everything costly (sketch encoding, SQL obfuscation, span trees, JSON) happens i
 import random
 import threading
 
+from pulse_agent.log import internal_error
 from pulse_agent.obfuscate import obfuscate_sql, sql_summary
 from pulse_agent.sketch import DDSketch
 from pulse_agent.transaction import new_span_id
@@ -46,12 +47,13 @@ class Harvest:
     __slots__ = (
         "apdex_t", "metrics", "names", "events", "events_seen", "slow", "samples",
         "errors", "dropped_errors", "dropped_traces", "settings", "sample_minutes",
+        "sampled_names", "max_events",
     )
 
     def __init__(self, settings, apdex_t, sample_minutes):
         self.settings = settings
         self.apdex_t = apdex_t
-        self.metrics = {}  # (name, minute) -> Metric
+        self.metrics = {}  # minute -> {name: Metric}
         self.names = set()
         self.events = []
         self.events_seen = 0
@@ -61,24 +63,20 @@ class Harvest:
         self.dropped_errors = 0
         self.dropped_traces = 0
         self.sample_minutes = sample_minutes  # {minute: names sampled}, shared across harvests
+        self.sampled_names = set()  # names not to sample again in this harvest
+        self.max_events = settings.max_events
 
     def record(self, txn):
-        s = self.settings
         d = txn.duration
         end = txn.start + d
         minute = int(end // 60) * 60
         name = txn.name
-        key = (name, minute)
-        m = self.metrics.get(key)
+        by_name = self.metrics.get(minute)
+        if by_name is None:
+            by_name = self.metrics[minute] = {}
+        m = by_name.get(name)
         if m is None:
-            if name not in self.names:
-                if len(self.names) >= s.max_metric_names:
-                    name = OTHER_NAME
-                    key = (name, minute)
-                self.names.add(name)
-            m = self.metrics.get(key)
-            if m is None:
-                m = self.metrics[key] = Metric(txn.type)
+            m = self._new_metric(txn, minute)
         status = txn.status
         error = txn.error or (status is not None and status >= 500)
         m.count += 1
@@ -93,62 +91,85 @@ class Harvest:
             m.frustrated += 1
         elif d <= t:
             m.satisfied += 1
-        elif d <= 4 * t:
+        elif d <= 4.0 * t:
             m.tolerating += 1
         else:
             m.frustrated += 1
-        db, ext, tmpl = txn.t_db, txn.t_ext, txn.t_tmpl
-        m.database += db
-        m.external += ext
-        m.template += tmpl
-        py = d - db - ext - tmpl
-        m.python += py if py > 0.0 else 0.0
+        db = txn.t_db
+        ext = txn.t_ext
+        tmpl = txn.t_tmpl
+        if db or ext or tmpl:
+            m.database += db
+            m.external += ext
+            m.template += tmpl
+            py = d - db - ext - tmpl
+            m.python += py if py > 0.0 else 0.0
+        else:
+            m.python += d
         m.sketch.add(d)
 
-        # traces: slow ones first, then a few samples per minute
+        # traces: slow ones first, then one sample per name and minute, a few per minute
         has_trace = False
-        if txn.spans or d > 4 * t:
-            if d > 4 * t:
-                slow = self.slow
-                if len(slow) < s.max_traces:
-                    slow.append(txn)
-                    has_trace = True
-                else:
-                    fastest = min(range(len(slow)), key=lambda i: slow[i].duration)
-                    if slow[fastest].duration < d:
-                        slow[fastest] = txn
-                        has_trace = True
-                    self.dropped_traces += 1
-            else:
-                # one sample per name and minute, a few names per minute
-                taken = self.sample_minutes.get(minute)
-                if taken is None:
-                    if len(self.sample_minutes) > 4:
-                        self.sample_minutes.clear()
-                    taken = self.sample_minutes[minute] = set()
-                if (
-                    name not in taken
-                    and len(taken) < s.trace_samples_per_minute
-                    and len(self.samples) < 20 - s.max_traces
-                ):
-                    taken.add(name)
-                    self.samples.append(txn)
-                    has_trace = True
+        if d > 4.0 * t:
+            has_trace = self._keep_slow(txn)
+        elif name not in self.sampled_names:
+            has_trace = self._keep_sample(txn, minute)
 
         # events: reservoir sample (Algorithm R)
         seen = self.events_seen = self.events_seen + 1
         events = self.events
-        cap = s.max_events
-        if len(events) < cap:
+        if seen <= self.max_events:
             events.append((txn, end, error, has_trace))
         else:
             r = int(_random() * seen)
-            if r < cap:
+            if r < self.max_events:
                 events[r] = (txn, end, error, has_trace)
 
-        ev = txn.error_event
-        if ev is not None:
-            self.errors.append(ev)
+        if txn.error_event is not None:
+            self.errors.append(txn.error_event)
+
+    def _new_metric(self, txn, minute):
+        name = txn.name
+        if name not in self.names:
+            if len(self.names) >= self.settings.max_metric_names:
+                name = txn.name = OTHER_NAME
+            self.names.add(name)
+        by_name = self.metrics[minute]
+        m = by_name.get(name)
+        if m is None:
+            m = by_name[name] = Metric(txn.type)
+        return m
+
+    def _keep_slow(self, txn):
+        slow = self.slow
+        if len(slow) < self.settings.max_traces:
+            slow.append(txn)
+            return True
+        self.dropped_traces += 1
+        fastest = min(range(len(slow)), key=lambda i: slow[i].duration)
+        if slow[fastest].duration < txn.duration:
+            slow[fastest] = txn
+            return True
+        return False
+
+    def _keep_sample(self, txn, minute):
+        if not txn.spans:
+            return False
+        taken = self.sample_minutes.get(minute)
+        if taken is None:
+            if len(self.sample_minutes) > 4:
+                self.sample_minutes.clear()
+            taken = self.sample_minutes[minute] = set()
+        name = txn.name
+        if name in taken:
+            self.sampled_names.add(name)  # skip the lookups for this name until next harvest
+            return False
+        if len(taken) < self.settings.trace_samples_per_minute and len(self.samples) < 20 - self.settings.max_traces:
+            taken.add(name)
+            self.samples.append(txn)
+            return True
+        self.sampled_names.add(name)
+        return False
 
     def error_room(self):
         return len(self.errors) < self.settings.max_errors
@@ -159,26 +180,11 @@ class Harvest:
     # -- serialization (harvest thread) ------------------------------------------
 
     def payload_parts(self):
-        metrics = []
-        for (name, minute), m in self.metrics.items():
-            metrics.append({
-                "name": name,
-                "type": m.type,
-                "minute": minute,
-                "count": m.count,
-                "errors": m.errors,
-                "sum": m.sum,
-                "min": m.min,
-                "max": m.max,
-                "apdex": [m.satisfied, m.tolerating, m.frustrated],
-                "segments": {
-                    "python": m.python,
-                    "database": m.database,
-                    "external": m.external,
-                    "template": m.template,
-                },
-                "sketch": m.sketch.to_base64(),
-            })
+        metrics = [
+            metric_dict(name, minute, m)
+            for minute, by_name in self.metrics.items()
+            for name, m in by_name.items()
+        ]
         traced = {id(t) for t in self.slow}
         traced.update(id(t) for t in self.samples)
         events = []
@@ -195,6 +201,27 @@ class Harvest:
             })
         traces = [trace_dict(t, self.settings) for t in self.slow + self.samples]
         return metrics, events, self.events_seen, traces, self.errors
+
+
+def metric_dict(name, minute, m):
+    return {
+        "name": name,
+        "type": m.type,
+        "minute": minute,
+        "count": m.count,
+        "errors": m.errors,
+        "sum": m.sum,
+        "min": m.min,
+        "max": m.max,
+        "apdex": [m.satisfied, m.tolerating, m.frustrated],
+        "segments": {
+            "python": m.python,
+            "database": m.database,
+            "external": m.external,
+            "template": m.template,
+        },
+        "sketch": m.sketch.to_base64(),
+    }
 
 
 def trace_dict(txn, settings):
@@ -263,8 +290,12 @@ class Aggregator:
         self.current = Harvest(settings, self.apdex_t, self.sample_minutes)
 
     def record(self, txn):
-        with self.lock:
-            self.current.record(txn)
+        """Called at the end of every transaction (request thread); never raises."""
+        try:
+            with self.lock:
+                self.current.record(txn)
+        except Exception:
+            internal_error("record")
 
     def error_room(self):
         return self.current.error_room()

@@ -156,31 +156,36 @@ class Transaction:
         return saved
 
     def leave(self, kind, name, t0, saved, attrs=None, span_id=None):
-        t1 = perf_counter()
-        d = t1 - t0
-        excl = d - self.acc
-        if excl < 0.0:
-            excl = 0.0
-        self.acc = saved + d
-        if kind is DATABASE:
-            self.t_db += excl
-        elif kind is EXTERNAL:
-            self.t_ext += excl
-        elif kind is TEMPLATE:
-            self.t_tmpl += excl
-        spans = self.spans
-        if len(spans) < MAX_SPANS:
-            spans.append((kind, name, t0 - self.t0, d, attrs, span_id))
-        else:
-            self.spans_dropped += 1
+        try:
+            d = perf_counter() - t0
+            excl = d - self.acc
+            if excl < 0.0:
+                excl = 0.0
+            self.acc = saved + d
+            if kind is DATABASE:
+                self.t_db += excl
+            elif kind is EXTERNAL:
+                self.t_ext += excl
+            elif kind is TEMPLATE:
+                self.t_tmpl += excl
+            spans = self.spans
+            if len(spans) < MAX_SPANS:
+                spans.append((kind, name, t0 - self.t0, d, attrs, span_id))
+            else:
+                self.spans_dropped += 1
+        except Exception:
+            internal_error("leave")
 
     def add_function_span(self, name, t0):
         """A span that only nests (middleware, view): its own time stays 'python'."""
-        spans = self.spans
-        if len(spans) < MAX_SPANS:
-            spans.append((FUNCTION, name, t0 - self.t0, perf_counter() - t0, None, None))
-        else:
-            self.spans_dropped += 1
+        try:
+            spans = self.spans
+            if len(spans) < MAX_SPANS:
+                spans.append((FUNCTION, name, t0 - self.t0, perf_counter() - t0, None, None))
+            else:
+                self.spans_dropped += 1
+        except Exception:
+            internal_error("function_span")
 
     # -- errors ---------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Shared DB-API hook bodies: a database span per execute, once per statement."""
 
+from pulse_agent.log import internal_error
 from pulse_agent.transaction import DATABASE, _current, perf_counter
 
 
@@ -8,14 +9,21 @@ def traced(original, system):
         txn = _current.get()
         if txn is None or txn.in_leaf:
             return original(self, sql, *args, **kwargs)
-        saved = txn.enter()
-        txn.in_leaf = True
+        try:
+            saved = txn.enter()
+            txn.in_leaf = True
+        except Exception:
+            internal_error("_dbapi.enter")
+            return original(self, sql, *args, **kwargs)
         t0 = perf_counter()
         try:
             return original(self, sql, *args, **kwargs)
         finally:
-            txn.in_leaf = False
-            txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": system})
+            try:
+                txn.in_leaf = False
+                txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": system})
+            except Exception:
+                internal_error("_dbapi")
 
     return execute
 
@@ -25,14 +33,21 @@ def traced_async(original, system):
         txn = _current.get()
         if txn is None or txn.in_leaf:
             return await original(self, sql, *args, **kwargs)
-        saved = txn.enter()
-        txn.in_leaf = True
+        try:
+            saved = txn.enter()
+            txn.in_leaf = True
+        except Exception:
+            internal_error("_dbapi.enter")
+            return await original(self, sql, *args, **kwargs)
         t0 = perf_counter()
         try:
             return await original(self, sql, *args, **kwargs)
         finally:
-            txn.in_leaf = False
-            txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": system})
+            try:
+                txn.in_leaf = False
+                txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": system})
+            except Exception:
+                internal_error("_dbapi")
 
     return execute
 

@@ -10,9 +10,12 @@ from pulse_agent.instrumentation.wsgi import finish
 from pulse_agent.log import internal_error
 from pulse_agent.naming import callable_name
 from pulse_agent.transaction import (
+    FUNCTION,
+    MAX_SPANS,
     PRIORITY_FRAMEWORK,
     PRIORITY_URL,
     _current,
+    end_transaction,
     perf_counter,
     start_transaction,
 )
@@ -44,10 +47,11 @@ def _wsgi_call(original):
             raise
         try:
             txn.status = getattr(response, "status_code", None)
-            _name_unresolved(txn, environ)
+            if txn.priority == PRIORITY_URL:
+                _name_unresolved(txn, environ)
+            end_transaction(txn)
         except Exception:
             internal_error("django.end")
-        finish(txn)
         return response
 
     return __call__
@@ -64,12 +68,12 @@ def _resolve_request(original):
         txn = _current.get()
         if txn is not None:
             try:
-                name = match._func_path
+                name = getattr(match, "_func_path", None) or callable_name(match.func)
+                if txn.priority <= PRIORITY_FRAMEWORK:
+                    txn.name = name[:255]
+                    txn.priority = PRIORITY_FRAMEWORK
             except Exception:
-                name = callable_name(match.func)
-            if txn.priority <= PRIORITY_FRAMEWORK:
-                txn.name = name
-                txn.priority = PRIORITY_FRAMEWORK
+                internal_error("django.resolve")
         return match
 
     return resolve_request
@@ -115,7 +119,12 @@ def _timed(handler, name):
         try:
             return handler(request)
         finally:
-            txn.add_function_span(name, t0)
+            try:
+                spans = txn.spans
+                if len(spans) < MAX_SPANS:
+                    spans.append((FUNCTION, name, t0 - txn.t0, perf_counter() - t0, None, None))
+            except Exception:
+                internal_error("django.middleware_span")
 
     return inner
 

@@ -4,6 +4,7 @@ Driver-level hooks (sqlite3, psycopg, psycopg2) see ``txn.in_leaf`` and stay out
 the way, so each query is counted once.
 """
 
+from pulse_agent.log import internal_error
 from pulse_agent.instrumentation import unwrap_method, wrap_method
 from pulse_agent.transaction import DATABASE, _current, perf_counter
 
@@ -16,14 +17,21 @@ def _make(original):
         txn = _current.get()
         if txn is None or txn.in_leaf:
             return original(self, sql, params, *args, **kwargs)
-        saved = txn.enter()
-        txn.in_leaf = True
+        try:
+            saved = txn.enter()
+            txn.in_leaf = True
+        except Exception:
+            internal_error("django_orm.enter")
+            return original(self, sql, params, *args, **kwargs)
         t0 = perf_counter()
         try:
             return original(self, sql, params, *args, **kwargs)
         finally:
-            txn.in_leaf = False
-            txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": self.db.vendor})
+            try:
+                txn.in_leaf = False
+                txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": self.db.vendor})
+            except Exception:
+                internal_error("django_orm")
 
     return execute
 

@@ -1,5 +1,6 @@
 """Django template rendering: a template span per ``Template.render`` (includes nest)."""
 
+from pulse_agent.log import internal_error
 from pulse_agent.instrumentation import unwrap_method, wrap_method
 from pulse_agent.transaction import TEMPLATE, _current, perf_counter
 
@@ -12,13 +13,20 @@ def _render(original):
         txn = _current.get()
         if txn is None:
             return original(self, context)
-        saved = txn.enter()
+        try:
+            saved = txn.enter()
+        except Exception:
+            internal_error("django_templates.enter")
+            return original(self, context)
         t0 = perf_counter()
         try:
             return original(self, context)
         finally:
-            name = self.name or "<string>"
-            txn.leave(TEMPLATE, name, t0, saved, {"template": name})
+            try:
+                name = self.name or "<string>"
+                txn.leave(TEMPLATE, name, t0, saved, {"template": name})
+            except Exception:
+                internal_error("django_templates")
 
     return render
 

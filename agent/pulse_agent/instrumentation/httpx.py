@@ -23,8 +23,12 @@ def _send(original):
         if txn is None or txn.in_leaf:
             return original(self, request, *args, **kwargs)
         span_id, url = _begin(txn, request)
-        saved = txn.enter()
-        txn.in_leaf = True
+        try:
+            saved = txn.enter()
+            txn.in_leaf = True
+        except Exception:
+            internal_error("httpx.enter")
+            return original(self, request, *args, **kwargs)
         t0 = perf_counter()
         status = None
         try:
@@ -32,9 +36,12 @@ def _send(original):
             status = response.status_code
             return response
         finally:
-            txn.in_leaf = False
-            m = request.method
-            txn.leave(EXTERNAL, _http.span_name(m, url), t0, saved, _http.attrs(m, url, status), span_id)
+            try:
+                txn.in_leaf = False
+                m = request.method
+                txn.leave(EXTERNAL, _http.span_name(m, url), t0, saved, _http.attrs(m, url, status), span_id)
+            except Exception:
+                internal_error("httpx")
 
     return send
 
@@ -45,8 +52,12 @@ def _send_async(original):
         if txn is None or txn.in_leaf:
             return await original(self, request, *args, **kwargs)
         span_id, url = _begin(txn, request)
-        saved = txn.enter()
-        txn.in_leaf = True
+        try:
+            saved = txn.enter()
+            txn.in_leaf = True
+        except Exception:
+            internal_error("httpx.enter")
+            return await original(self, request, *args, **kwargs)
         t0 = perf_counter()
         status = None
         try:
@@ -54,9 +65,12 @@ def _send_async(original):
             status = response.status_code
             return response
         finally:
-            txn.in_leaf = False
-            m = request.method
-            txn.leave(EXTERNAL, _http.span_name(m, url), t0, saved, _http.attrs(m, url, status), span_id)
+            try:
+                txn.in_leaf = False
+                m = request.method
+                txn.leave(EXTERNAL, _http.span_name(m, url), t0, saved, _http.attrs(m, url, status), span_id)
+            except Exception:
+                internal_error("httpx")
 
     return send
 

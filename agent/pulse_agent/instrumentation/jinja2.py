@@ -1,5 +1,6 @@
 """Jinja2: a template span per ``Template.render`` / ``render_async``."""
 
+from pulse_agent.log import internal_error
 from pulse_agent.instrumentation import unwrap_method, wrap_method
 from pulse_agent.transaction import TEMPLATE, _current, perf_counter
 
@@ -12,13 +13,20 @@ def _render(original):
         txn = _current.get()
         if txn is None:
             return original(self, *args, **kwargs)
-        saved = txn.enter()
+        try:
+            saved = txn.enter()
+        except Exception:
+            internal_error("jinja2.enter")
+            return original(self, *args, **kwargs)
         t0 = perf_counter()
         try:
             return original(self, *args, **kwargs)
         finally:
-            name = self.name or "<string>"
-            txn.leave(TEMPLATE, name, t0, saved, {"template": name})
+            try:
+                name = self.name or "<string>"
+                txn.leave(TEMPLATE, name, t0, saved, {"template": name})
+            except Exception:
+                internal_error("jinja2")
 
     return render
 
@@ -28,13 +36,20 @@ def _render_async(original):
         txn = _current.get()
         if txn is None:
             return await original(self, *args, **kwargs)
-        saved = txn.enter()
+        try:
+            saved = txn.enter()
+        except Exception:
+            internal_error("jinja2.enter")
+            return await original(self, *args, **kwargs)
         t0 = perf_counter()
         try:
             return await original(self, *args, **kwargs)
         finally:
-            name = self.name or "<string>"
-            txn.leave(TEMPLATE, name, t0, saved, {"template": name})
+            try:
+                name = self.name or "<string>"
+                txn.leave(TEMPLATE, name, t0, saved, {"template": name})
+            except Exception:
+                internal_error("jinja2")
 
     return render_async
 

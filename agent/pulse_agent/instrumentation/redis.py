@@ -1,6 +1,7 @@
 """redis-py, sync and asyncio: a database span per command (named after the command,
 arguments never recorded) and one per pipeline execution."""
 
+from pulse_agent.log import internal_error
 from pulse_agent.instrumentation import unwrap_method, wrap_method
 from pulse_agent.transaction import DATABASE, _current, perf_counter
 
@@ -14,15 +15,22 @@ def _command(original):
         txn = _current.get()
         if txn is None or txn.in_leaf:
             return original(self, *args, **options)
-        saved = txn.enter()
-        txn.in_leaf = True
+        try:
+            saved = txn.enter()
+            txn.in_leaf = True
+        except Exception:
+            internal_error("redis.enter")
+            return original(self, *args, **options)
         t0 = perf_counter()
         try:
             return original(self, *args, **options)
         finally:
-            txn.in_leaf = False
-            name = args[0] if args and isinstance(args[0], str) else "command"
-            txn.leave(DATABASE, "redis " + name.split(" ", 1)[0].upper(), t0, saved, _ATTRS)
+            try:
+                txn.in_leaf = False
+                name = args[0] if args and isinstance(args[0], str) else "command"
+                txn.leave(DATABASE, "redis " + name.split(" ", 1)[0].upper(), t0, saved, _ATTRS)
+            except Exception:
+                internal_error("redis")
 
     return execute_command
 
@@ -32,15 +40,22 @@ def _command_async(original):
         txn = _current.get()
         if txn is None or txn.in_leaf:
             return await original(self, *args, **options)
-        saved = txn.enter()
-        txn.in_leaf = True
+        try:
+            saved = txn.enter()
+            txn.in_leaf = True
+        except Exception:
+            internal_error("redis.enter")
+            return await original(self, *args, **options)
         t0 = perf_counter()
         try:
             return await original(self, *args, **options)
         finally:
-            txn.in_leaf = False
-            name = args[0] if args and isinstance(args[0], str) else "command"
-            txn.leave(DATABASE, "redis " + name.split(" ", 1)[0].upper(), t0, saved, _ATTRS)
+            try:
+                txn.in_leaf = False
+                name = args[0] if args and isinstance(args[0], str) else "command"
+                txn.leave(DATABASE, "redis " + name.split(" ", 1)[0].upper(), t0, saved, _ATTRS)
+            except Exception:
+                internal_error("redis")
 
     return execute_command
 
@@ -52,14 +67,21 @@ def _pipeline(original, is_async):
             txn = _current.get()
             if txn is None or txn.in_leaf:
                 return await original(self, *args, **kwargs)
-            saved = txn.enter()
-            txn.in_leaf = True
+            try:
+                saved = txn.enter()
+                txn.in_leaf = True
+            except Exception:
+                internal_error("redis.enter")
+                return await original(self, *args, **kwargs)
             t0 = perf_counter()
             try:
                 return await original(self, *args, **kwargs)
             finally:
-                txn.in_leaf = False
-                txn.leave(DATABASE, "redis PIPELINE", t0, saved, _ATTRS)
+                try:
+                    txn.in_leaf = False
+                    txn.leave(DATABASE, "redis PIPELINE", t0, saved, _ATTRS)
+                except Exception:
+                    internal_error("redis")
 
         return execute
 
@@ -67,14 +89,21 @@ def _pipeline(original, is_async):
         txn = _current.get()
         if txn is None or txn.in_leaf:
             return original(self, *args, **kwargs)
-        saved = txn.enter()
-        txn.in_leaf = True
+        try:
+            saved = txn.enter()
+            txn.in_leaf = True
+        except Exception:
+            internal_error("redis.enter")
+            return original(self, *args, **kwargs)
         t0 = perf_counter()
         try:
             return original(self, *args, **kwargs)
         finally:
-            txn.in_leaf = False
-            txn.leave(DATABASE, "redis PIPELINE", t0, saved, _ATTRS)
+            try:
+                txn.in_leaf = False
+                txn.leave(DATABASE, "redis PIPELINE", t0, saved, _ATTRS)
+            except Exception:
+                internal_error("redis")
 
     return execute
 

@@ -21,8 +21,12 @@ def _send(original):
             url = _http.strip_query(request.url)
         except Exception:
             internal_error("requests.begin")
-        saved = txn.enter()
-        txn.in_leaf = True
+        try:
+            saved = txn.enter()
+            txn.in_leaf = True
+        except Exception:
+            internal_error("requests.enter")
+            return original(self, request, **kwargs)
         t0 = perf_counter()
         status = None
         try:
@@ -30,9 +34,12 @@ def _send(original):
             status = response.status_code
             return response
         finally:
-            txn.in_leaf = False
-            method = request.method
-            txn.leave(EXTERNAL, _http.span_name(method, url), t0, saved, _http.attrs(method, url, status), span_id)
+            try:
+                txn.in_leaf = False
+                method = request.method
+                txn.leave(EXTERNAL, _http.span_name(method, url), t0, saved, _http.attrs(method, url, status), span_id)
+            except Exception:
+                internal_error("requests")
 
     return send
 

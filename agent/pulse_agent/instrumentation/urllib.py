@@ -21,8 +21,12 @@ def _do_open(original):
             url = _http.strip_query(req.full_url)
         except Exception:
             internal_error("urllib.begin")
-        saved = txn.enter()
-        txn.in_leaf = True
+        try:
+            saved = txn.enter()
+            txn.in_leaf = True
+        except Exception:
+            internal_error("urllib.enter")
+            return original(self, http_class, req, **kwargs)
         t0 = perf_counter()
         status = None
         try:
@@ -30,9 +34,12 @@ def _do_open(original):
             status = getattr(response, "status", None)
             return response
         finally:
-            txn.in_leaf = False
-            m = req.get_method()
-            txn.leave(EXTERNAL, _http.span_name(m, url), t0, saved, _http.attrs(m, url, status), span_id)
+            try:
+                txn.in_leaf = False
+                m = req.get_method()
+                txn.leave(EXTERNAL, _http.span_name(m, url), t0, saved, _http.attrs(m, url, status), span_id)
+            except Exception:
+                internal_error("urllib")
 
     return do_open
 

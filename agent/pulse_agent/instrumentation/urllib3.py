@@ -34,7 +34,11 @@ def _urlopen(original):
         except Exception:
             internal_error("urllib3.begin")
             full = ""
-        saved = txn.enter()
+        try:
+            saved = txn.enter()
+        except Exception:
+            internal_error("urllib3.enter")
+            return original(self, method, url, *args, **kwargs)
         txn.in_leaf = True  # nested clients (e.g. a retry inside) are not counted twice
         t0 = perf_counter()
         status = None
@@ -43,8 +47,11 @@ def _urlopen(original):
             status = getattr(response, "status", None)
             return response
         finally:
-            txn.in_leaf = False
-            txn.leave(EXTERNAL, _http.span_name(method, full), t0, saved, _http.attrs(method, full, status), span_id)
+            try:
+                txn.in_leaf = False
+                txn.leave(EXTERNAL, _http.span_name(method, full), t0, saved, _http.attrs(method, full, status), span_id)
+            except Exception:
+                internal_error("urllib3")
 
     return urlopen
 
