@@ -1,1 +1,19 @@
-urlpatterns = []
+"""Monitoring pages under /o/<org_slug>/apps/ (other engineers may append their routes)."""
+
+from django.urls import path
+
+from frontend.views import apps, capacity, errors, instances, overview, traces, transactions
+
+app = "o/<slug:org_slug>/apps/<uuid:app_id>/"
+
+urlpatterns = [
+    path("o/<slug:org_slug>/apps/", apps.app_list, name="app_list"),
+    path(app, overview.app_overview, name="app_overview"),
+    path(app + "transactions/", transactions.transaction_list, name="app_transactions"),
+    path(app + "transactions/<int:txn_id>/", transactions.transaction_detail, name="transaction_detail"),
+    path(app + "traces/<str:trace_id>/", traces.trace_detail, name="trace_detail"),
+    path(app + "errors/", errors.error_list, name="app_errors"),
+    path(app + "errors/<uuid:group_id>/", errors.error_detail, name="error_detail"),
+    path(app + "instances/", instances.instance_list, name="app_instances"),
+    path(app + "capacity/", capacity.capacity, name="app_capacity"),
+]

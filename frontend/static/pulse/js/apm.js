@@ -5,6 +5,7 @@
 //   <span data-spark="1,2,3" data-spark-key="rpm">.
 import { timeChart } from "./charts/timeseries.js";
 import { sparkline } from "./charts/sparkline.js";
+import "./live/index.js"; // live charts and the Live page (runs after the charts are drawn)
 
 const sources = new Map();
 

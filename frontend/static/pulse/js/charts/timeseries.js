@@ -94,6 +94,14 @@ export function timeChart(el, data, opts = {}) {
   };
 
   const chart = new uPlot(options, [data.t, ...drawn], el);
+  // Live updates (pulse/js/live/charts.js): new values for the same series; ``raw`` is
+  // refilled in place so the stacked tooltip shows the new values too.
+  chart.pulseSetData = (t, values) => {
+    raw.splice(0, raw.length, ...values);
+    chart.setData([t, ...(opts.stacked ? stack(values) : values)]);
+    el.dataset.points = String(t.length);
+  };
+  el.pulseChart = chart;
   const observer = new ResizeObserver(() => {
     const width = Math.max(200, el.clientWidth);
     if (width !== chart.width) chart.setSize({ width, height });

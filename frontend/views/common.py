@@ -1,0 +1,121 @@
+"""Helpers shared by the monitoring pages: the app from the URL, the time range, links."""
+
+from functools import wraps
+
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import render
+from django.urls import reverse
+
+from frontend.timerange import DEFAULT, PRESETS, BadRange, parse_range
+from tenants.models import App
+
+RANGE_PARAMS = ("range", "from", "to")
+
+
+def get_app(request, app_id):
+    """The app of the request's organisation (we run inside org_scope), or 404 like a missing one."""
+    app = App.objects.filter(id=app_id).first()
+    if app is None:
+        raise Http404("No such app")
+    return app
+
+
+def app_page(view):
+    """For views under an app: the app (404 when not the organisation's), then GET only.
+
+    The app is looked up before the method is checked, so another organisation's app is a
+    404 whatever the method, like everywhere else. Use inside ``@org_view``.
+    """
+
+    @wraps(view)
+    def wrapped(request, app_id, **kwargs):
+        app = get_app(request, app_id)
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        return view(request, app, **kwargs)
+
+    return wrapped
+
+
+def time_range_or_error(request, default=DEFAULT, **context):
+    """(TimeRange, None), or (None, a 400 page saying what is wrong with the range)."""
+    try:
+        return parse_range(request.GET, default=default), None
+    except BadRange as exc:
+        context.update(message=str(exc), org=request.org)
+        return None, render(request, "frontend/bad_range.html", context, status=400)
+
+
+def with_params(request, drop=(), **updates):
+    """The current query string with ``updates`` applied and ``drop`` removed, as '?…' or ''."""
+    params = request.GET.copy()
+    for key in drop:
+        params.pop(key, None)
+    for key, value in updates.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    encoded = params.urlencode()
+    return "?" + encoded if encoded else ""
+
+
+def range_picker(request, time_range):
+    """Context for frontend/parts/range_picker.html."""
+    presets = [
+        {"key": key, "label": key, "title": "Last " + label, "href": with_params(request, drop=RANGE_PARAMS, range=key)}
+        for key, (label, _) in PRESETS.items()
+    ]
+    # Other parameters (sort, filters) survive a custom range submission as hidden fields.
+    keep = [(k, v) for k, values in request.GET.lists() if k not in RANGE_PARAMS for v in values]
+    return {
+        "presets": presets,
+        "current": time_range.key,
+        "label": time_range.label,
+        "keep": keep,
+        "from_value": f"{time_range.start:%Y-%m-%dT%H:%M}",
+        "to_value": f"{time_range.end:%Y-%m-%dT%H:%M}",
+    }
+
+
+def app_tabs(org, app, active, time_range=None):
+    """The tab bar of an app's pages; tabs carry the time range along."""
+    query = "?" + time_range.query if time_range else ""
+    tabs = [
+        ("overview", "Overview", "app_overview"),
+        ("transactions", "Transactions", "app_transactions"),
+        ("errors", "Errors", "app_errors"),
+        ("instances", "Instances", "app_instances"),
+        ("capacity", "Capacity", "app_capacity"),
+    ]
+    return [
+        {"key": key, "label": label, "href": reverse(name, args=[org.slug, app.id]) + query, "active": key == active}
+        for key, label, name in tabs
+    ]
+
+
+TXN_TYPES = (("web", "Web"), ("background", "Background"))
+
+
+def txn_type(request):
+    value = request.GET.get("type", "web")
+    return value if value in dict(TXN_TYPES) else "web"
+
+
+def type_links(request, current):
+    return [
+        {"key": key, "label": label, "href": with_params(request, type=key), "active": key == current}
+        for key, label in TXN_TYPES
+    ]
+
+
+def app_page_context(request, app, active, time_range=None, **extra):
+    """The context every app page shares (frame, tabs, range picker)."""
+    context = {
+        "org": request.org,
+        "app": app,
+        "tabs": app_tabs(request.org, app, active, time_range),
+        "picker": range_picker(request, time_range) if time_range else None,
+    }
+    context.update(extra)
+    return context
