@@ -73,7 +73,7 @@ def _parse_instant(raw, name):
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def parse_range(params, now=None):
+def parse_range(params, now=None, default=DEFAULT):
     """The TimeRange asked for by a QueryDict-like ``params``; raises BadRange."""
     now = now or datetime.now(UTC)
     raw_from, raw_to = params.get("from"), params.get("to")
@@ -87,7 +87,7 @@ def parse_range(params, now=None):
         if end - start > MAX_SPAN:
             raise BadRange("a range may span at most 400 days")
         return TimeRange(start, end, "custom")
-    key = params.get("range") or DEFAULT
+    key = params.get("range") or default
     if key not in PRESETS:
         raise BadRange(f"unknown range {key!r}: use one of {', '.join(PRESETS)} or from/to")
     return TimeRange(now - PRESETS[key][1], now, key)

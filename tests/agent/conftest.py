@@ -25,6 +25,13 @@ def sink():
     s.close()
 
 
+@pytest.fixture(scope="module")
+def module_sink():
+    s = Sink()
+    yield s
+    s.close()
+
+
 def agent_env(sink_url, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "DJANGO_"))}
     env.update(

@@ -30,9 +30,9 @@ def test_it_says_when_it_cannot_size():
 
 def test_it_colours_health_from_apdex_and_error_rate():
     assert health(None, None) == "none"
-    assert health(0.97, 0.1) == "ok"
-    assert health(0.8, 0.1) == "warn"
-    assert health(0.97, 2.0) == "warn"
+    assert health(0.97, 0.001) == "ok"
+    assert health(0.8, 0.001) == "warn"
+    assert health(0.97, 0.02) == "warn"
     assert health(0.6, 0.0) == "bad"
-    assert health(0.99, 9.0) == "bad"
+    assert health(0.99, 0.09) == "bad"
     assert health(0.99, 0.0, open_incidents=1) == "bad"

@@ -1,0 +1,222 @@
+"""Read queries the web UI needs beyond apm/queries.py: capacity, per-instance shares,
+error sparklines, cross-service traces.
+
+Every function takes the organisation explicitly and filters by it (and by an app of
+it) in SQL; callers pass objects they already fetched through the organisation.
+Durations come back in seconds unless a name says otherwise.
+"""
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection
+
+from apm.models import AppHour, AppMinute, AppDay, ErrorMinute, InstanceMinute, Trace
+
+MINUTE_RETENTION = timedelta(days=8)
+
+
+def _rows(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def has_data(org, app):
+    """Whether any rollup of the app exists (to tell "never reported" from "quiet lately")."""
+    return any(
+        model.objects.for_org(org).filter(app=app).exists() for model in (AppMinute, AppHour, AppDay)
+    )
+
+
+def peak_and_concurrency(org, app, since, until, txn_type="web"):
+    """Throughput and Little's-law concurrency over [since, until).
+
+    Peaks come from minute rows while the range is within minute retention, else from
+    hour rows (then a peak is an hourly average, said by ``resolution``).
+    """
+    minutes = until - since <= MINUTE_RETENTION
+    table, step = ("apm_appminute", 60) if minutes else ("apm_apphour", 3600)
+    base = f"FROM {table} WHERE organization_id = %s AND app_id = %s AND txn_type = %s AND time >= %s AND time < %s"
+    params = [org.id, app.id, txn_type, since, until]
+    (count, busy, buckets), = _rows(f"SELECT COALESCE(SUM(count), 0)::bigint, COALESCE(SUM(sum), 0)::float8, COUNT(*) {base}", params)
+    peak_tps = _rows(f"SELECT time, count {base} ORDER BY count DESC, time DESC LIMIT 1", params)
+    peak_conc = _rows(f"SELECT time, sum {base} ORDER BY sum DESC, time DESC LIMIT 1", params)
+    seconds = (until - since).total_seconds()
+    return {
+        "resolution": step,
+        "count": count,
+        "avg_tps": count / seconds if seconds else None,
+        "avg_response_s": busy / count if count else None,
+        # L = λW averaged over the range is the busy time divided by the elapsed time.
+        "avg_concurrency": busy / seconds if seconds else None,
+        "peak_tps": peak_tps[0][1] / step if peak_tps else None,
+        "peak_tps_at": peak_tps[0][0] if peak_tps else None,
+        "peak_concurrency": peak_conc[0][1] / step if peak_conc else None,
+        "peak_concurrency_at": peak_conc[0][0] if peak_conc else None,
+    }
+
+
+def throughput_heatmap(org, app, weeks=4, txn_type="web", now=None):
+    """Average transactions per minute by (weekday Monday=0, hour) over the last ``weeks``.
+
+    Each cell averages over every occurrence of that hour in the window since the app's
+    first data, counting hours without data as zero traffic.
+    """
+    now = now or datetime.now(UTC)
+    end = now.replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(weeks=weeks)
+    rows = _rows(
+        """SELECT time, count FROM apm_apphour
+           WHERE organization_id = %s AND app_id = %s AND txn_type = %s AND time >= %s AND time < %s""",
+        [org.id, app.id, txn_type, start, end],
+    )
+    if not rows:
+        return None
+    first = min(t for t, _ in rows)
+    sums = defaultdict(int)
+    for t, count in rows:
+        t = t.astimezone(UTC)
+        sums[(t.weekday(), t.hour)] += count
+    occurrences = defaultdict(int)
+    hour = first.astimezone(UTC)
+    while hour < end:
+        occurrences[(hour.weekday(), hour.hour)] += 1
+        hour += timedelta(hours=1)
+    grid = [[None] * 24 for _ in range(7)]
+    for (day, h), n in occurrences.items():
+        grid[day][h] = sums[(day, h)] / n / 60.0
+    return {"start": first, "end": end, "grid": grid}
+
+
+def cpu_per_tps(org, app, since, until):
+    """CPU % of one instance per transaction/second it serves, and the busiest per-instance TPS.
+
+    Per minute: the app's transactions (all types: they all burn CPU) against the summed
+    CPU of the processes that reported. A ratio of sums, so busy minutes weigh most.
+    """
+    rows = _rows(
+        """WITH inst AS (
+               SELECT time, SUM(cpu_percent) AS cpu, COUNT(*) AS n FROM apm_instanceminute
+               WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s GROUP BY time),
+           tr AS (
+               SELECT time, SUM(count)::float8 AS c FROM apm_appminute
+               WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s GROUP BY time)
+           SELECT SUM(inst.cpu), SUM(tr.c) / 60, MAX(tr.c / 60 / inst.n), MAX(inst.n)
+           FROM inst JOIN tr USING (time) WHERE tr.c > 0""",
+        [org.id, app.id, since, until] * 2,
+    )
+    cpu, tps, peak_per_instance, max_instances = rows[0]
+    return {
+        "cpu_per_tps": cpu / tps if cpu and tps else None,
+        "peak_tps_per_instance": peak_per_instance,
+        "max_instances": max_instances,
+    }
+
+
+def instance_table(org, app, since, until):
+    """One row per process (host, pid) that reported in the range.
+
+    The agent reports throughput per app, not per process, so each process is credited
+    with an equal share of the app's transactions in every minute it reported: exact for
+    a load-balanced pool, an estimate otherwise (the page says so).
+    """
+    rows = _rows(
+        """WITH n AS (
+               SELECT time, COUNT(*) AS n FROM apm_instanceminute
+               WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s GROUP BY time),
+           tr AS (
+               SELECT time, SUM(count)::float8 AS c, SUM(sum) AS s FROM apm_appminute
+               WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s GROUP BY time)
+           SELECT i.host, i.pid, COUNT(*), AVG(i.cpu_percent), MAX(i.cpu_percent), AVG(i.memory_bytes)::float8,
+                  MAX(i.time), SUM(COALESCE(tr.c, 0) / n.n), SUM(COALESCE(tr.s, 0) / n.n)
+           FROM apm_instanceminute i JOIN n USING (time) LEFT JOIN tr USING (time)
+           WHERE i.organization_id = %s AND i.app_id = %s AND i.time >= %s AND i.time < %s
+           GROUP BY i.host, i.pid ORDER BY MAX(i.time) DESC, i.host, i.pid""",
+        [org.id, app.id, since, until] * 3,
+    )
+    latest = {
+        (r.host, r.pid): r
+        for r in InstanceMinute.objects.for_org(org)
+        .filter(app=app, time__gte=since, time__lt=until)
+        .order_by("host", "pid", "-time")
+        .distinct("host", "pid")
+    }
+    out = []
+    for host, pid, minutes, cpu_avg, cpu_max, mem_avg, last, share_count, share_busy in rows:
+        last_sample = latest.get((host, pid))
+        out.append(
+            {
+                "host": host,
+                "pid": pid,
+                "minutes": minutes,
+                "cpu_avg": cpu_avg,
+                "cpu_max": cpu_max,
+                "memory_avg": mem_avg,
+                "memory_last": last_sample.memory_bytes if last_sample else None,
+                "last_seen": last,
+                "rpm": share_count / minutes if minutes else None,
+                "avg_response_s": share_busy / share_count if share_count else None,
+                "sample": last_sample,
+            }
+        )
+    return out
+
+
+def instance_series(org, app, since, until, step):
+    """Per-process CPU % and memory, averaged into ``step``-second buckets."""
+    rows = _rows(
+        """SELECT host, pid, to_timestamp(floor(extract(epoch FROM time) / %s) * %s) AS bucket,
+                  AVG(cpu_percent), AVG(memory_bytes)::float8
+           FROM apm_instanceminute
+           WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s
+           GROUP BY host, pid, bucket ORDER BY bucket""",
+        [step, step, org.id, app.id, since, until],
+    )
+    series = defaultdict(dict)
+    for host, pid, bucket, cpu, mem in rows:
+        series[(host, pid)][int(bucket.timestamp())] = (cpu, mem)
+    return series
+
+
+def error_counts(org, app, group_ids, since, until, step):
+    """{group id: {bucket start: count}} for the given groups, bucketed by ``step`` seconds."""
+    if not group_ids:
+        return {}
+    rows = _rows(
+        """SELECT group_id, floor(extract(epoch FROM time) / %s)::bigint * %s AS bucket, SUM(count)::bigint
+           FROM apm_errorminute
+           WHERE organization_id = %s AND app_id = %s AND group_id = ANY(%s) AND time >= %s AND time < %s
+           GROUP BY group_id, bucket""",
+        [step, step, org.id, app.id, list(group_ids), since, until],
+    )
+    out = defaultdict(dict)
+    for group_id, bucket, count in rows:
+        out[group_id][bucket] = count
+    return out
+
+
+def affected_transactions(org, group_ids):
+    """{group id: sorted transaction names seen in its kept samples}."""
+    rows = _rows(
+        """SELECT DISTINCT group_id, transaction_name FROM apm_errorsample
+           WHERE organization_id = %s AND group_id = ANY(%s) AND transaction_name <> ''""",
+        [org.id, list(group_ids)],
+    )
+    out = defaultdict(list)
+    for group_id, name in rows:
+        out[group_id].append(name)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def traces_sharing_id(org, trace_id, exclude_app=None):
+    """Traces of other services (apps) of the organisation with the same W3C trace id, by start."""
+    qs = Trace.objects.for_org(org).filter(trace_id=trace_id).select_related("app", "transaction").order_by("start")
+    if exclude_app is not None:
+        qs = qs.exclude(app=exclude_app)
+    return list(
+        qs.only(
+            "id", "trace_id", "start", "duration", "parent_span_id", "app__id", "app__name", "transaction__name",
+            "transaction__id",
+        )[:50]
+    )

@@ -1,0 +1,1 @@
+"""Monitoring pages, one module per page; shared helpers in ``common``."""

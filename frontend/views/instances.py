@@ -1,0 +1,53 @@
+"""Instances of an app: CPU, memory, throughput and response time per process."""
+
+import math
+
+from django.shortcuts import render
+
+from apm import ui_queries
+from frontend.views.common import app_page, app_page_context, time_range_or_error
+from tenants.access import org_view
+
+MAX_POINTS = 360
+MAX_CHART_SERIES = 10  # the busiest processes get a line; the table lists them all
+
+
+def _step(time_range):
+    return max(60, math.ceil(time_range.seconds / MAX_POINTS / 60) * 60)
+
+
+def _chart(series, keys, index, step, time_range, scale=1.0):
+    """One chart's data: a line per process, on a shared time axis with gaps as null."""
+    first = int(time_range.start.timestamp()) // step * step
+    t = list(range(first, int(time_range.end.timestamp()), step))
+    lines = []
+    for n, (host, pid) in enumerate(keys):
+        points = series.get((host, pid), {})
+        values = [None if b not in points or points[b][index] is None else round(points[b][index] * scale, 3) for b in t]
+        lines.append({"key": f"i{n}", "label": f"{host}:{pid}", "values": values})
+    return {"t": t, "series": lines}
+
+
+@org_view()
+@app_page
+def instance_list(request, app):
+    org = request.org
+    time_range, error = time_range_or_error(request)
+    if error:
+        return error
+    rows = ui_queries.instance_table(org, app, time_range.start, time_range.end)
+    step = _step(time_range)
+    series = ui_queries.instance_series(org, app, time_range.start, time_range.end, step)
+    keys = [(r["host"], r["pid"]) for r in rows[:MAX_CHART_SERIES]]
+    context = app_page_context(
+        request,
+        app,
+        "instances",
+        time_range,
+        rows=rows,
+        cpu_chart=_chart(series, keys, 0, step, time_range),
+        memory_chart=_chart(series, keys, 1, step, time_range),
+        step=step,
+        charted=len(keys),
+    )
+    return render(request, "frontend/instances.html", context)

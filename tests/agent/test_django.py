@@ -1,0 +1,148 @@
+"""Django under the agent (subprocess), reporting to a real local sink."""
+
+import pytest
+
+from conftest import run_app
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+PARENT = "b7ad6b7169203331"
+
+
+@pytest.fixture(scope="module")
+def django_run(module_sink, tmp_path_factory):
+    sink = module_sink
+    sink.apdex_t = 0.05
+    db = tmp_path_factory.mktemp("dj") / "shop.sqlite3"
+    result, proc = run_app(
+        "django_driver.py",
+        sink.url,
+        "basic",
+        DJSHOP_DB=str(db),
+        DOWNSTREAM=sink.url,
+        PULSE_APDEX_T="0.05",
+        PULSE_TRACE_SAMPLES_PER_MINUTE="60",
+    )
+    # the app has exited, so its last payload (flushed at exit) is in
+    return sink, result, proc
+
+
+def test_it_names_transactions_after_the_resolved_view(django_run):
+    sink, result, _ = django_run
+    assert result["statuses"] == {
+        "/": 200, "/items": 200, "/boom": 500, "/nowhere": 404, "/slow": 200, "/ping": 200, "/call": 200,
+    }
+    metrics = sink.metrics_by_name()
+    assert metrics["djshop.views.index"]["count"] == 5
+    assert metrics["djshop.views.item_detail"]["count"] == 3
+    assert metrics["djshop.views.PingView"]["count"] == 1
+    assert metrics["GET (no route)"]["count"] == 1
+    assert all(m["type"] == "web" for m in metrics.values())
+    assert not any("/items/" in name for name in metrics)  # never the raw URL
+    assert sink.problems == []
+
+
+def test_it_counts_errors_and_keeps_the_stack(django_run):
+    sink, _, _ = django_run
+    metrics = sink.metrics_by_name()
+    assert metrics["djshop.views.boom"]["errors"] == 1
+    assert metrics["GET (no route)"]["errors"] == 0  # a 404 is not an error
+    [error] = sink.all("errors")
+    assert error["class"] == "ValueError"
+    assert error["message"] == "boom: secret=hunter2"
+    assert error["transaction"] == "djshop.views.boom"
+    last = error["stack"][-1]
+    assert last["function"] == "boom"
+    assert last["file"].endswith("views.py")
+    assert "raise ValueError" in last["code"]
+    events = [e for e in sink.all("events") if e["name"] == "djshop.views.boom"]
+    assert events and events[0]["error"] is True and events[0]["status"] == 500
+
+
+def test_it_times_database_and_template_segments(django_run):
+    sink, _, _ = django_run
+    seg = sink.metrics_by_name()["djshop.views.item_detail"]["segments"]
+    assert seg["database"] > 0
+    assert seg["template"] > 0
+    assert seg["python"] > 0
+    assert sink.metrics_by_name()["djshop.views.index"]["segments"]["database"] == 0
+
+
+def test_trace_has_spans_for_middleware_queries_and_templates(django_run):
+    sink, _, _ = django_run
+    [trace] = sink.traces_named("djshop.views.item_detail")[:1]
+    assert trace["trace_id"] == TRACE_ID
+    assert trace["parent_span_id"] == PARENT
+    spans = trace["spans"]
+    by_kind = {}
+    for sp in spans:
+        by_kind.setdefault(sp["kind"], []).append(sp)
+    assert len(by_kind["database"]) == 3
+    for sp in by_kind["database"]:
+        assert sp["attrs"]["db.system"] == "sqlite"
+        assert sp["name"].startswith("SELECT")
+    sqls = " ".join(sp["attrs"]["sql"] for sp in by_kind["database"])
+    assert "?" in sqls or "%s" in sqls
+    templates = {sp["name"]: sp for sp in by_kind["template"]}
+    assert set(templates) == {"djshop/item.html", "djshop/price.html"}
+    # the include nests inside the page template
+    assert templates["djshop/price.html"]["parent"] == templates["djshop/item.html"]["id"]
+    functions = [sp["name"] for sp in by_kind["function"]]
+    assert "django.middleware.security.SecurityMiddleware" in functions
+    assert "django.middleware.common.CommonMiddleware" in functions
+    assert "view" in functions
+    root = spans[0]
+    assert root["parent"] is None
+    assert all(sp["parent"] is not None for sp in spans[1:])
+
+
+def test_sql_literals_are_obfuscated(django_run):
+    sink, _, _ = django_run
+    for trace in sink.all("traces"):
+        for sp in trace["spans"]:
+            sql = sp["attrs"].get("sql", "")
+            assert "'it" not in sql and "100" not in sql, sql
+
+
+def test_slow_transactions_are_traced(django_run):
+    sink, _, _ = django_run
+    [trace] = sink.traces_named("djshop.views.slow")
+    assert trace["duration"] > 4 * 0.05
+    events = [e for e in sink.all("events") if e["name"] == "djshop.views.slow"]
+    assert events[0]["has_trace"] is True
+    assert events[0]["trace_id"] == trace["trace_id"]
+
+
+def test_outgoing_calls_carry_traceparent_and_are_external_spans(django_run):
+    sink, _, _ = django_run
+    assert len(sink.downstream) == 3
+    span_ids = set()
+    for headers in sink.downstream:
+        version, trace_id, span_id, flags = headers["traceparent"].split("-")
+        assert (version, trace_id, flags) == ("00", TRACE_ID, "01")
+        span_ids.add(span_id)
+    [trace] = sink.traces_named("djshop.views.call_out")
+    externals = [sp for sp in trace["spans"] if sp["kind"] == "external"]
+    assert {sp["id"] for sp in externals} == span_ids
+    for sp in externals:
+        assert "?" not in sp["attrs"]["url"] and "token" not in sp["attrs"]["url"]
+        assert sp["attrs"]["status"] == "200"
+        assert sp["attrs"]["url"].endswith("/downstream")
+    assert sink.metrics_by_name()["djshop.views.call_out"]["segments"]["external"] > 0
+
+
+def test_instance_reports_framework_and_process(django_run):
+    sink, _, _ = django_run
+    inst = [p["instance"] for p in sink.payloads if p["instance"]]
+    assert inst
+    assert inst[-1]["framework"].startswith("django ")
+    assert inst[-1]["memory_bytes"] > 0
+    assert all(p["app"] == "agent-test" for p in sink.payloads)
+    # the agent used the server's Apdex T once it had it
+    assert {p["apdex_t"] for p in sink.payloads} <= {0.05}
+
+
+def test_events_count_every_transaction(django_run):
+    sink, _, _ = django_run
+    seen = sum(p["events_seen"] for p in sink.payloads)
+    total = sum(m["count"] for m in sink.metrics_by_name().values())
+    assert seen == total == 13
