@@ -17,3 +17,8 @@ urlpatterns = [
     path(app + "instances/", instances.instance_list, name="app_instances"),
     path(app + "capacity/", capacity.capacity, name="app_capacity"),
 ]
+
+# Live page (frontend/views/live.py); the websocket itself is routed in apm/routing.py.
+from frontend.views import live  # noqa: E402
+
+urlpatterns.append(path(app + "live/", live.app_live, name="app_live"))

@@ -83,6 +83,7 @@ def app_tabs(org, app, active, time_range=None):
     query = "?" + time_range.query if time_range else ""
     tabs = [
         ("overview", "Overview", "app_overview"),
+        ("live", "Live", "app_live"),
         ("transactions", "Transactions", "app_transactions"),
         ("errors", "Errors", "app_errors"),
         ("instances", "Instances", "app_instances"),
