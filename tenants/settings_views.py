@@ -138,7 +138,8 @@ def member_role(request, membership_id):
         except actions.ActionError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"{membership.user.email} is now {Role(form.cleaned_data['role']).label.lower()}.")
+            role = Role(form.cleaned_data["role"]).label.lower()
+            messages.success(request, f"{membership.user.email} is now {role}.")
     return redirect("settings_members", request.org.slug)
 
 

@@ -36,14 +36,19 @@ def is_throttled(email, address):
     )
 
 
+def _bump(key):
+    # add() starts the window; incr() is atomic in Redis across processes.
+    cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW)
+        return 1
+
+
 def record_failure(email, address):
     for key in _keys(email, address):
-        # add() starts the window; incr() is atomic in Redis across processes.
-        cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW)
+        _bump(key)
 
 
 def allow_reset_email(email, address):
@@ -53,16 +58,9 @@ def allow_reset_email(email, address):
     same "check your email" page either way, so this reveals nothing about accounts.
     """
     account = hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
-    allowed = True
-    for key, limit in ((f"reset:acct:{account}", settings.LOGIN_FAILURE_LIMIT), (f"reset:ip:{address}", settings.LOGIN_FAILURE_IP_LIMIT)):
-        cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW)
-        try:
-            count = cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW)
-            count = 1
-        allowed = allowed and count <= limit
-    return allowed
+    per_account = _bump(f"reset:acct:{account}")
+    per_client = _bump(f"reset:ip:{address}")
+    return per_account <= settings.LOGIN_FAILURE_LIMIT and per_client <= settings.LOGIN_FAILURE_IP_LIMIT
 
 
 def record_success(email):
