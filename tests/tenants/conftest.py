@@ -1,5 +1,6 @@
+import uuid
+
 import pytest
-from django.core.cache import cache
 
 from tenants.keys import clear_key_cache
 
@@ -12,9 +13,11 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def clean_caches():
-    # Login throttle counters live in the Redis cache, resolved keys in process memory.
-    cache.clear()
+def clean_caches(settings):
+    # Login throttle counters live in the Redis cache: a fresh key prefix per test isolates
+    # them without flushing a Redis database other tests may be using. Resolved ingest
+    # keys live in process memory.
+    settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": f"pulse-test-{uuid.uuid4().hex}"}}
     clear_key_cache()
     yield
     clear_key_cache()
