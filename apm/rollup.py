@@ -76,7 +76,7 @@ class _Trace(msgspec.Struct):
     duration: float
     status: int | None
     error: bool
-    spans: msgspec.Raw
+    spans: list[msgspec.Raw]
 
 
 class _Frame(msgspec.Struct):
@@ -493,36 +493,35 @@ def _copy_events(cur, todo, txn_ids):
             copy.write(buf.getvalue())
 
 
+def _copy_escape(raw):
+    """Bytes as a COPY text field: backslashes doubled, control characters escaped."""
+    return raw.replace(b"\\", b"\\\\").replace(b"\n", b"\\n").replace(b"\r", b"\\r").replace(b"\t", b"\\t")
+
+
 def _insert_traces(cur, todo, txn_ids):
-    rows = []
+    # COPY, not INSERT: span trees are large JSON strings that array parameters would
+    # have to quote character by character.
+    buf = []
     for q, p in todo:
         ids = txn_ids[(q.org_id, q.app_id)]
         for t in p.traces:
-            spans = bytes(t.spans)
-            rows.append(
+            spans = b"[" + b",".join(t.spans) + b"]"
+            status = "\\N" if t.status is None else t.status
+            buf.append(
                 (
-                    q.org_id,
-                    q.app_id,
-                    ids[(t.type, t.name)],
-                    t.trace_id,
-                    t.parent_span_id or "",
-                    dt.datetime.fromtimestamp(t.start, UTC),
-                    t.duration,
-                    t.status,
-                    t.error,
-                    spans.count(b'"kind"'),
-                    spans.decode(),
-                )
+                    f"{q.org_id}\t{q.app_id}\t{ids[(t.type, t.name)]}\t{t.trace_id}\t{t.parent_span_id or ''}\t"
+                    f"{ts_text(t.start)}\t{t.duration!r}\t{status}\t{'t' if t.error else 'f'}\t"
+                    f"{len(t.spans)}\t"
+                ).encode()
+                + _copy_escape(spans)
+                + b"\n"
             )
-    if rows:
-        cols = list(zip(*rows))
-        cur.execute(
-            "INSERT INTO apm_trace (organization_id, app_id, transaction_id, trace_id, parent_span_id, start, "
-            "duration, status, error, span_count, spans) SELECT * FROM unnest(%s::bigint[], %s::uuid[], "
-            "%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::float8[], %s::smallint[], "
-            "%s::bool[], %s::int[], %s::jsonb[])",
-            [list(c) for c in cols],
-        )
+    if buf:
+        with cur.copy(
+            "COPY apm_trace (organization_id, app_id, transaction_id, trace_id, parent_span_id, start, duration, "
+            "status, error, span_count, spans) FROM STDIN"
+        ) as copy:
+            copy.write(b"".join(buf))
 
 
 def _apply_errors(cur, todo):

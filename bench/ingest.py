@@ -1,0 +1,320 @@
+"""Ingest benchmark: the real server and real workers on this machine, end to end.
+
+Starts uvicorn (production-like settings: DEBUG off, 2 workers, no access log) and a
+Celery worker (prefork, 2 processes, each running the stream consumer) against a
+dedicated database, then drives them with simulated agent processes (bench/loadgen.py)
+posting realistic harvest payloads: 50 transaction names in ``metrics``, 200 sampled
+``events``, 3 slow traces of up to 50 spans, 2 errors, one instance sample.
+
+Prints, for one run:
+  - payloads/s and sampled events/s applied end to end (posted → committed in Postgres),
+    and transactions represented per second;
+  - POST latency p50/p99;
+  - freshness, 202 → visible in the query layer (apm.queries), p50/p95;
+  - for the same events, the rate of a plain COPY into Postgres, and the ratio.
+
+Figures, not pass/fail. Bounded: about --duration seconds of load plus set-up and drain
+(≤ 2 minutes with the defaults).
+
+    .venv/bin/python bench/ingest.py [--duration 30] [--processes 64] [--rate 0]
+
+--rate 0 posts back to back (closed loop, the capacity); --rate N aims at N payloads/s
+in total (open loop, latency at that load).
+"""
+
+import argparse
+import asyncio
+import io
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+DB_NAME = os.environ.get("BENCH_DB", "pulse_bench")
+BASE_DB = os.environ.get("BENCH_DATABASE_SERVER", "postgres://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+DATABASE_URL = f"{BASE_DB}/{DB_NAME}"
+STREAM = "pulse:ingest:bench"
+
+os.environ["DATABASE_URL"] = DATABASE_URL
+os.environ["REDIS_URL"] = REDIS_URL
+os.environ["INGEST_STREAM"] = STREAM
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "apm.settings")
+
+import loadgen  # noqa: E402
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values, q):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * (len(s) - 1) + 0.5))]
+
+
+def setup_database():
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", DB_NAME], capture_output=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
+
+
+def server_env():
+    return {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "INGEST_QUOTA_PER_MINUTE": "10000000",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def start(cmd, log):
+    return subprocess.Popen(cmd, cwd=ROOT, env=server_env(), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_http(port, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def make_tenant():
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from tenants import keys
+    from tenants.models import App, IngestKey, Organization
+
+    org, _ = Organization.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
+    raw = keys.generate_key()
+    IngestKey.objects.for_org(org).create(organization=org, label="bench", prefix=raw[:15], key_hash=keys.hash_key(raw))
+    app, _ = App.objects.for_org(org).get_or_create(organization=org, name="bench-app")
+    with connection.cursor() as cur:
+        # A clean slate for the figures (the bench database is the bench's own).
+        for table in ("apm_processedbatch", "apm_event", "apm_trace", "apm_transactionminute", "apm_appminute"):
+            cur.execute(f"TRUNCATE {table}")
+    return org, app, raw
+
+
+def applied_count(org):
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM apm_processedbatch WHERE organization_id = %s", [org.pk])
+        return cur.fetchone()[0]
+
+
+def copy_baseline(rows_text, n_rows):
+    """A plain COPY of the same event rows into a table shaped like apm_event (same index)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_copy")
+        cur.execute(
+            "CREATE TABLE bench_copy (id bigserial, organization_id bigint, app_id uuid, transaction_id bigint, "
+            "end_time timestamptz, duration float8, status smallint, error bool, trace_id varchar(32), "
+            "has_trace bool, PRIMARY KEY (id, end_time))"
+        )
+        cur.execute("CREATE INDEX ON bench_copy (app_id, end_time)")
+        t0 = time.perf_counter()
+        with cur.copy(
+            "COPY bench_copy (organization_id, app_id, transaction_id, end_time, duration, status, error, trace_id, "
+            "has_trace) FROM STDIN"
+        ) as copy:
+            copy.write(rows_text)
+        elapsed = time.perf_counter() - t0
+        cur.execute("DROP TABLE bench_copy")
+    return n_rows / elapsed
+
+
+def event_rows(procs, org, app, repeat):
+    """COPY text of the events the run posted (each template's events, as often as they were sent)."""
+    from apm.rollup import ts_text
+
+    buf = io.StringIO()
+    for proc, times in zip(procs, repeat):
+        lines = []
+        for e in proc.template.payload["events"]:
+            status = "\\N" if e["status"] is None else e["status"]
+            lines.append(
+                f"{org.pk}\t{app.pk}\t1\t{ts_text(e['end'])}\t{e['duration']!r}\t{status}\t"
+                f"{'t' if e['error'] else 'f'}\t{e['trace_id']}\t{'t' if e['has_trace'] else 'f'}\n"
+            )
+        chunk = "".join(lines)
+        for _ in range(times):
+            buf.write(chunk)
+    return buf.getvalue()
+
+
+async def probe_freshness(url, key, org, app, stop_at, out):
+    """Every 0.5 s: post a payload with a never-seen transaction name, time 202 → visible."""
+    from asgiref.sync import sync_to_async
+
+    from apm import queries
+
+    proc = loadgen.Process(app.name, 9999, names=["probe.warmup"], per_txn=(1, 1))
+    client = loadgen.Client(url, key)
+    n = 0
+
+    def visible(name, since):
+        rows = queries.transactions(org, app, since, time.time() + 60, q=name, limit=1)["transactions"]
+        return bool(rows) and rows[0]["count"] > 0
+
+    check = sync_to_async(visible, thread_sensitive=True)
+    try:
+        while time.monotonic() < stop_at:
+            n += 1
+            name = f"probe.{os.getpid()}.{n}.{time.time_ns()}"
+            now = time.time()
+            body = loadgen.Body({**proc.payload(now), "metrics": [proc.metric(name, [0.01], int(now // 60) * 60)],
+                                 "events": [], "events_seen": 0, "traces": [], "errors": []})
+            _, data = body.make()
+            status, _, _ = await client.post(data)
+            t202 = time.monotonic()
+            if status != 202:
+                continue
+            while time.monotonic() - t202 < 10:
+                if await check(name, now - 120):
+                    out.append(time.monotonic() - t202)
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.5)
+    finally:
+        await client.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    ap.add_argument("--processes", type=int, default=64, help="simulated agent processes (connections)")
+    ap.add_argument("--rate", type=float, default=0.0, help="total payloads/s to aim at (0: back to back)")
+    ap.add_argument("--web-workers", type=int, default=2)
+    ap.add_argument("--worker-processes", type=int, default=2)
+    ap.add_argument("--keep-logs", action="store_true")
+    args = ap.parse_args()
+
+    setup_database()
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    r.delete(STREAM, f"{STREAM}:dead", f"{STREAM}:dirty")
+    org, app, key = make_tenant()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp"))
+    web_log = open(log_dir / "pulse-bench-web.log", "w")
+    worker_log = open(log_dir / "pulse-bench-worker.log", "w")
+    web = start([sys.executable, "-m", "uvicorn", "apm.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+                 "--workers", str(args.web_workers), "--no-access-log", "--log-level", "warning"], web_log)
+    worker = start([sys.executable, "-m", "celery", "-A", "apm", "worker", "-l", "WARNING",
+                    f"--concurrency={args.worker_processes}", "--without-heartbeat", "--without-gossip",
+                    "--without-mingle", "-Q", "bench-none"], worker_log)
+    try:
+        wait_http(port)
+        procs = [loadgen.Process(app.name, i) for i in range(args.processes)]
+        results = []
+        freshness = []
+
+        async def warm():
+            # One payload per process: creates the transactions and caches keys and apps.
+            await asyncio.gather(*(loadgen.run_process(p, url, key, time.monotonic() + 0.5, 1.0, []) for p in procs[:8]))
+
+        asyncio.run(warm())
+        deadline = time.monotonic() + 30
+        while r.xlen(STREAM) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        base_applied = applied_count(org)
+
+        interval = args.processes / args.rate if args.rate else 0.0
+        print(f"load: {args.processes} simulated processes for {args.duration:.0f} s, "
+              f"{'back to back' if not interval else f'{args.rate:.0f} payloads/s'} ...", flush=True)
+        t_start = time.monotonic()
+        stop_at = t_start + args.duration
+
+        async def load():
+            await asyncio.gather(
+                *(loadgen.run_process(p, url, key, stop_at, interval, results) for p in procs),
+                probe_freshness(url, key, org, app, stop_at, freshness),
+            )
+
+        asyncio.run(load())
+        t_posted = time.monotonic()
+        accepted = [x for x in results if x[2] == 202]
+        target = base_applied + len(accepted) + len(freshness)
+        # Wait for the workers to apply everything accepted (bounded).
+        applied = applied_count(org)
+        while applied < target and time.monotonic() - t_posted < 45:
+            time.sleep(0.05)
+            applied = applied_count(org)
+        t_applied = time.monotonic()
+        n_applied = applied - base_applied
+        elapsed = t_applied - t_start
+        events = sum(x[3] for x in accepted)
+        txns = sum(x[4] for x in accepted)
+        lat = [x[1] * 1000 for x in accepted]
+        statuses = {}
+        for x in results:
+            statuses[x[2]] = statuses.get(x[2], 0) + 1
+
+        # The COPY baseline gets as many event rows as were accepted, from the same templates.
+        per = max(1, len(accepted) // len(procs))
+        text = event_rows(procs, org, app, [per] * len(procs))
+        n_rows = per * len(procs) * loadgen.N_EVENTS
+        copy_rate = copy_baseline(text, n_rows)
+
+        dead = r.xlen(f"{STREAM}:dead")
+        print()
+        print(f"posted {len(results)} payloads in {t_posted - t_start:.1f} s; statuses {statuses}")
+        print(f"applied {n_applied} of {len(accepted) + len(freshness)} accepted "
+              f"({'all' if n_applied >= len(accepted) + len(freshness) else 'NOT all'}) "
+              f"{elapsed:.1f} s after the first post; dead-lettered {dead}")
+        print(f"payloads/s applied end to end:     {n_applied / elapsed:10.0f}")
+        print(f"sampled events/s applied:          {events / elapsed:10.0f}")
+        print(f"transactions represented/s:        {txns / elapsed:10.0f}")
+        print(f"POST latency p50 / p99:            {pct(lat, 0.5):8.1f} ms / {pct(lat, 0.99):.1f} ms")
+        fr = [x * 1000 for x in freshness]
+        print(f"freshness 202→visible p50 / p95:   {pct(fr, 0.5):8.0f} ms / {pct(fr, 0.95):.0f} ms  ({len(fr)} probes)")
+        print(f"plain COPY of the same events:     {copy_rate:10.0f} rows/s "
+              f"({n_rows} rows); pipeline/COPY = {events / elapsed / copy_rate:.3f}")
+    finally:
+        stop(web)
+        stop(worker)
+        r.delete(STREAM, f"{STREAM}:dead", f"{STREAM}:dirty")
+        web_log.close()
+        worker_log.close()
+
+
+if __name__ == "__main__":
+    main()
