@@ -64,7 +64,9 @@ def test_nothing_executes_in_the_browser(signed_in, live_server, owner, org, evi
         if n in (2, 8):  # overview and instances: charts drew despite hostile labels
             assert page.locator("[data-chart] canvas").count() >= 2
         screenshot(page, f"xss-{n}")
-    # Hover a chart so the tooltip renders the hostile series labels.
+    # Hover a chart so the tooltip renders the hostile series labels (process host names).
+    page.goto(live_server.url + evil_pages(org, evil_app, facts)[8])
+    page.wait_for_selector("html[data-charts-ready]", state="attached")
     box = page.locator('[data-chart="cpu"] .u-over').bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     assert "<svg onload" in page.inner_text('[data-chart="cpu"] .chart-tooltip')
