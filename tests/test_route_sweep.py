@@ -150,8 +150,9 @@ def test_it_answers_404_to_outsiders(route, org, owner, outsider_client):
 def test_it_answers_404_for_another_orgs_objects(route, org, owner_client, outsider, outsider_org):
     # The owner of ``org`` asks, under ``org``'s slug, for objects of ``outsider_org``.
     url = build_url(route, org, OrgObjects(outsider_org, outsider))
+    # 405 is fine too: a method the route doesn't take says nothing about the object.
     assert owner_client.get(url).status_code in (404, 405), f"GET {url}"
-    assert owner_client.post(url).status_code == 404, f"POST {url}"
+    assert owner_client.post(url).status_code in (404, 405), f"POST {url}"
 
 
 @pytest.mark.parametrize("route", ROUTES)
