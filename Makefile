@@ -34,5 +34,13 @@ migrate: deps services
 browser:
 	deploy/local/ensure_chromium.sh
 
+DEMO_PORT ?= 8000
+DEMO_SHOP_PORT ?= 8001
+
+# The platform, a sample Django shop run under the agent, and traffic for it (deploy/demo/).
+demo: setup
+	$(BIN)/python manage.py seed_demo --key-file $(VENV)/demo-ingest-key --url http://127.0.0.1:$(DEMO_PORT)
+	PULSE_PORT=$(DEMO_PORT) SHOP_PORT=$(DEMO_SHOP_PORT) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f deploy/demo/Procfile -d . start
+
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/staticfiles

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from alerts import actions, metrics, slo as slo_math
@@ -180,41 +180,77 @@ def _apply(outcome, incident, judgement, *, at, muted, open_fn):
         outcome.resolved += 1
 
 
-def evaluate_condition(org, condition, data, muted_apps, now, outcome):
+CHUNK = 200  # conditions claimed, judged and marked per transaction
+
+
+def _evaluate_one(org, condition, locked, incidents, data, muted_apps, now, outcome):
     minute_end = data.minute_end
-    with transaction.atomic():
-        locked = _claim(Condition, condition.id, minute_end, Q(enabled=True))
-        if locked is None:
-            outcome.skipped += 1
+    muted = locked.is_muted(now) or locked.app_id in muted_apps
+    mine = {i.target: i for i in incidents}
+    last_value = None
+    for target, values in _targets(condition, data, mine.keys(), condition.window_minutes).items():
+        judgement = judge(condition, values)
+        last_value = judgement.value if judgement.value is not None else last_value
+
+        def open_fn(target=target, judgement=judgement):
+            return actions.open_incident(
+                org=org,
+                app_id=condition.app_id,
+                condition=locked,
+                target=target,
+                title=_title(condition, target),
+                severity=judgement.severity,
+                started_at=minute_end - timedelta(minutes=condition.window_minutes),
+                value=judgement.value,
+                threshold=judgement.threshold,
+                muted=muted,
+                at=now,
+            )
+
+        _apply(outcome, mine.get(target), judgement, at=now, muted=muted, open_fn=open_fn)
+    locked.last_evaluated_minute = minute_end
+    locked.last_value = last_value
+    outcome.evaluated += 1
+
+
+def _mark_evaluated(org, minute_end, conditions):
+    """One UPDATE for the chunk (Django's bulk_update builds a CASE per row: slow at this size)."""
+    rows = list(conditions)
+    if not rows:
+        return
+    with connection.cursor() as cur:
+        cur.execute(
+            f"UPDATE {Condition._meta.db_table} AS c SET last_evaluated_minute = %s, last_value = v.value "
+            "FROM unnest(%s::uuid[], %s::float8[]) AS v(id, value) WHERE c.id = v.id AND c.organization_id = %s",
+            [minute_end, [c.id for c in rows], [c.last_value for c in rows], org.id],
+        )
+
+
+def evaluate_conditions(org, conditions, data, muted_apps, now, outcome, deadline=None):
+    """Claim, judge and mark conditions a chunk per transaction (a few queries per chunk)."""
+    minute_end = data.minute_end
+    for start in range(0, len(conditions), CHUNK):
+        chunk = conditions[start : start + CHUNK]
+        if deadline is not None and time.monotonic() > deadline:
+            outcome.deferred += len(conditions) - start
             return
-        muted = locked.is_muted(now) or locked.app_id in muted_apps
-        # Read under the claim: an earlier minute's run may have changed them meanwhile.
-        mine = {i.target: i for i in Incident.objects.filter(condition=locked, resolved_at__isnull=True)}
-        last_value = None
-        for target, values in _targets(condition, data, mine.keys(), condition.window_minutes).items():
-            judgement = judge(condition, values)
-            last_value = judgement.value if judgement.value is not None else last_value
-
-            def open_fn(target=target, judgement=judgement):
-                return actions.open_incident(
-                    org=org,
-                    app_id=condition.app_id,
-                    condition=locked,
-                    target=target,
-                    title=_title(condition, target),
-                    severity=judgement.severity,
-                    started_at=minute_end - timedelta(minutes=condition.window_minutes),
-                    value=judgement.value,
-                    threshold=judgement.threshold,
-                    muted=muted,
-                    at=now,
-                )
-
-            _apply(outcome, mine.get(target), judgement, at=now, muted=muted, open_fn=open_fn)
-        locked.last_evaluated_minute = minute_end
-        locked.last_value = last_value
-        locked.save(update_fields=["last_evaluated_minute", "last_value"])
-        outcome.evaluated += 1
+        with transaction.atomic():
+            # Rows another run holds, or that were evaluated for this minute already, are left out.
+            locked = {
+                c.id: c
+                for c in Condition.objects.select_for_update(skip_locked=True)
+                .filter(id__in=[c.id for c in chunk], enabled=True)
+                .filter(Q(last_evaluated_minute__isnull=True) | Q(last_evaluated_minute__lt=minute_end))
+            }
+            outcome.skipped += len(chunk) - len(locked)
+            # Read under the claim: an earlier minute's run may have changed them meanwhile.
+            incidents = {}
+            for incident in Incident.objects.filter(condition_id__in=list(locked), resolved_at__isnull=True):
+                incidents.setdefault(incident.condition_id, []).append(incident)
+            for condition in chunk:
+                if condition.id in locked:
+                    _evaluate_one(org, condition, locked[condition.id], incidents.get(condition.id, []), data, muted_apps, now, outcome)
+            _mark_evaluated(org, minute_end, locked.values())
 
 
 # --- SLOs ---------------------------------------------------------------------
@@ -302,11 +338,7 @@ def evaluate_org(org, minute_end, *, now=None, deadline=None):
             return outcome
         muted_apps = _muted_apps(org, now)
         data = WindowData(org, conditions, minute_end)
-        for condition in conditions:
-            if deadline is not None and time.monotonic() > deadline:
-                outcome.deferred += 1
-                continue
-            evaluate_condition(org, condition, data, muted_apps, now, outcome)
+        evaluate_conditions(org, conditions, data, muted_apps, now, outcome, deadline)
         for slo in slos:
             if deadline is not None and time.monotonic() > deadline:
                 outcome.deferred += 1

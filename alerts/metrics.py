@@ -8,7 +8,7 @@ only for percentile metrics.
 from collections import defaultdict
 from datetime import timedelta
 
-from pulse_agent.sketch import DDSketch
+from apm.sketches import DDSketch, merge_encoded
 
 from alerts.models import Metric
 
@@ -40,10 +40,7 @@ class Bucket:
 
     def sketch(self):
         if self._sketch is None:
-            merged = DDSketch()
-            for raw in self.sketches:
-                merged.merge(DDSketch.from_bytes(raw))
-            self._sketch = merged
+            self._sketch = merge_encoded(self.sketches)
         return self._sketch
 
     def value(self, metric):
