@@ -18,7 +18,7 @@ from ingest.sketch_check import check_sketch
 from tenants.keys import resolve_ingest_key
 
 _PATH_RE = re.compile(r"^(.*) - at `\$\.?(.*)`$", re.S)
-_FIELD_RE = re.compile(r"^\[(\w+)\] (.*)$", re.S)
+_FIELD_RE = re.compile(r"^\[([\w.\[\]]+)\] (.*)$", re.S)
 _NUL_RE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _encode = msgspec.json.encode
 

@@ -94,9 +94,7 @@ class Event(Struct):
     error: bool
     trace_id: Hex32
     has_trace: bool = False
-
-    def __post_init__(self):
-        check_time(self.end, "end")
+    # ``end`` is checked against the clock by Payload, in one pass over all events.
 
 
 class Span(Struct):
@@ -192,6 +190,14 @@ class Payload(Struct):
 
     def __post_init__(self):
         check_time(self.sent_at, "sent_at")
+        events = self.events
+        if events:
+            now = time.time()
+            lo, hi = now - PAST_WINDOW, now + FUTURE_WINDOW
+            ends = [e.end for e in events]
+            if min(ends) < lo or max(ends) > hi:
+                i = next(i for i, t in enumerate(ends) if not lo <= t <= hi)
+                check_time(ends[i], f"events[{i}].end")
         if self.events_seen < len(self.events):
             fail("events_seen", "events_seen must be at least the number of events")
 
