@@ -45,7 +45,8 @@ def app_list(request):
                 "health": status,
                 "health_label": LABELS[status],
                 "status_rank": STATUS_RANK[status],
-                "spark": spark_values(item["sparkline"]["rpm"]),
+                # The current minute is still filling up: leave it out rather than draw a dip.
+                "spark": spark_values(item["sparkline"]["rpm"][:-1]),
             }
         )
     key, descending = SORTS[sort]

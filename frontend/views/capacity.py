@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from django.shortcuts import render
 
 from apm import ui_queries
-from frontend.capacity import what_if
+from frontend.capacity import CPU_TARGET_DEFAULT, what_if
 from frontend.forms import WhatIfForm
 from frontend.views.common import app_page, app_page_context, time_range_or_error, txn_type, type_links
 from tenants.access import org_view
@@ -45,9 +45,14 @@ def capacity(request, app):
     efficiency = ui_queries.cpu_per_tps(org, app, time_range.start, time_range.end)
     heat_rows, heat_peak = heatmap_rows(ui_queries.throughput_heatmap(org, app, HEATMAP_WEEKS, kind))
 
-    form = WhatIfForm(request.GET if "target_tps" in request.GET else None)
+    data = None
+    if "target_tps" in request.GET:
+        data = request.GET.copy()
+        if not data.get("cpu_target"):
+            data["cpu_target"] = str(CPU_TARGET_DEFAULT)
+    form = WhatIfForm(data)
     if not form.is_bound and load["peak_tps"]:
-        form = WhatIfForm(initial={"target_tps": round(load["peak_tps"] * 2, 2), "cpu_target": 75})
+        form = WhatIfForm(initial={"target_tps": round(load["peak_tps"] * 2, 2), "cpu_target": CPU_TARGET_DEFAULT})
     result = None
     if form.is_bound and form.is_valid():
         result = what_if(

@@ -60,7 +60,7 @@ def test_it_renders_every_page_with_data(signed_in, live_server, owner, org, app
             assert_charts_drawn(page)
         if name == "apps":
             assert page.locator("[data-spark] canvas").count() == 1
-            assert int(page.get_attribute("[data-spark]", "data-points")) == 60
+            assert int(page.get_attribute("[data-spark]", "data-points")) == 59
         screenshot(page, name)
     assert not csp_violations(console_errors), console_errors
     assert not [e for e in console_errors if "TypeError" in e or "ReferenceError" in e], console_errors

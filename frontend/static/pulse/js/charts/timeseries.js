@@ -1,7 +1,7 @@
 // Time-series charts on uPlot: shared crosshair across the page (cursor sync), a tooltip,
 // click-drag zoom into the URL, stacked areas for the segment breakdown.
 import uPlot from "uplot";
-import { AXIS_FORMATTERS } from "./format.js";
+import { AXIS_FORMATTERS, timeTicks } from "./format.js";
 import { colorFor, fillFor } from "./palette.js";
 import { tooltipPlugin } from "./tooltip.js";
 import { zoomPlugin } from "./zoom.js";
@@ -16,8 +16,9 @@ function stack(values) {
   let acc = null;
   for (const series of values) {
     const next = series.map((v, i) => {
-      const below = acc ? acc[i] : 0;
-      return v == null ? below : (below || 0) + v;
+      const below = acc ? acc[i] : null;
+      if (v == null) return below; // a gap stays a gap; a missing segment adds nothing
+      return (below || 0) + v;
     });
     out.push(next);
     acc = next;
@@ -79,12 +80,12 @@ export function timeChart(el, data, opts = {}) {
     select: { show: true },
     scales: { x: { time: true }, y: { range: yRange } },
     axes: [
-      { stroke: "#64748b", grid: { stroke: "#eef2f7" }, ticks: { stroke: "#e2e8f0" } },
+      { stroke: "#64748b", grid: { stroke: "#eef2f7" }, ticks: { stroke: "#e2e8f0" }, values: timeTicks, size: 44 },
       {
         stroke: "#64748b",
         grid: { stroke: "#eef2f7" },
         ticks: { show: false },
-        size: 60,
+        size: 72,
         values: (u, splits) => splits.map(axisFmt),
       },
     ],
