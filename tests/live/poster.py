@@ -38,7 +38,7 @@ def payload(app_name, durations, errors=0, minute=None, names=("GET /items/{id}"
                 "status": 500 if error else 200,
                 "error": error,
                 "trace_id": trace_id,
-                "has_trace": False,
+                "has_trace": bool(marker) and i == 0,  # live messages carry trace ids of traced events only
             }
         )
     metrics = []

@@ -4,7 +4,10 @@ Payloads go in through the ingest API exactly as an agent sends them; the pages 
 without a reload, and after a dropped connection the gap must be filled from the query layer.
 """
 
+import sys
 import time
+import uuid
+from pathlib import Path
 
 import pytest
 from django.db.models import Sum
@@ -12,6 +15,9 @@ from django.db.models import Sum
 from apm.models import AppMinute, Event
 from tests.conftest import PASSWORD
 from tests.live.poster import payload, post
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+import loadgen  # noqa: E402  (bench/loadgen.py: the load generator's realistic harvest payloads)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -49,6 +55,14 @@ def applied_events(org, app):
 def send(platform, key, app, n, errors=0, slow=False):
     durations = [(1.5 if slow else 0.05) + i / 1000 for i in range(n)]
     assert post(platform.url, key, payload(app.name, durations, errors=errors)) == 202
+
+
+def send_harvest(platform, key, app):
+    """One realistic harvest from the load generator (50 names, 200 events); returns its transaction count."""
+    body = loadgen.Process(app.name, 0).payload()
+    body["batch_id"] = uuid.uuid4().hex
+    assert post(platform.url, key, body) == 202
+    return sum(m["count"] for m in body["metrics"] if m["type"] == "web"), len(body["events"])
 
 
 def drop_connection(page, indicator):
@@ -95,6 +109,9 @@ def test_it_grows_the_overview_charts_without_reload_and_fills_the_gap(
     page.context.set_offline(False)
     page.wait_for_selector("[data-live-charts][data-state=live]")
     wait_js(page, NEWEST_RPM, 57)
+
+    count, _ = send_harvest(platform, ingest_key, app)
+    wait_js(page, NEWEST_RPM, 57 + count)
     assert real_errors(console_errors) == []
 
 
@@ -147,5 +164,8 @@ def test_it_draws_each_transaction_on_the_live_page_and_fills_the_gap(
     assert page.evaluate(DOTS) == 33
     page.context.set_offline(False)
     wait_js(page, DOTS, 39)
+
+    _, events = send_harvest(platform, ingest_key, app)
+    wait_js(page, DOTS, 39 + events)
     screenshot(page, "live-after-gap")
     assert real_errors(console_errors) == []

@@ -114,6 +114,17 @@ export function startLivePage(root) {
     showStats();
   }
 
+  // New data is drawn on the next frame (at most one redraw per frame however many messages).
+  let frame = null;
+  function drawSoon() {
+    if (frame == null) {
+      frame = requestAnimationFrame(() => {
+        frame = null;
+        draw();
+      });
+    }
+  }
+
   function showSelection(u) {
     const { left, top, width, height } = u.select;
     if (width < 3 || height < 3) return;
@@ -240,6 +251,7 @@ export function startLivePage(root) {
         if (held.length > MAX_DOTS) held.splice(0, held.length - MAX_DOTS);
       } else {
         add(msg.events || []);
+        drawSoon();
       }
       root.dataset.messages = String(Number(root.dataset.messages || 0) + 1);
     },
