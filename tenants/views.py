@@ -59,7 +59,7 @@ def signup(request):
         try:
             user, org = actions.sign_up(data["email"], data["password"], data["organization"])
         except actions.ActionError as exc:
-            form.add_error("email", str(exc))
+            form.add_error(None, str(exc))  # a race lost on the e-mail or the org's address
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("org_home", org.slug)

@@ -120,3 +120,13 @@ def test_forms_carry_a_csrf_token(client, db, url):
 def test_it_enforces_csrf_on_login(owner):
     client = Client(enforce_csrf_checks=True)
     assert _login(client, owner.email, PASSWORD).status_code == 403
+
+
+def test_the_client_address_comes_from_our_proxy_only_when_behind_one(rf, settings):
+    from tenants.throttle import client_address
+
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5")
+    assert client_address(request) == "10.0.0.2"
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The client can forge the first entries; the last is the one our proxy appended.
+    assert client_address(request) == "203.0.113.5"
