@@ -52,8 +52,9 @@ def parse(entry_id, fields):
         org_id=int(f["o"]),
         app_id=f["a"].decode(),
         body=f["b"],
-        gzipped=f["z"] in (b"1", "1"),
+        gzipped=f.get("z") in (b"1", "1"),
         received_at=float(f["r"]),
+        fmt=f.get("f", b"").decode(),
     )
 
 
@@ -141,7 +142,7 @@ class Consumer:
     def dead(self, entry_id, fields, reason, q=None):
         log.error("ingest entry %s moved to %s:dead: %s", entry_id, self.stream, reason)
         if q is not None:
-            fields = {"o": q.org_id, "a": q.app_id, "z": int(q.gzipped), "r": q.received_at, "b": q.body}
+            fields = {"o": q.org_id, "a": q.app_id, "z": int(q.gzipped), "f": q.fmt, "r": q.received_at, "b": q.body}
         pipe = self.redis.pipeline(transaction=False)
         pipe.xadd(f"{self.stream}:dead", {**(fields or {}), "error": reason[:2000]}, maxlen=10_000, approximate=True)
         pipe.xack(self.stream, GROUP, entry_id)

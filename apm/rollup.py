@@ -119,11 +119,25 @@ class _Payload(msgspec.Struct):
     instance: _Instance | None = None
 
 
+class _TraceM(_Trace):
+    spans: list  # from msgpack: span objects, re-encoded to JSON when stored
+
+
+class _PayloadM(_Payload):
+    traces: list[_TraceM] = []
+
+
 _decode = msgspec.json.Decoder(_Payload).decode
+_decode_msgpack = msgspec.msgpack.Decoder(_PayloadM).decode
 
 
 class Queued(msgspec.Struct):
-    """One stream entry: a payload accepted by ingest for an org and app."""
+    """One stream entry: a payload accepted by ingest for an org and app.
+
+    ``fmt`` "m": ``body`` is the validated payload as msgpack (what ingest queues: about
+    a fifth of the decoding work of gzip JSON); otherwise it is the JSON body as the
+    agent sent it, gzip-compressed when ``gzipped``.
+    """
 
     entry_id: str
     org_id: int
@@ -131,9 +145,12 @@ class Queued(msgspec.Struct):
     body: bytes
     gzipped: bool
     received_at: float
+    fmt: str = ""
 
 
 def decode_entry(q):
+    if q.fmt == "m":
+        return _decode_msgpack(q.body)
     raw = zlib.decompress(q.body, 16 + zlib.MAX_WBITS) if q.gzipped else q.body
     return _decode(raw)
 
@@ -505,7 +522,10 @@ def _insert_traces(cur, todo, txn_ids):
     for q, p in todo:
         ids = txn_ids[(q.org_id, q.app_id)]
         for t in p.traces:
-            spans = b"[" + b",".join(t.spans) + b"]"
+            if isinstance(t, _TraceM):
+                spans = msgspec.json.encode(t.spans)
+            else:
+                spans = b"[" + b",".join(t.spans) + b"]"
             status = "\\N" if t.status is None else t.status
             buf.append(
                 (

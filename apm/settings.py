@@ -230,7 +230,7 @@ LIVE_SEND_QUEUE = envint("LIVE_SEND_QUEUE", 16, minimum=1)  # messages queued pe
 
 INGEST_STREAM = envstr("INGEST_STREAM", "pulse:ingest")  # Redis Stream of accepted payloads
 INGEST_QUOTA_PER_MINUTE = envint("INGEST_QUOTA_PER_MINUTE", 120_000, minimum=1)  # payloads per organisation
-INGEST_BACKLOG_MAX = envint("INGEST_BACKLOG_MAX", 20_000, minimum=1)  # queued payloads before 503
+INGEST_BACKLOG_MAX = envint("INGEST_BACKLOG_MAX", 10_000, minimum=1)  # queued payloads (~50 KB each) before 503
 INGEST_BACKLOG_RETRY_AFTER = envint("INGEST_BACKLOG_RETRY_AFTER", 5, minimum=1)  # seconds
 INGEST_CONSUMERS = envint("INGEST_CONSUMERS", 1, minimum=0)  # stream consumers per worker process
 INGEST_BATCH_MAX = envint("INGEST_BATCH_MAX", 100, minimum=1)  # payloads per Postgres transaction

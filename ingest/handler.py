@@ -21,6 +21,7 @@ _PATH_RE = re.compile(r"^(.*) - at `\$\.?(.*)`$", re.S)
 _FIELD_RE = re.compile(r"^\[([\w.\[\]]+)\] (.*)$", re.S)
 _NUL_RE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _encode = msgspec.json.encode
+_msgpack = msgspec.msgpack.Encoder().encode
 
 
 class Response:
@@ -101,7 +102,8 @@ def handle(headers, body):
             "app",
         )
 
-    status, retry_after, _ = queue.enqueue(resolved.organization_id, app_id, body, gzipped)
+    # The workers get the validated payload as msgpack: cheaper to read than gzip JSON.
+    status, retry_after, _ = queue.enqueue(resolved.organization_id, app_id, _msgpack(payload))
     if status == queue.OVER_QUOTA:
         return error(
             429,

@@ -29,7 +29,7 @@ if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[2]) then
   redis.call('DECR', KEYS[2])
   return {2, ''}
 end
-local id = redis.call('XADD', KEYS[1], '*', 'o', ARGV[3], 'a', ARGV[4], 'z', ARGV[5], 'r', ARGV[6], 'b', ARGV[7])
+local id = redis.call('XADD', KEYS[1], '*', 'o', ARGV[3], 'a', ARGV[4], 'f', ARGV[5], 'r', ARGV[6], 'b', ARGV[7])
 return {0, id}
 """
 
@@ -47,8 +47,10 @@ def client():
     return c
 
 
-def enqueue(org_id, app_id, body, gzipped):
-    """Queue one validated payload. Returns (status, retry_after_seconds, stream_id)."""
+def enqueue(org_id, app_id, body):
+    """Queue one validated payload (msgpack of ingest.schema.Payload).
+
+    Returns (status, retry_after_seconds, stream_id)."""
     client()
     now = time.time()
     minute = int(now // 60)
@@ -59,7 +61,7 @@ def enqueue(org_id, app_id, body, gzipped):
             settings.INGEST_BACKLOG_MAX,
             org_id,
             str(app_id),
-            1 if gzipped else 0,
+            "m",
             repr(now),
             body,
         ],
