@@ -189,7 +189,7 @@ def detection_delay(boundaries, orgs_per_boundary):
                 slug = f"bench-{uuid.uuid4().hex[:10]}"
                 org = Organization.objects.create(name=slug, slug=slug)
                 app = App.objects.for_org(org).create(organization=org, name="checkout")
-                key = tenant_actions.create_ingest_key(org, "bench", None).key
+                key = tenant_actions.create_ingest_key(org, "bench", None).raw
                 channel = NotificationChannel.objects.for_org(org).create(
                     organization=org, name="hook", kind=ChannelKind.WEBHOOK, config={"url": f"{receiver.base}/{slug}"}
                 )
