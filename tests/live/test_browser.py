@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.db.models import Sum
 
-from apm.models import AppMinute, Event
+from apm.models import AppMinute, Event, Transaction
 from tests.conftest import PASSWORD
 from tests.live.poster import payload, post
 
@@ -168,4 +168,21 @@ def test_it_draws_each_transaction_on_the_live_page_and_fills_the_gap(
     _, events = send_harvest(platform, ingest_key, app)
     wait_js(page, DOTS, 39 + events)
     screenshot(page, "live-after-gap")
+    assert real_errors(console_errors) == []
+
+
+def test_it_grows_a_transactions_charts_live(
+    minute_start_margin, platform, page, login, member, org, app, ingest_key, console_errors
+):
+    send(platform, ingest_key, app, 20)
+    wait_for(lambda: applied_count(org, app) == 20, "the first payload to be applied")
+    txn = Transaction.objects.for_org(org).get(app=app, name="GET /items/{id}")
+
+    login(page, platform.url, member.email, PASSWORD)
+    page.goto(f"{platform.url}/o/{org.slug}/apps/{app.id}/transactions/{txn.id}/?range=30m")
+    page.wait_for_selector("[data-live-charts][data-state=live]")
+    assert page.evaluate(NEWEST_RPM) == 20
+
+    send(platform, ingest_key, app, 15)
+    wait_js(page, NEWEST_RPM, 35)
     assert real_errors(console_errors) == []
