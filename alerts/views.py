@@ -94,11 +94,24 @@ def incident(request, incident_id):
         end = (item.resolved_at or timezone.now()) + timedelta(minutes=30)
         start = item.started_at - timedelta(minutes=max(30, item.condition.window_minutes * 2))
         chart = preview.replay(request.org, item.condition, start, min(end, timezone.now()))
+        chart["series"].append(_incident_segment(item, chart))
     return render(
         request,
         "alerts/incident.html",
         _ctx(request, incident=item, events=events, chart=chart, section="incidents"),
     )
+
+
+def _incident_segment(item, chart):
+    """The metric while the incident was open, drawn over it in red (palette key error_rate)."""
+    start = item.started_at.timestamp()
+    end = item.resolved_at.timestamp() if item.resolved_at else float("inf")
+    values = chart["series"][0]["values"]
+    return {
+        "key": "error_rate",
+        "label": "During the incident",
+        "values": [v if start <= t <= end else None for t, v in zip(chart["t"], values)],
+    }
 
 
 @org_view(write_role=MEMBER)
@@ -205,10 +218,9 @@ def _prefill(request):
     transaction_name = request.GET.get("transaction", "")[:255]
     if transaction_name:
         initial["transaction"] = transaction_name
-    if "app" in initial and "metric" in initial:
-        app = App.objects.get(id=initial["app"])
-        label = Metric(initial["metric"]).label
-        initial["name"] = f"{label} of {transaction_name or app.name}"[:200]
+    if "metric" in initial:
+        # Incident titles add the app (and transaction) to the name.
+        initial["name"] = Metric(initial["metric"]).label
     return initial
 
 
