@@ -13,13 +13,14 @@ Prints, for one run:
   - freshness, 202 → visible in the query layer (apm.queries), p50/p95;
   - for the same events, the rate of a plain COPY into Postgres, and the ratio.
 
-Figures, not pass/fail. Bounded: about --duration seconds of load plus set-up and drain
-(≤ 2 minutes with the defaults).
+Figures, not pass/fail. Bounded: two phases of --duration seconds plus set-up and
+drains (about 2 minutes with the defaults).
 
-    .venv/bin/python bench/ingest.py [--duration 30] [--processes 64] [--rate 0]
+    .venv/bin/python bench/ingest.py [--duration 25] [--processes 64] [--rate N]
 
---rate 0 posts back to back (closed loop, the capacity); --rate N aims at N payloads/s
-in total (open loop, latency at that load).
+Two phases: capacity (every simulated process posts back to back; throughput applied
+end to end), then latency (open loop at 80 % of that capacity, or --rate: POST
+latency and freshness at a load the pipeline sustains).
 """
 
 import argparse
@@ -215,14 +216,57 @@ async def probe_freshness(url, key, org, app, stop_at, out):
         await client.close()
 
 
+def run_phase(procs, url, key, org, app, r, seconds, rate, probe=True):
+    """Post for ``seconds`` (back to back when rate is 0), then wait for the workers to apply
+    everything accepted. Returns a dict of figures."""
+    base_applied = applied_count(org)
+    results, freshness = [], []
+    interval = len(procs) / rate if rate else 0.0
+    t_start = time.monotonic()
+    stop_at = t_start + seconds
+
+    async def load():
+        jobs = [loadgen.run_process(p, url, key, stop_at, interval, results) for p in procs]
+        if probe:
+            jobs.append(probe_freshness(url, key, org, app, stop_at, freshness))
+        await asyncio.gather(*jobs)
+
+    asyncio.run(load())
+    t_posted = time.monotonic()
+    accepted = [x for x in results if x[2] == 202]
+    # Everything accepted (probes included) must be applied; wait for the stream to empty.
+    while (r.xlen(STREAM) or r.xpending(STREAM, "rollup")["pending"]) and time.monotonic() - t_posted < 60:
+        time.sleep(0.05)
+    t_applied = time.monotonic()
+    n_applied = applied_count(org) - base_applied
+    elapsed = t_applied - t_start
+    statuses = {}
+    for x in results:
+        statuses[x[2]] = statuses.get(x[2], 0) + 1
+    return {
+        "posted": len(results),
+        "accepted": len(accepted),
+        "statuses": statuses,
+        "post_seconds": t_posted - t_start,
+        "elapsed": elapsed,
+        "applied": n_applied,
+        "payloads_per_s": n_applied / elapsed,
+        "events_per_s": sum(x[3] for x in accepted) / elapsed,
+        "txns_per_s": sum(x[4] for x in accepted) / elapsed,
+        "lat": [x[1] * 1000 for x in accepted],
+        "fresh": [x * 1000 for x in freshness],
+        "backlog_drain_s": t_applied - t_posted,
+    }
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    ap.add_argument("--duration", type=float, default=25.0, help="seconds of load per phase")
     ap.add_argument("--processes", type=int, default=64, help="simulated agent processes (connections)")
-    ap.add_argument("--rate", type=float, default=0.0, help="total payloads/s to aim at (0: back to back)")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="payloads/s of the latency phase (default: 80%% of the measured capacity)")
     ap.add_argument("--web-workers", type=int, default=2)
     ap.add_argument("--worker-processes", type=int, default=2)
-    ap.add_argument("--keep-logs", action="store_true")
     args = ap.parse_args()
 
     setup_database()
@@ -244,70 +288,36 @@ def main():
     try:
         wait_http(port)
         procs = [loadgen.Process(app.name, i) for i in range(args.processes)]
-        results = []
-        freshness = []
+        # Warm-up: every process posts once (transactions created, keys and apps cached).
+        run_phase(procs, url, key, org, app, r, 1.0, len(procs), probe=False)
 
-        async def warm():
-            # One payload per process: creates the transactions and caches keys and apps.
-            await asyncio.gather(*(loadgen.run_process(p, url, key, time.monotonic() + 0.5, 1.0, []) for p in procs[:8]))
+        print(f"phase 1, capacity: {args.processes} simulated processes posting back to back "
+              f"for {args.duration:.0f} s ...", flush=True)
+        cap = run_phase(procs, url, key, org, app, r, args.duration, 0.0)
+        rate = args.rate or max(1.0, 0.8 * cap["payloads_per_s"])
+        print(f"phase 2, latency: {rate:.0f} payloads/s (open loop) for {args.duration:.0f} s ...", flush=True)
+        lat = run_phase(procs, url, key, org, app, r, args.duration, rate)
 
-        asyncio.run(warm())
-        deadline = time.monotonic() + 30
-        while r.xlen(STREAM) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        base_applied = applied_count(org)
-
-        interval = args.processes / args.rate if args.rate else 0.0
-        print(f"load: {args.processes} simulated processes for {args.duration:.0f} s, "
-              f"{'back to back' if not interval else f'{args.rate:.0f} payloads/s'} ...", flush=True)
-        t_start = time.monotonic()
-        stop_at = t_start + args.duration
-
-        async def load():
-            await asyncio.gather(
-                *(loadgen.run_process(p, url, key, stop_at, interval, results) for p in procs),
-                probe_freshness(url, key, org, app, stop_at, freshness),
-            )
-
-        asyncio.run(load())
-        t_posted = time.monotonic()
-        accepted = [x for x in results if x[2] == 202]
-        target = base_applied + len(accepted) + len(freshness)
-        # Wait for the workers to apply everything accepted (bounded).
-        applied = applied_count(org)
-        while applied < target and time.monotonic() - t_posted < 45:
-            time.sleep(0.05)
-            applied = applied_count(org)
-        t_applied = time.monotonic()
-        n_applied = applied - base_applied
-        elapsed = t_applied - t_start
-        events = sum(x[3] for x in accepted)
-        txns = sum(x[4] for x in accepted)
-        lat = [x[1] * 1000 for x in accepted]
-        statuses = {}
-        for x in results:
-            statuses[x[2]] = statuses.get(x[2], 0) + 1
-
-        # The COPY baseline gets as many event rows as were accepted, from the same templates.
-        per = max(1, len(accepted) // len(procs))
+        # The COPY baseline: as many of the same event rows as phase 1 applied, from the same templates.
+        per = max(1, cap["accepted"] // len(procs))
         text = event_rows(procs, org, app, [per] * len(procs))
         n_rows = per * len(procs) * loadgen.N_EVENTS
         copy_rate = copy_baseline(text, n_rows)
-
         dead = r.xlen(f"{STREAM}:dead")
+
         print()
-        print(f"posted {len(results)} payloads in {t_posted - t_start:.1f} s; statuses {statuses}")
-        print(f"applied {n_applied} of {len(accepted) + len(freshness)} accepted "
-              f"({'all' if n_applied >= len(accepted) + len(freshness) else 'NOT all'}) "
-              f"{elapsed:.1f} s after the first post; dead-lettered {dead}")
-        print(f"payloads/s applied end to end:     {n_applied / elapsed:10.0f}")
-        print(f"sampled events/s applied:          {events / elapsed:10.0f}")
-        print(f"transactions represented/s:        {txns / elapsed:10.0f}")
-        print(f"POST latency p50 / p99:            {pct(lat, 0.5):8.1f} ms / {pct(lat, 0.99):.1f} ms")
-        fr = [x * 1000 for x in freshness]
-        print(f"freshness 202→visible p50 / p95:   {pct(fr, 0.5):8.0f} ms / {pct(fr, 0.95):.0f} ms  ({len(fr)} probes)")
-        print(f"plain COPY of the same events:     {copy_rate:10.0f} rows/s "
-              f"({n_rows} rows); pipeline/COPY = {events / elapsed / copy_rate:.3f}")
+        for name, ph in (("capacity (back to back)", cap), (f"latency ({rate:.0f}/s offered)", lat)):
+            print(f"{name}: posted {ph['posted']} in {ph['post_seconds']:.1f} s, statuses {ph['statuses']}; "
+                  f"applied {ph['applied']} (stream drained {ph['backlog_drain_s']:.1f} s after the last post)")
+            print(f"  payloads/s applied end to end:   {ph['payloads_per_s']:10.0f}")
+            print(f"  sampled events/s applied:        {ph['events_per_s']:10.0f}")
+            print(f"  transactions represented/s:      {ph['txns_per_s']:10.0f}")
+            print(f"  POST latency p50 / p99:          {pct(ph['lat'], 0.5):8.1f} ms / {pct(ph['lat'], 0.99):.1f} ms")
+            print(f"  freshness 202→visible p50 / p95: {pct(ph['fresh'], 0.5):8.0f} ms / {pct(ph['fresh'], 0.95):.0f} ms"
+                  f"  ({len(ph['fresh'])} probes)")
+        print(f"plain COPY of the same events: {copy_rate:10.0f} rows/s ({n_rows} rows); "
+              f"pipeline/COPY (capacity) = {cap['events_per_s'] / copy_rate:.3f}")
+        print(f"dead-lettered entries: {dead}")
     finally:
         stop(web)
         stop(worker)

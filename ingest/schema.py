@@ -43,8 +43,8 @@ def check_time(value, what):
         fail(what, f"{what} is more than 10 min in the future")
 
 
-class Struct(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    pass
+class Struct(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
+    """Our structs hold no reference cycles: untracked by the GC, which is faster to decode."""
 
 
 class Segments(Struct):
