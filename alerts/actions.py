@@ -11,6 +11,7 @@ from django.utils import timezone
 from alerts.models import (
     NOTIFYING_EVENTS,
     SEVERITY_RANK,
+    SLO,
     AppMute,
     Delivery,
     EventKind,
@@ -166,3 +167,12 @@ def send_test(channel):
         )
         queue_deliveries([delivery.id])
     return delivery
+
+
+@transaction.atomic
+def delete_source(source, user):
+    """Delete a condition or SLO; its open incidents are resolved first (notifying), history stays."""
+    field = "slo" if isinstance(source, SLO) else "condition"
+    for incident in Incident.objects.for_org(source.organization).filter(**{field: source}, resolved_at__isnull=True):
+        resolve(incident, by=user)
+    source.delete()

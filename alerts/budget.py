@@ -26,7 +26,7 @@ def hourly_counts(org, slo, now=None):
     start = end - timedelta(days=slo.period_days)
     by_hour = defaultdict(metrics.Bucket)
     fields = ("time", "count", "errors", "sum", "apdex_s", "apdex_t", "sketch")
-    for minute, *row in AppHour.objects.for_org(org).filter(app_id=slo.app_id, time__gte=start, time__lt=end).values_list(*fields):
+    for minute, *row in AppHour.objects.for_org(org).filter(app_id=slo.app_id, txn_type="web", time__gte=start, time__lt=end).values_list(*fields):
         by_hour[_hour(minute)].add(row)
     recent = max(start, end - timedelta(days=2))
     minute_buckets = metrics.app_buckets(org, [slo.app_id], recent, end).get(slo.app_id, {})

@@ -83,7 +83,10 @@ def for_delivery(delivery):
         )
     event = delivery.event
     incident = event.incident
-    unit = METRIC_UNITS.get(incident.condition.metric, "") if incident.condition_id else "x"
+    if incident.condition_id:
+        unit = METRIC_UNITS.get(incident.condition.metric, "")
+    else:
+        unit = "x" if incident.slo_id else ""  # an SLO's value is a burn rate
     verb = _VERBS.get(event.kind, event.kind)
     summary = f"[{event.severity.upper()}] {incident.title} \u2014 {verb}"
     if event.kind != EventKind.RESOLVED and event.value is not None:

@@ -196,9 +196,9 @@ class AppMute(OrgOwnedModel):
 class Incident(OrgOwnedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     app = models.ForeignKey("tenants.App", on_delete=models.CASCADE, related_name="incidents")
-    # Exactly one of condition / slo is set.
-    condition = models.ForeignKey(Condition, on_delete=models.CASCADE, null=True, blank=True, related_name="incidents")
-    slo = models.ForeignKey(SLO, on_delete=models.CASCADE, null=True, blank=True, related_name="incidents")
+    # At most one of condition / slo is set; neither once its source was deleted (history stays).
+    condition = models.ForeignKey(Condition, on_delete=models.SET_NULL, null=True, blank=True, related_name="incidents")
+    slo = models.ForeignKey(SLO, on_delete=models.SET_NULL, null=True, blank=True, related_name="incidents")
     # What breached inside the condition's scope: "" for an app or transaction, a host for instance metrics.
     target = models.CharField(max_length=255, blank=True, default="")
     title = models.CharField(max_length=300)
@@ -233,8 +233,7 @@ class Incident(OrgOwnedModel):
                 name="one_open_incident_per_slo",
             ),
             models.CheckConstraint(
-                condition=Q(condition__isnull=False, slo__isnull=True) | Q(condition__isnull=True, slo__isnull=False),
-                name="incident_has_one_source",
+                condition=Q(condition__isnull=True) | Q(slo__isnull=True), name="incident_has_one_source"
             ),
         ]
         indexes = [models.Index(fields=["organization", "app", "opened_at"], name="incident_app_time")]

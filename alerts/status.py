@@ -16,14 +16,17 @@ def open_incident_severity_by_app(org):
 
 
 def incident_periods(org, app_id, start, end, limit=500):
-    """Incidents of one app that overlap [start, end), oldest first, as plain dicts for JSON.
+    """Incidents of one app (every app when ``app_id`` is None) that overlap [start, end),
+    oldest first, as plain dicts for JSON.
 
     ``end`` is None while the incident is open. The period begins where the breaching
     window began (``started_at``), which is what a chart should shade.
     """
+    rows = Incident.objects.for_org(org)
+    if app_id is not None:
+        rows = rows.filter(app_id=app_id)
     rows = (
-        Incident.objects.for_org(org)
-        .filter(app_id=app_id, started_at__lt=end)
+        rows.filter(started_at__lt=end)
         .filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=start))
         .select_related("condition")
         .order_by("started_at")[:limit]
@@ -31,6 +34,7 @@ def incident_periods(org, app_id, start, end, limit=500):
     return [
         {
             "id": str(i.id),
+            "app": str(i.app_id),
             "title": i.title,
             "severity": i.severity,
             "state": i.state,

@@ -78,10 +78,12 @@ def incidents(request):
     open_now = qs.filter(resolved_at__isnull=True)
     history = qs.filter(resolved_at__isnull=False, opened_at__gte=since)
     page = Paginator(history, 50).get_page(request.GET.get("page"))
+    filters = request.GET.copy()
+    filters.pop("page", None)
     return render(
         request,
         "alerts/incidents.html",
-        _ctx(request, form=form, open_incidents=list(open_now[:200]), page=page, section="incidents"),
+        _ctx(request, form=form, open_incidents=list(open_now[:200]), page=page, filters=filters.urlencode(), section="incidents"),
     )
 
 
@@ -172,21 +174,16 @@ def incidents_json(request):
         return _bad_request("Give unix seconds.", str(exc))
     if start >= end or end - start > timedelta(days=90):
         return _bad_request("'from' must be before 'to', at most 90 days apart.", "from")
-    app_ids = []
+    app_id = None
     raw_app = request.GET.get("app")
     if raw_app:
         app = App.objects.filter(id=_uuid(raw_app)).first() if _uuid(raw_app) else None
         if app is None:
             raise Http404("No such app")
-        app_ids = [app.id]
-    else:
-        app_ids = list(App.objects.values_list("id", flat=True))
-    periods = []
-    for app_id in app_ids:
-        for period in incident_periods(request.org, app_id, start, end):
-            period["app"] = str(app_id)
-            period["url"] = _url(request, "incident", period["id"])
-            periods.append(period)
+        app_id = app.id
+    periods = incident_periods(request.org, app_id, start, end)
+    for period in periods:
+        period["url"] = _url(request, "incident", period["id"])
     return JsonResponse({"from": start.timestamp(), "to": end.timestamp(), "incidents": periods})
 
 
@@ -301,7 +298,7 @@ def condition_edit(request, condition_id):
 @require_POST
 def condition_delete(request, condition_id):
     item = get_object_or_404(Condition, id=condition_id)
-    item.delete()
+    actions.delete_source(item, request.user)
     messages.success(request, f"Condition \u201c{item.name}\u201d deleted.")
     return redirect(_url(request, "conditions"))
 
@@ -485,6 +482,6 @@ def slo_edit(request, slo_id):
 @require_POST
 def slo_delete(request, slo_id):
     item = get_object_or_404(SLO, id=slo_id)
-    item.delete()
+    actions.delete_source(item, request.user)
     messages.success(request, f"SLO \u201c{item.name}\u201d deleted.")
     return redirect(_url(request, "slos"))

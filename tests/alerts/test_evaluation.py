@@ -196,3 +196,21 @@ def test_a_hand_resolved_incident_is_not_resolved_again(rollups, org, app, owner
         actions.resolve(incident, by=owner)
     with pytest.raises(actions.IncidentStateError):
         actions.acknowledge(incident, owner)
+
+
+def test_beat_fans_out_one_task_per_organisation_with_alerts(org, app, outsider_org, settings):
+    from celery.schedules import crontab
+
+    from alerts.tasks import evaluate_all
+    from tenants.models import App, Organization
+
+    entry = settings.CELERY_BEAT_SCHEDULE["alerts-evaluate"]
+    assert entry["task"] == "alerts.evaluate_all" and isinstance(entry["schedule"], crontab)
+    assert entry["options"]["expires"] < 60
+    make_condition(org, app)
+    other_app = App.objects.for_org(outsider_org).create(organization=outsider_org, name="x")
+    SLO.objects.for_org(outsider_org).create(organization=outsider_org, app=other_app, name="s", indicator="errors", objective=99)
+    quiet = Organization.objects.create(name="Quiet", slug="quiet")
+    quiet_app = App.objects.for_org(quiet).create(organization=quiet, name="y")
+    make_condition(quiet, quiet_app, enabled=False)
+    assert evaluate_all(minute_floor().isoformat()) == 2

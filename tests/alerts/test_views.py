@@ -211,3 +211,26 @@ def test_slo_pages(org, app, owner_client, rollups):
     summary = page.context["summary"]
     assert (summary["counts"].total, summary["counts"].bad) == (40, 4)
     assert summary["budget_remaining"] == pytest.approx(1 - 4 / (40 * 0.01))
+
+
+def test_deleting_a_condition_resolves_its_incidents_and_keeps_history(org, app, owner_client, owner):
+    incident = factories.incident(org, app)
+    response = owner_client.post(url(org, f"conditions/{incident.condition_id}/delete"))
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.condition_id is None and incident.resolved_by == owner
+    page = owner_client.get(url(org, f"incidents/{incident.id}/"))
+    assert page.status_code == 200 and b"resolved" in page.content
+
+
+def test_the_incident_chart_marks_the_incident(org, app, owner_client, rollups):
+    from tests.alerts.conftest import minute_floor
+
+    incident = factories.incident(org, app)
+    rollups.minutes(app, [minute_floor() - timedelta(minutes=3)], p95=0.5)
+    chart = owner_client.get(url(org, f"incidents/{incident.id}/")).context["chart"]
+    segment = chart["series"][-1]
+    assert segment["label"] == "During the incident"
+    inside = [v for t, v in zip(chart["t"], segment["values"]) if t >= incident.started_at.timestamp()]
+    assert any(v is not None for v in inside)
+    assert all(v is None for t, v in zip(chart["t"], segment["values"]) if t < incident.started_at.timestamp())
