@@ -28,6 +28,8 @@ from ingest.queue import GROUP, stream
 log = logging.getLogger(__name__)
 
 _CLAIM_EVERY = 5.0  # seconds between XAUTOCLAIM sweeps
+_FORGET_EVERY = 600.0  # seconds between sweeps of dead consumers
+_FORGET_IDLE_MS = 3600 * 1000
 _BLOCK_MS = 200
 _TRANSIENT = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
 # Test hook: crash between the commit and the ack, to prove redelivery counts once.
@@ -65,11 +67,22 @@ class Consumer:
         self.redis = redis.Redis.from_url(settings.REDIS_URL)
         self.stream = stream()
         self.last_claim = 0.0
+        self.last_forget = time.monotonic()
         self.applied = 0
         ensure_group(self.redis, self.stream)
 
+    def forget_dead_consumers(self):
+        """Remove consumers of exited processes (nothing pending, idle for an hour) from the group."""
+        for c in self.redis.xinfo_consumers(self.stream, GROUP):
+            name = c["name"].decode() if isinstance(c["name"], bytes) else c["name"]
+            if name != self.name and c["pending"] == 0 and c["idle"] > _FORGET_IDLE_MS:
+                self.redis.xgroup_delconsumer(self.stream, GROUP, name)
+
     def read(self, block_ms=_BLOCK_MS):
         now = time.monotonic()
+        if now - self.last_forget >= _FORGET_EVERY:
+            self.last_forget = now
+            self.forget_dead_consumers()
         if now - self.last_claim >= _CLAIM_EVERY:
             self.last_claim = now
             idle_ms = int(settings.INGEST_CLAIM_IDLE_SECONDS * 1000)

@@ -202,7 +202,7 @@ def transaction_ids(org_id, app_id, keys):
             out[key] = tid
     if not missing:
         return out
-    with connection.cursor() as cur:
+    with transaction.atomic(), connection.cursor() as cur:
         cur.execute(
             "SELECT type, name, id FROM apm_transaction WHERE app_id = %s AND (type, name) IN "
             "(SELECT * FROM unnest(%s::text[], %s::text[]))",

@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from django.db import connection
 
 from apm.models import AppMinute, Event, ProcessedBatch, Transaction, TransactionMinute
 from tenants.models import App
@@ -54,3 +55,46 @@ def test_it_counts_the_same_payload_once(client, org, ingest_key, consumer):
     drain(consumer)
     assert TransactionMinute.objects.for_org(org).get().count == 10
     assert Event.objects.for_org(org).count() == 5
+
+
+@pytest.mark.django_db
+def test_it_forgets_dead_consumers_but_not_their_pending_entries(client, org, ingest_key, consumer, private_stream):
+    import redis
+    from django.conf import settings
+
+    from apm import consumer as consumer_module
+    from apm.consumer import Consumer
+
+    r = redis.Redis.from_url(settings.REDIS_URL)
+    assert post(client, ingest_key, P.simple()).status_code == 202
+    dead = Consumer(name="dead-with-work")
+    dead.read(block_ms=1)  # takes the entry and "dies" without acking
+    r.xgroup_createconsumer(private_stream, "rollup", "dead-idle")
+    old = consumer_module._FORGET_IDLE_MS
+    consumer_module._FORGET_IDLE_MS = -1
+    try:
+        consumer.forget_dead_consumers()
+    finally:
+        consumer_module._FORGET_IDLE_MS = old
+    names = {c["name"].decode() for c in r.xinfo_consumers(private_stream, "rollup")}
+    assert "dead-idle" not in names and "dead-with-work" in names
+
+
+@pytest.mark.django_db
+def test_it_sets_aside_an_entry_it_cannot_apply_and_applies_the_rest(client, org, ingest_key, consumer,
+                                                                     private_stream):
+    import redis
+    from django.conf import settings
+
+    assert post(client, ingest_key, P.simple(app="gone")).status_code == 202
+    assert post(client, ingest_key, P.simple(app="kept", seed=2)).status_code == 202
+    App.objects.for_org(org).get(name="gone").delete()  # deleted while its payload waits in the queue
+    with connection.cursor() as cur:
+        # Check foreign keys now, as the commit would outside this test's transaction.
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    drain(consumer)
+    r = redis.Redis.from_url(settings.REDIS_URL)
+    assert r.xlen(f"{private_stream}:dead") == 1
+    assert r.xlen(private_stream) == 0
+    kept = App.objects.for_org(org).get(name="kept")
+    assert TransactionMinute.objects.for_org(org).get(app=kept).count == 10
