@@ -59,14 +59,42 @@ def series_resolution(span):
     return 86400
 
 
-def aggregate_resolution(since, now=None):
-    """Rows to aggregate over a whole range: minutes while they are retained, else hours."""
+def range_segments(since, until, now=None):
+    """[(resolution, start, end)] covering [since, until) with as few rows as exactness allows.
+
+    Whole days in the middle of long ranges come from day rows, whole hours from hour
+    rows, the ragged edges from minute rows, so a 30-day ranking reads ~100 rows per
+    transaction instead of 43,200. Edges older than the finer rows' retention are
+    widened to the coarser bucket.
+    """
     now = now or time.time()
-    if since >= now - settings.RETENTION_MINUTE_DAYS * 86400 + 3600:
-        return 60
-    if since >= now - settings.RETENTION_HOUR_DAYS * 86400 + 86400:
-        return 3600
-    return 86400
+    start, end = int(since // 60) * 60, int(-(-until // 60)) * 60
+    if start < now - settings.RETENTION_MINUTE_DAYS * 86400 + 3600:
+        start = start // 3600 * 3600
+        if end < now - settings.RETENTION_MINUTE_DAYS * 86400 + 3600:
+            end = -(-end // 3600) * 3600
+    elif end - start <= 6 * 3600:
+        return [(60, start, end)]
+    if start < now - settings.RETENTION_HOUR_DAYS * 86400 + 86400:
+        start = start // 86400 * 86400
+    segments = []
+    h0, h1 = -(-start // 3600) * 3600, end // 3600 * 3600
+    if h0 >= h1:
+        return [(60, start, end)]
+    if start < h0:
+        segments.append((60, start, h0))
+    d0, d1 = -(-h0 // 86400) * 86400, h1 // 86400 * 86400
+    if end - start > 3 * 86400 and d0 < d1:
+        if h0 < d0:
+            segments.append((3600, h0, d0))
+        segments.append((86400, d0, d1))
+        if d1 < h1:
+            segments.append((3600, d1, h1))
+    else:
+        segments.append((3600, h0, h1))
+    if h1 < end:
+        segments.append((60, h1, end))
+    return segments
 
 
 def _align(since, until, step):
@@ -174,11 +202,10 @@ def _rollup_rows(org, app, start, end, step, transaction=None, txn_type="web", w
 def window_stats(org, app, since, until, transaction=None, txn_type="web"):
     """The ``stats`` object over [since, until), from the finest rows still retained."""
     since, until = to_unix(since), to_unix(until)
-    step = aggregate_resolution(since)
-    start, end = _align(since, until, step)
     acc = Acc()
-    for row in _rollup_rows(org, app, start, end, step, transaction, txn_type):
-        acc.add_row(*row[1:])
+    for step, start, end in range_segments(since, until):
+        for row in _rollup_rows(org, app, start, end, step, transaction, txn_type):
+            acc.add_row(*row[1:])
     return acc.stats(max((until - since) / 60.0, 1.0))
 
 
@@ -246,21 +273,22 @@ SORTS = {
 def transactions(org, app, since, until, txn_type="web", sort="time", limit=50, q=None):
     """Transactions of one type ranked by ``sort``, with their stats over the range."""
     since, until = to_unix(since), to_unix(until)
-    step = aggregate_resolution(since)
-    start, end = _align(since, until, step)
-    txn_table = TABLES[step][0]
-    params = [_org_id(org), _app_id(app), txn_type, to_dt(start), to_dt(end)]
-    name_filter = ""
-    if q:
-        name_filter = " AND t.name ILIKE %s"
-        params.append("%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-    rows = _rows(
-        f"SELECT r.transaction_id, t.name, t.type, r.{_ROW_COLUMNS.replace(', ', ', r.')}, r.sketch "
-        f"FROM {txn_table} r JOIN apm_transaction t ON t.id = r.transaction_id "
-        "WHERE r.organization_id = %s AND r.app_id = %s AND t.type = %s AND r.time >= %s AND r.time < %s"
-        + name_filter,
-        params,
-    )
+    segments = range_segments(since, until)
+    start, end = segments[0][1], segments[-1][2]
+    rows = []
+    for step, seg_start, seg_end in segments:
+        params = [_org_id(org), _app_id(app), txn_type, to_dt(seg_start), to_dt(seg_end)]
+        name_filter = ""
+        if q:
+            name_filter = " AND t.name ILIKE %s"
+            params.append("%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        rows += _rows(
+            f"SELECT r.transaction_id, t.name, t.type, r.{_ROW_COLUMNS.replace(', ', ', r.')}, r.sketch "
+            f"FROM {TABLES[step][0]} r JOIN apm_transaction t ON t.id = r.transaction_id "
+            "WHERE r.organization_id = %s AND r.app_id = %s AND t.type = %s AND r.time >= %s AND r.time < %s"
+            + name_filter,
+            params,
+        )
     accs = {}
     names = {}
     for row in rows:

@@ -196,3 +196,12 @@ def test_it_downsamples_hours_and_days_to_the_merge_of_their_minutes(org, ingest
         for h in hours:
             merge_into(merged, decode(bytes(h.sketch)))
         assert decode(bytes(day.sketch)) == merged
+
+
+@pytest.mark.django_db
+def test_it_counts_long_ranges_exactly_from_mixed_resolutions(owner_client, org, shop, minute):
+    downsample_org(org.id, [minute - 3600, minute])
+    for rng in ("2d", "5d", "30d"):
+        rows = api(owner_client, org, f"apps/{shop.pk}/transactions", range=rng).json()["transactions"]
+        assert {t["name"]: t["count"] for t in rows} == {"checkout": 6, "home": 3}, rng
+        assert rows[0]["error_count"] == 1
