@@ -220,3 +220,205 @@ def traces_sharing_id(org, trace_id, exclude_app=None):
             "transaction__id",
         )[:50]
     )
+
+
+# --- metrics for the pages, with the sketch work cached ---------------------------------
+#
+# Decoding DDSketches in Python is the cost of percentile queries (tens to hundreds of
+# microseconds each). A rollup row's sketch only changes when its count does, so decoded
+# bins and per-row quantiles are cached in Redis under (table, row id, count): a late
+# payload that adds to a row changes its count and so its key. Range totals merge the
+# coarsest rows that fit (days, then hours, then the minutes at the edges).
+
+from django.core.cache import cache  # noqa: E402
+
+from apm import queries  # noqa: E402
+from apm.sketches import DDSketch, decode, merge_into, quantiles  # noqa: E402
+
+SKETCH_CACHE_SECONDS = 6 * 3600
+_LEVEL = {60: "m", 3600: "h", 86400: "d"}
+_COLUMNS = queries._ROW_COLUMNS
+
+
+def _key(prefix, kind, step, row_id, count):
+    return f"apm:{prefix}:{kind}{_LEVEL[step]}:{row_id}:{count}"
+
+
+def decoded_sketches(rows):
+    """[(zero count, bins dict)] for rows of (kind, step, id, count, sketch bytes), cached."""
+    keys = [_key("sk", kind, step, row_id, count) for kind, step, row_id, count, _ in rows]
+    found = cache.get_many(keys)
+    out, missing = [], {}
+    for key, (_, _, _, _, blob) in zip(keys, rows):
+        value = found.get(key)
+        if value is None:
+            sketch = decode(bytes(blob)) if blob else None
+            value = (sketch.zero_count, sketch.bins) if sketch else (0, {})
+            missing[key] = value
+        out.append(value)
+    if missing:
+        cache.set_many(missing, SKETCH_CACHE_SECONDS)
+    return out
+
+
+def merged(parts):
+    """One DDSketch from (zero count, bins) parts; None when empty."""
+    out = DDSketch()
+    for zero, bins in parts:
+        if bins or zero:
+            other = DDSketch()
+            other.bins, other.zero_count, other.count = bins, zero, zero + sum(bins.values())
+            merge_into(out, other)
+    return out if out.count else None
+
+
+def row_quantiles(rows):
+    """[(p50, p95, p99) seconds] of each row of (kind, step, id, count, sketch), cached."""
+    keys = [_key("q", kind, step, row_id, count) for kind, step, row_id, count, _ in rows]
+    found = cache.get_many(keys)
+    out, missing = [], {}
+    for key, (_, _, _, _, blob) in zip(keys, rows):
+        value = found.get(key)
+        if value is None:
+            value = tuple(quantiles(decode(bytes(blob)))) if blob else (None, None, None)
+            missing[key] = value
+        out.append(value)
+    if missing:
+        cache.set_many(missing, SKETCH_CACHE_SECONDS)
+    return out
+
+
+def _with_quantiles(stats, q):
+    p50, p95, p99 = q if stats["count"] else (None, None, None)
+    stats.update(p50_ms=queries._ms(p50), p95_ms=queries._ms(p95), p99_ms=queries._ms(p99))
+    return stats
+
+
+def _tiers(start, end, finest):
+    """[(step, start, end)] covering [start, end) (aligned to ``finest``) with the coarsest rows.
+
+    Whole days use day rows, whole hours hour rows, and only the edges finer rows.
+    """
+    out = []
+    for step in (86400, 3600):
+        if step <= finest:
+            continue
+        first = -(-start // step) * step
+        last = end // step * step
+        if last - first >= step:
+            out.extend(_tiers(start, first, finest) if first > start else [])
+            out.append((step, first, last))
+            out.extend(_tiers(last, end, finest) if end > last else [])
+            return out
+    return [(finest, start, end)] if end > start else []
+
+
+def _rollups(org, app, step, start, end, transaction=None, txn_type="web", sketches=True):
+    """(id, time, 12 stats, sketch) rows of an app (or transaction) at one resolution."""
+    txn_table, app_table = queries.TABLES[step]
+    sketch = "sketch" if sketches else "NULL"
+    common = "organization_id = %s AND app_id = %s AND time >= %s AND time < %s"
+    params = [org.id, app.id, queries.to_dt(start), queries.to_dt(end)]
+    if transaction is not None:
+        sql = f"SELECT id, extract(epoch FROM time)::bigint, {_COLUMNS}, {sketch} FROM {txn_table} WHERE {common} AND transaction_id = %s"
+        params.append(int(transaction))
+    else:
+        sql = f"SELECT id, extract(epoch FROM time)::bigint, {_COLUMNS}, {sketch} FROM {app_table} WHERE {common} AND txn_type = %s"
+        params.append(txn_type)
+    return _rows(sql + " ORDER BY time", params)
+
+
+def series(org, app, since, until, transaction=None, txn_type="web"):
+    """The body of ``queries.timeseries`` (same shape and rules), with cached sketch work."""
+    since, until = queries.to_unix(since), queries.to_unix(until)
+    step = queries.series_resolution(until - since)
+    start, end = queries._align(since, until, step)
+    kind = "t" if transaction is not None else "a"
+    rows = _rollups(org, app, step, start, end, transaction, txn_type)
+    by_time = {}
+    total = queries.Acc()
+    for row in rows:
+        total.add_row(*row[2:14])
+    q = row_quantiles([(kind, step, r[0], r[2], r[14]) for r in rows])
+    for row, quant in zip(rows, q):
+        acc = queries.Acc()
+        acc.add_row(*row[2:14])
+        by_time[row[1]] = _with_quantiles(acc.stats(step / 60.0), quant)
+    empty = queries.Acc().stats(step / 60.0)
+    points = [{"t": t, **by_time.get(t, empty)} for t in range(start, end, step)]
+
+    # Totals: coarser rows for the inside of the range, the series' own rows at the edges.
+    parts = []
+    for tier_step, a, b in _tiers(start, end, step):
+        if tier_step == step:
+            chosen = [(kind, step, r[0], r[2], r[14]) for r in rows if a <= r[1] < b]
+        else:
+            chosen = [
+                (kind, tier_step, r[0], r[2], r[14])
+                for r in _rollups(org, app, tier_step, a, b, transaction, txn_type)
+            ]
+        parts.extend(decoded_sketches(chosen))
+    totals = total.stats((end - start) / 60.0)
+    sketch = merged(parts)
+    _with_quantiles(totals, quantiles(sketch) if sketch else (None, None, None))
+    return {"from": start, "to": end, "resolution": step, "points": points, "totals": totals}
+
+
+def transaction_table(org, app, since, until, txn_type="web", sort="time", limit=50, q=None, percentiles=True):
+    """``queries.transactions`` over the coarsest rows that fit, percentiles from cached sketches.
+
+    Ranges over three hours are read hour-aligned (they start at the top of their first
+    hour) so that whole hour and day rows can be used; shorter ones are exact to the minute.
+    """
+    since, until = queries.to_unix(since), queries.to_unix(until)
+    finest = 60 if until - since <= 3 * 3600 else 3600
+    start, end = queries._align(since, until, finest)
+    name_filter, extra = "", []
+    if q:
+        name_filter = " AND t.name ILIKE %s"
+        extra = ["%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"]
+    accs, names, sketch_rows = {}, {}, {}
+    sketch = "r.sketch" if percentiles else "NULL"
+    for step, a, b in _tiers(start, end, finest):
+        table = queries.TABLES[step][0]
+        rows = _rows(
+            f"SELECT r.transaction_id, t.name, t.type, r.id, r.{_COLUMNS.replace(', ', ', r.')}, {sketch} "
+            f"FROM {table} r JOIN apm_transaction t ON t.id = r.transaction_id "
+            "WHERE r.organization_id = %s AND r.app_id = %s AND t.type = %s AND r.time >= %s AND r.time < %s"
+            + name_filter,
+            [org.id, app.id, txn_type, queries.to_dt(a), queries.to_dt(b), *extra],
+        )
+        for row in rows:
+            tid = row[0]
+            acc = accs.get(tid)
+            if acc is None:
+                acc = accs[tid] = queries.Acc()
+                names[tid] = (row[1], row[2])
+                sketch_rows[tid] = []
+            acc.add_row(*row[4:16])
+            if percentiles:
+                sketch_rows[tid].append(("t", step, row[3], row[4], row[16]))
+    minutes = max((end - start) / 60.0, 1.0)
+    total_time = sum(a.sum for a in accs.values()) or 0.0
+    flat = [r for tid in accs for r in sketch_rows[tid]]
+    decoded = iter(decoded_sketches(flat)) if percentiles else None
+    out = []
+    for tid, acc in accs.items():
+        stats = acc.stats(minutes)
+        if percentiles:
+            parts = [next(decoded) for _ in sketch_rows[tid]]
+            sketch = merged(parts)
+            _with_quantiles(stats, quantiles(sketch) if sketch else (None, None, None))
+        out.append(
+            {
+                "id": tid,
+                "name": names[tid][0],
+                "type": names[tid][1],
+                "total_time_s": acc.sum,
+                "time_share": acc.sum / total_time if total_time else 0.0,
+                **stats,
+            }
+        )
+    key = queries.SORTS.get(sort, queries.SORTS["time"])
+    out.sort(key=lambda r: (key(r), r["count"]), reverse=True)
+    return {"from": start, "to": end, "sort": sort, "transactions": out[:limit]}

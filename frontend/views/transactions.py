@@ -3,7 +3,7 @@
 from django.http import Http404
 from django.shortcuts import render
 
-from apm import queries
+from apm import queries, ui_queries
 from frontend.chartdata import SEGMENTS, stats_series
 from frontend.views.common import app_page, app_page_context, time_range_or_error, txn_type, type_links, with_params
 from tenants.access import org_view
@@ -31,7 +31,7 @@ def transaction_list(request, app):
         sort = "time"
     kind = txn_type(request)
     query = request.GET.get("q", "").strip()[:255]
-    result = queries.transactions(
+    result = ui_queries.transaction_table(
         org, app, time_range.start, time_range.end, txn_type=kind, sort=sort, limit=LIMIT, q=query or None
     )
     context = app_page_context(
@@ -82,7 +82,7 @@ def transaction_detail(request, app, txn_id):
     txn = queries.transaction_info(org, app, txn_id)
     if txn is None:
         raise Http404("No such transaction")
-    series = queries.timeseries(org, app, time_range.start, time_range.end, transaction=txn["id"], txn_type=txn["type"])
+    series = ui_queries.series(org, app, time_range.start, time_range.end, transaction=txn["id"], txn_type=txn["type"])
     traces = queries.traces(org, app, time_range.start, time_range.end, transaction=txn["id"], limit=SLOW_TRACES)
     context = app_page_context(
         request,
