@@ -17,13 +17,20 @@ class AppLimitReached(Exception):
     pass
 
 
-def resolve_app(org_id, name):
-    """Return (app_id, apdex_t); raises AppLimitReached when the app would be one too many."""
+def resolve_app(org_id, name, cache_only=False):
+    """Return (app_id, apdex_t); raises AppLimitReached when the app would be one too many.
+
+    With ``cache_only``, raises ingest.handler.NeedsDatabase instead of querying.
+    """
     key = (org_id, name)
     now = time.monotonic()
     hit = _cache.get(key)
     if hit is not None and hit[1] > now:
         result = hit[0]
+    elif cache_only:
+        from ingest.handler import NeedsDatabase
+
+        raise NeedsDatabase()
     else:
         if not connection.in_atomic_block:  # (tests run inside one)
             close_old_connections()

@@ -6,6 +6,7 @@ No database access in steady state: keys and apps come from per-process caches.
 """
 
 import re
+import time
 import zlib
 
 import msgspec
@@ -44,11 +45,38 @@ def _media_type(value):
     return value.split(";", 1)[0].strip().lower()
 
 
-def handle(headers, body):
+class NeedsDatabase(Exception):
+    """Raised by ``handle(..., inline=True)`` when an answer is not in the caches."""
+
+
+# Answers of resolve_ingest_key for the inline path: it must not touch the database (it
+# runs on the event loop), and resolve_ingest_key may. Short-lived, so a revoked key
+# still stops within INGEST_KEY_CACHE_SECONDS + this.
+_KEYS_TTL = 2.0
+_keys = {}
+
+
+def _cached_key(raw_key):
+    hit = _keys.get(raw_key)
+    if hit is None or hit[1] < time.monotonic():
+        raise NeedsDatabase()
+    return hit[0]
+
+
+def _resolve_key(raw_key):
+    resolved = resolve_ingest_key(raw_key)
+    if len(_keys) > 10_000:
+        _keys.clear()
+    _keys[raw_key] = (resolved, time.monotonic() + min(_KEYS_TTL, settings.INGEST_KEY_CACHE_SECONDS))
+    return resolved
+
+
+def handle(headers, body, inline=False):
     """``headers``: dict of lower-case str names → str values; ``body``: the raw bytes.
 
     A caller that stops reading at MAX_COMPRESSED_BYTES + 1 passes what it read; any
-    longer body is refused here.
+    longer body is refused here. ``inline``: answer only from caches (no database),
+    raising NeedsDatabase otherwise, so an event loop can run it without a thread.
     """
     content_type = _media_type(headers.get("content-type", ""))
     if content_type != "application/json":
@@ -61,7 +89,7 @@ def handle(headers, body):
     scheme, _, raw_key = auth.partition(" ")
     if scheme.lower() != "bearer" or not raw_key:
         return error(401, "unauthorized", "send the ingest key as 'Authorization: Bearer <key>'", "Authorization")
-    resolved = resolve_ingest_key(raw_key.strip())
+    resolved = _cached_key(raw_key.strip()) if inline else _resolve_key(raw_key.strip())
     if resolved is None:
         return error(401, "unauthorized", "unknown or revoked ingest key", "Authorization")
 
@@ -92,7 +120,7 @@ def handle(headers, body):
             return error(400, "invalid", problem, f"metrics[{i}].sketch")
 
     try:
-        app_id, apdex_t = resolve_app(resolved.organization_id, payload.app)
+        app_id, apdex_t = resolve_app(resolved.organization_id, payload.app, cache_only=inline)
     except AppLimitReached:
         return error(
             403,

@@ -50,13 +50,18 @@ def headers(key):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_accepts_through_the_fast_path(ingest_key):
+def test_it_accepts_through_the_fast_path(ingest_key, monkeypatch):
     app = wrap(not_django)
     body = P.body(P.simple())
     status, hdrs, out = asyncio.run(call(app, "POST", "/api/v1/ingest", headers(ingest_key), [body[:100], body[100:]]))
     assert status == 202, out
     assert hdrs[b"content-type"] == b"application/json" and json.loads(out)["apdex_t"] == 0.5
     assert redis.Redis.from_url(settings.REDIS_URL).xlen(settings.INGEST_STREAM) == 1
+    # Now key and app are cached: answered on the event loop, without the thread pool.
+    monkeypatch.setattr(ingest_asgi, "_pool", None)
+    status, _, out = asyncio.run(call(app, "POST", "/api/v1/ingest", headers(ingest_key), [P.body(P.simple())]))
+    assert status == 202, out
+    assert redis.Redis.from_url(settings.REDIS_URL).xlen(settings.INGEST_STREAM) == 2
     status, _, out = asyncio.run(call(app, "GET", "/anything", [], [b""]))
     assert (status, out) == (299, b"django")
 
