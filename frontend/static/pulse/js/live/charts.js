@@ -102,6 +102,8 @@ export function startLiveCharts(indicator) {
     indicator,
     onOpen: () => refresh("gap"),
     onMessage(msg) {
+      // The server skipped messages this page was too slow to take: re-read the recent minutes.
+      if (msg.type === "lag") refresh("gap");
       if (msg.type !== "update") return;
       if (transaction != null) {
         // Messages carry app-wide minutes; a transaction's own minutes come from the query layer.

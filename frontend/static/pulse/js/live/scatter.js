@@ -243,6 +243,11 @@ export function startLivePage(root) {
         offset = msg.server_time - Date.now() / 1000;
         return;
       }
+      if (msg.type === "lag") {
+        // Updates skipped because this connection was too slow: fetch what they held.
+        fillGap();
+        return;
+      }
       if (msg.type !== "update") return;
       takePoints((msg.points || {}).web);
       if (msg.dropped) dropped.push([now(), msg.dropped]);
