@@ -61,16 +61,22 @@ class background_task:
 
 def set_transaction_name(name):
     """Rename the current transaction (wins over framework naming)."""
-    txn = current()
-    if txn is not None and name:
-        txn.set_name(str(name), PRIORITY_USER)
+    try:
+        txn = current()
+        if txn is not None and name:
+            txn.set_name(str(name), PRIORITY_USER)
+    except Exception:
+        internal_error("set_transaction_name")
 
 
 def record_exception(exc):
     """Attach a handled exception to the current transaction (marks it as an error)."""
-    txn = current()
-    if txn is not None:
-        txn.record_exception(exc)
+    try:
+        txn = current()
+        if txn is not None:
+            txn.record_exception(exc)
+    except Exception:
+        internal_error("record_exception")
 
 
 def ignore_transaction():

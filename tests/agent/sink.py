@@ -82,7 +82,7 @@ class Sink:
         self.retry_after = "1"
         self.apdex_t = 0.5
         self.max_body = None  # answer 413 above this many compressed bytes
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]

@@ -107,7 +107,10 @@ def _timed(handler, name):
             try:
                 return await handler(request)
             finally:
-                txn.add_function_span(name, t0)
+                try:
+                    txn.add_function_span(name, t0)
+                except Exception:
+                    internal_error("django.middleware_span")
 
         return markcoroutinefunction(inner_async)
 

@@ -15,7 +15,7 @@ FRAMEWORK = True
 
 def _wsgi_app(original):
     def wsgi_app(self, environ, start_response):
-        return run_wsgi(lambda e, s: original(self, e, s), environ, start_response)
+        return run_wsgi(lambda e, s: original(self, e, s), environ, start_response, True)
 
     return wsgi_app
 
@@ -32,22 +32,30 @@ def _dispatch_request(original):
             if rule is not None:
                 view = self.view_functions.get(rule.endpoint)
                 txn.set_name(callable_name(view) if view is not None else rule.endpoint, PRIORITY_FRAMEWORK)
+            else:
+                txn.set_name("%s (no route)" % request.method, PRIORITY_FRAMEWORK)
         except Exception:
             internal_error("flask.name")
         t0 = perf_counter()
         try:
             return original(self, *args, **kwargs)
         finally:
-            txn.add_function_span("view", t0)
+            try:
+                txn.add_function_span("view", t0)
+            except Exception:
+                internal_error("flask.view_span")
 
     return dispatch_request
 
 
 def _handle_exception(original):
     def handle_exception(self, e, *args, **kwargs):
-        txn = _current.get()
-        if txn is not None:
-            txn.record_exception(e)
+        try:
+            txn = _current.get()
+            if txn is not None:
+                txn.record_exception(e)
+        except Exception:
+            internal_error("flask.exception")
         return original(self, e, *args, **kwargs)
 
     return handle_exception

@@ -64,7 +64,10 @@ class _ClosingIterable:
                 finish(txn)
 
 
-def run_wsgi(app, environ, start_response):
+def run_wsgi(app, environ, start_response, end_on_return=False):
+    """Run a WSGI app as one transaction. It ends when the server closes the response
+    iterable, or as soon as the app returns with ``end_on_return`` (frameworks that
+    build the whole response before returning; streamed bodies are then not timed)."""
     if current() is not None:
         return app(environ, start_response)
     try:
@@ -87,7 +90,7 @@ def run_wsgi(app, environ, start_response):
     except BaseException as exc:
         finish(txn, exc)
         raise
-    if isinstance(result, (list, tuple)):
+    if end_on_return or isinstance(result, (list, tuple)):
         finish(txn)
         return result
     detach(txn)
