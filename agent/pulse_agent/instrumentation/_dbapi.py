@@ -31,11 +31,10 @@ def traced(original, system):
 def traced_async(original, system):
     async def execute(self, sql, *args, **kwargs):
         txn = _current.get()
-        if txn is None or txn.in_leaf:
+        if txn is None:
             return await original(self, sql, *args, **kwargs)
         try:
             saved = txn.enter()
-            txn.in_leaf = True
         except Exception:
             internal_error("_dbapi.enter")
             return await original(self, sql, *args, **kwargs)
@@ -44,7 +43,6 @@ def traced_async(original, system):
             return await original(self, sql, *args, **kwargs)
         finally:
             try:
-                txn.in_leaf = False
                 txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": system})
             except Exception:
                 internal_error("_dbapi")

@@ -49,12 +49,11 @@ def _send(original):
 def _send_async(original):
     async def send(self, request, *args, **kwargs):
         txn = _current.get()
-        if txn is None or txn.in_leaf:
+        if txn is None:
             return await original(self, request, *args, **kwargs)
         span_id, url = _begin(txn, request)
         try:
             saved = txn.enter()
-            txn.in_leaf = True
         except Exception:
             internal_error("httpx.enter")
             return await original(self, request, *args, **kwargs)
@@ -66,7 +65,6 @@ def _send_async(original):
             return response
         finally:
             try:
-                txn.in_leaf = False
                 m = request.method
                 txn.leave(EXTERNAL, _http.span_name(m, url), t0, saved, _http.attrs(m, url, status), span_id)
             except Exception:

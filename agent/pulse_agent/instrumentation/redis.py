@@ -38,11 +38,10 @@ def _command(original):
 def _command_async(original):
     async def execute_command(self, *args, **options):
         txn = _current.get()
-        if txn is None or txn.in_leaf:
+        if txn is None:
             return await original(self, *args, **options)
         try:
             saved = txn.enter()
-            txn.in_leaf = True
         except Exception:
             internal_error("redis.enter")
             return await original(self, *args, **options)
@@ -51,7 +50,6 @@ def _command_async(original):
             return await original(self, *args, **options)
         finally:
             try:
-                txn.in_leaf = False
                 name = args[0] if args and isinstance(args[0], str) else "command"
                 txn.leave(DATABASE, "redis " + name.split(" ", 1)[0].upper(), t0, saved, _ATTRS)
             except Exception:
@@ -65,11 +63,10 @@ def _pipeline(original, is_async):
 
         async def execute(self, *args, **kwargs):
             txn = _current.get()
-            if txn is None or txn.in_leaf:
+            if txn is None:
                 return await original(self, *args, **kwargs)
             try:
                 saved = txn.enter()
-                txn.in_leaf = True
             except Exception:
                 internal_error("redis.enter")
                 return await original(self, *args, **kwargs)
@@ -78,7 +75,6 @@ def _pipeline(original, is_async):
                 return await original(self, *args, **kwargs)
             finally:
                 try:
-                    txn.in_leaf = False
                     txn.leave(DATABASE, "redis PIPELINE", t0, saved, _ATTRS)
                 except Exception:
                     internal_error("redis")

@@ -18,7 +18,7 @@ def route_name(scope):
     endpoint = scope.get("endpoint")
     if endpoint is not None:
         return callable_name(endpoint)
-    return None
+    return "%s (no route)" % (scope.get("method") or "GET")
 
 
 def _call(original):
