@@ -4,9 +4,10 @@ from django.conf import settings
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from alerts.status import open_incident_severity_by_app
 from apm import queries
 from frontend.chartdata import spark_values
-from frontend.status import FROM_API, LABELS
+from frontend.status import FROM_API, LABELS, with_incident
 from frontend.views.common import with_params
 from tenants.access import org_view
 
@@ -22,7 +23,7 @@ SORTS = {
     "errors": (lambda r: r["summary"]["error_rate"] or 0, True),
     "apdex": (lambda r: r["summary"]["apdex"] if r["summary"]["apdex"] is not None else 2, False),
 }
-STATUS_RANK = {"bad": 3, "warn": 2, "ok": 1, "none": 0}
+STATUS_RANK = {"bad": 3, "warn": 2, "ok": 1, "none": 0}  # sorting by status: worst first
 
 
 @org_view()
@@ -30,6 +31,7 @@ STATUS_RANK = {"bad": 3, "warn": 2, "ok": 1, "none": 0}
 def app_list(request):
     org = request.org
     summaries = queries.app_summaries(org, minutes=SUMMARY_MINUTES)
+    incidents = {str(k): v for k, v in open_incident_severity_by_app(org).items()}
     query = request.GET.get("q", "").strip()
     sort = request.GET.get("sort", "name")
     if sort not in SORTS:
@@ -38,12 +40,12 @@ def app_list(request):
     for item in summaries:
         if query and query.lower() not in item["name"].lower():
             continue
-        status = FROM_API.get(item["status"], "none")
+        status = with_incident(FROM_API.get(item["status"], "none"), incidents.get(item["id"]))
         rows.append(
             {
                 **item,
                 "health": status,
-                "health_label": LABELS[status],
+                "health_label": LABELS[status] + (" (open incident)" if item["id"] in incidents else ""),
                 "status_rank": STATUS_RANK[status],
                 # The current minute is still filling up: leave it out rather than draw a dip.
                 "spark": spark_values(item["sparkline"]["rpm"][:-1]),

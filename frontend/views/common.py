@@ -1,13 +1,18 @@
 """Helpers shared by the monitoring pages: the app from the URL, the time range, links."""
 
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.urls import reverse
 
+from alerts.status import incident_periods, open_incident_severity_by_app
+from apm import queries
+from frontend.status import LABELS, health, with_incident
 from frontend.timerange import DEFAULT, PRESETS, BadRange, parse_range
 from tenants.models import App
+from tenants.roles import Role, role_at_least
 
 RANGE_PARAMS = ("range", "from", "to")
 
@@ -110,11 +115,45 @@ def type_links(request, current):
     ]
 
 
+NOW_WINDOW = timedelta(minutes=5)
+
+
+def current_health(org, app):
+    """The app's status dot: Apdex and error rate of its web transactions over the last
+    minutes, raised by an open incident."""
+    now = datetime.now(UTC)
+    stats = queries.window_stats(org, app, now - NOW_WINDOW, now)
+    state = health(stats["apdex"], stats["error_rate"]) if stats["count"] else "none"
+    incident = open_incident_severity_by_app(org).get(app.id)
+    return with_incident(state, incident), incident
+
+
+def incident_bands(org, app, time_range, transaction=None):
+    """Incidents overlapping the range, for shading on the charts (app-wide ones, plus
+    those of ``transaction`` on its page)."""
+    periods = incident_periods(org, app.id, time_range.start, time_range.end)
+    return [
+        {
+            "start": p["start"],
+            "end": p["end"],
+            "severity": p["severity"],
+            "title": p["title"],
+            "url": reverse("alerts:incident", args=[org.slug, p["id"]]),
+        }
+        for p in periods
+        if p["transaction"] in (None, transaction)
+    ]
+
+
 def app_page_context(request, app, active, time_range=None, **extra):
-    """The context every app page shares (frame, tabs, range picker)."""
+    """The context every app page shares (frame, status, tabs, range picker)."""
+    state, incident = current_health(request.org, app)
     context = {
         "org": request.org,
         "app": app,
+        "health": state,
+        "health_label": LABELS[state] + (" (open incident)" if incident else ""),
+        "can_alert": role_at_least(request.membership.role, Role.ADMIN),
         "tabs": app_tabs(request.org, app, active, time_range),
         "picker": range_picker(request, time_range) if time_range else None,
     }

@@ -1,27 +1,21 @@
 """An app's overview: summary figures and charts over the chosen time range."""
 
-from datetime import UTC, datetime, timedelta
-
 from django.conf import settings
 from django.shortcuts import render
 
-from apm import queries, ui_queries
+from apm import ui_queries
 from frontend.chartdata import stats_series
-from frontend.status import LABELS, health
-from frontend.views.common import app_page, app_page_context, time_range_or_error, txn_type, type_links
+from frontend.views.common import (
+    app_page,
+    app_page_context,
+    incident_bands,
+    time_range_or_error,
+    txn_type,
+    type_links,
+)
 from tenants.access import org_view
 
-NOW_WINDOW = timedelta(minutes=5)
 TOP_TRANSACTIONS = 5
-
-
-def current_health(org, app):
-    """The app's status dot: Apdex and error rate of its web transactions over the last minutes."""
-    now = datetime.now(UTC)
-    stats = queries.window_stats(org, app, now - NOW_WINDOW, now)
-    if not stats["count"]:
-        return "none"
-    return health(stats["apdex"], stats["error_rate"])
 
 
 @org_view()
@@ -34,17 +28,14 @@ def app_overview(request, app):
     kind = txn_type(request)
     series = ui_queries.series(org, app, time_range.start, time_range.end, txn_type=kind)
     totals = series["totals"]
-    state = current_health(org, app)
     context = app_page_context(
         request,
         app,
         "overview",
         time_range,
-        health=state,
-        health_label=LABELS[state],
         totals=totals,
         resolution=series["resolution"],
-        chart=stats_series(series["points"]),
+        chart=stats_series(series["points"], incident_bands(org, app, time_range)),
         types=type_links(request, kind),
         txn_type=kind,
         range_query=time_range.query,

@@ -5,7 +5,15 @@ from django.shortcuts import render
 
 from apm import queries, ui_queries
 from frontend.chartdata import SEGMENTS, stats_series
-from frontend.views.common import app_page, app_page_context, time_range_or_error, txn_type, type_links, with_params
+from frontend.views.common import (
+    app_page,
+    app_page_context,
+    incident_bands,
+    time_range_or_error,
+    txn_type,
+    type_links,
+    with_params,
+)
 from tenants.access import org_view
 
 SORTS = (
@@ -92,9 +100,10 @@ def transaction_detail(request, app, txn_id):
         txn=txn,
         totals=series["totals"],
         resolution=series["resolution"],
-        chart=stats_series(series["points"]),
+        chart=stats_series(series["points"], incident_bands(org, app, time_range, transaction=txn["name"])),
         segments=segment_breakdown(series["totals"]),
         traces=traces["traces"],
+        alert_transaction=txn["name"],
         range_query=time_range.query,
     )
     return render(request, "frontend/transaction_detail.html", context)

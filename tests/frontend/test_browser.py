@@ -142,3 +142,17 @@ def test_the_crosshair_is_shared_between_charts(signed_in, live_server, owner, o
     # The throughput chart's cursor follows (uPlot cursor sync moves its vertical line).
     cursor = page.locator('[data-chart="throughput"] .u-cursor-x')
     assert cursor.evaluate("el => el.style.transform || el.style.left") not in ("", None)
+
+
+def test_an_open_incident_is_shaded_on_the_overview(signed_in, live_server, owner, org, app, seeded, screenshot):
+    from tests.alerts import factories as alert_factories
+
+    incident = alert_factories.incident(org, app)
+    page = signed_in(owner)
+    page.goto(live_server.url + reverse("app_overview", args=[org.slug, app.id]) + "?range=1h")
+    wait_for_charts(page)
+    assert_charts_drawn(page)
+    link = page.locator("#incidents-in-range a")
+    assert link.inner_text().startswith(incident.title)
+    assert page.locator(".app-header .status-dot.warn, .app-header .status-dot.bad").count() == 1
+    screenshot(page, "incident")

@@ -35,4 +35,7 @@ def test_it_colours_health_from_apdex_and_error_rate():
     assert health(0.97, 0.02) == "warn"
     assert health(0.6, 0.0) == "bad"
     assert health(0.99, 0.09) == "bad"
-    assert health(0.99, 0.0, open_incidents=1) == "bad"
+    assert health(0.99, 0.0, incident="critical") == "bad"
+    assert health(0.99, 0.0, incident="warning") == "warn"
+    assert health(0.6, 0.0, incident="warning") == "bad"
+    assert health(None, None, incident="warning") == "warn"

@@ -229,3 +229,25 @@ def test_objects_of_another_app_or_org_are_404(owner_client, org, app, seeded, o
 
 def test_pages_are_get_only(owner_client, org, app):
     assert owner_client.post(url("app_overview", org, app)).status_code == 405
+
+
+def test_open_incidents_raise_the_status_and_shade_the_charts(owner_client, org, app, seeded):
+    from tests.alerts import factories as alert_factories
+
+    incident = alert_factories.incident(org, app)
+    html = owner_client.get(url("app_list", org)).content.decode()
+    assert re.search(r'class="status-dot (warn|bad)" title="[^"]*open incident', html)
+    response = owner_client.get(url("app_overview", org, app, query="?range=1h"))
+    bands = chart_data(response, "overview-data")["bands"]
+    assert [b["title"] for b in bands] == [incident.title]
+    assert bands[0]["end"] is None and bands[0]["severity"] == "warning"
+    assert reverse("alerts:incident", args=[org.slug, incident.id]) in response.content.decode()
+
+
+def test_chart_headers_offer_an_alert_to_admins_only(owner_client, viewer_client, org, app, seeded):
+    new_condition = reverse("alerts:condition_new", args=[org.slug])
+    checkout = txn(org, app, "shop.views.checkout")
+    page = url("transaction_detail", org, app, checkout.id)
+    html = owner_client.get(page).content.decode()
+    assert f"{new_condition}?app={app.id}&amp;metric=p95&amp;transaction=shop.views.checkout" in html
+    assert new_condition not in viewer_client.get(page).content.decode()

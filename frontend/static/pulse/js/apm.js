@@ -40,6 +40,7 @@ function drawCharts() {
       yMax: el.dataset.ymax ? Number(el.dataset.ymax) : null,
       height: el.dataset.height ? Number(el.dataset.height) : undefined,
       zoom: el.dataset.zoom !== "off",
+      bands: data.bands,
     });
   }
 }

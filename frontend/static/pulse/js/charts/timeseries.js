@@ -1,6 +1,7 @@
 // Time-series charts on uPlot: shared crosshair across the page (cursor sync), a tooltip,
 // click-drag zoom into the URL, stacked areas for the segment breakdown.
 import uPlot from "uplot";
+import { bandsPlugin } from "./bands.js";
 import { AXIS_FORMATTERS, timeTicks } from "./format.js";
 import { colorFor, fillFor } from "./palette.js";
 import { tooltipPlugin } from "./tooltip.js";
@@ -29,7 +30,7 @@ function stack(values) {
 /**
  * Draw a chart into `el`.
  * data: {t: [epoch seconds], series: [{key, label, values}]}
- * opts: {unit, stacked, fill, yMax, height, zoom, sync}
+ * opts: {unit, stacked, fill, yMax, height, zoom, sync, bands: [{start, end, severity}]}
  */
 export function timeChart(el, data, opts = {}) {
   const unit = opts.unit || "count";
@@ -66,6 +67,7 @@ export function timeChart(el, data, opts = {}) {
 
   const plugins = [tooltipPlugin({ unit, raw: opts.stacked ? raw : null })];
   if (opts.zoom !== false) plugins.push(zoomPlugin());
+  if (opts.bands && opts.bands.length) plugins.push(bandsPlugin(opts.bands));
 
   const options = {
     width: Math.max(200, el.clientWidth),
