@@ -16,7 +16,6 @@ rollup rows are written last, to hold their locks for the shortest time.
 
 import datetime as dt
 import hashlib
-import io
 import re
 import threading
 import zlib

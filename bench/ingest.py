@@ -29,7 +29,6 @@ import io
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time

@@ -1,7 +1,6 @@
 """Every refusal of POST /api/v1/ingest is a JSON 4xx naming the field and rule, and stores nothing."""
 
 import gzip
-import json
 import time
 
 import pytest
