@@ -55,6 +55,8 @@ def transaction_list(request, app):
         txn_type=kind,
         range_query=time_range.query,
         limit=LIMIT,
+        # Long ranges are read from whole hours: say where the figures really start.
+        aligned_from=result["from"] if result["from"] < time_range.start.timestamp() - 59 else None,
     )
     return render(request, "frontend/transactions.html", context)
 

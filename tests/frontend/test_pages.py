@@ -251,3 +251,8 @@ def test_chart_headers_offer_an_alert_to_admins_only(owner_client, viewer_client
     html = owner_client.get(page).content.decode()
     assert f"{new_condition}?app={app.id}&amp;metric=p95&amp;transaction=shop.views.checkout" in html
     assert new_condition not in viewer_client.get(page).content.decode()
+
+
+def test_long_transaction_ranges_say_they_start_on_the_hour(owner_client, org, app, seeded):
+    assert b"Figures from whole hours" in owner_client.get(url("app_transactions", org, app, query="?range=6h")).content
+    assert b"Figures from whole hours" not in owner_client.get(url("app_transactions", org, app, query="?range=1h")).content
