@@ -3,9 +3,10 @@
 Starts the real platform (uvicorn with its websockets, a Celery worker with the ingest
 consumer, Redis, Postgres) on free ports against DATABASE_URL / REDIS_URL, signs a bench
 user in, opens 1 and then N websocket viewers of one app, posts payloads whose first event
-carries a unique trace id, and times when each viewer sees that event. Prints p50/p95/max
-delivery per phase and the web server's memory (RSS) before and with the viewers. Figures,
-not pass/fail.
+carries a unique trace id, and times when each viewer sees that event. A last phase runs
+the real agent in this process (2 s harvest) and times from the end of a transaction to its
+dot reaching the N viewers (request to screen). Prints p50/p95/max per phase and the web
+server's memory (RSS) before and with the viewers. Figures, not pass/fail.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pulse_bench REDIS_URL=redis://127.0.0.1:6379/9 \\
         .venv/bin/python bench/live.py [--viewers 500] [--payloads 30] [--interval 0.5]
@@ -159,8 +160,10 @@ class Viewer:
                     continue
                 self.messages += 1
                 for event in msg["events"]:
-                    if event[4] and event[4] not in self.seen:
-                        self.seen[event[4]] = now
+                    # Markers: a trace id (payloads posted here) or a transaction name (the agent).
+                    for marker in (event[4], event[3]):
+                        if marker and marker not in self.seen:
+                            self.seen[marker] = now
         except websockets.ConnectionClosed:
             pass
 
@@ -180,8 +183,11 @@ async def phase(name, viewers, base_url, key, app_name, payloads, interval, web_
             accepted[marker] = time.monotonic()
         await asyncio.sleep(interval)
     await asyncio.sleep(3)  # stragglers
-    delays = []
-    missing = 0
+    report(name, viewers, accepted, web_pid)
+
+
+def report(name, viewers, accepted, web_pid, what="202 -> message"):
+    delays, missing = [], 0
     for marker, at in accepted.items():
         for v in viewers:
             if marker in v.seen:
@@ -194,12 +200,32 @@ async def phase(name, viewers, base_url, key, app_name, payloads, interval, web_
         return delays[min(len(delays) - 1, int(q * len(delays)))] * 1000 if delays else float("nan")
 
     print(
-        f"{name:>12}: {len(viewers):4d} viewer(s), {len(accepted)} payloads accepted, {len(delays)} deliveries, "
-        f"{missing} missing | 202 -> message p50 {pct(0.50):6.0f} ms  p95 {pct(0.95):6.0f} ms  "
+        f"{name:>12}: {len(viewers):4d} viewer(s), {len(accepted)} markers, {len(delays)} deliveries, "
+        f"{missing} missing | {what} p50 {pct(0.50):6.0f} ms  p95 {pct(0.95):6.0f} ms  "
         f"max {delays[-1] * 1000 if delays else float('nan'):6.0f} ms | web RSS {rss_bytes(web_pid) / 2**20:6.1f} MiB",
         flush=True,
     )
-    return delays
+
+
+async def agent_phase(viewers, base_url, key, app_name, requests, interval, web_pid):
+    """Request to screen: the real agent in this process, harvesting every 2 s as in production."""
+    import pulse_agent
+
+    pulse_agent.init(ingest_key=key, endpoint=base_url, app_name=app_name, harvest_interval=2.0)
+    done = {}
+    loop = asyncio.get_running_loop()
+
+    def one_request(name):
+        with pulse_agent.background_task(name):
+            time.sleep(0.01)
+        done[name] = time.monotonic()
+
+    for _ in range(requests):
+        await loop.run_in_executor(None, one_request, f"bench.request.{uuid.uuid4().hex[:12]}")
+        await asyncio.sleep(interval)
+    await asyncio.sleep(5)  # the last harvest and its delivery
+    report("agent", viewers, done, web_pid, what="request end -> screen")
+    pulse_agent.shutdown(2)
 
 
 async def main(args, tenant):
@@ -229,6 +255,7 @@ async def main(args, tenant):
         print(f"{args.viewers} viewers connected in {time.monotonic() - started:.1f} s; "
               f"web RSS {rss_bytes(web.pid) / 2**20:.1f} MiB", flush=True)
         await phase(f"{args.viewers} viewers", viewers, base, key, app.name, args.payloads, args.interval, web.pid)
+        await agent_phase(viewers, base, key, app.name, args.payloads, args.interval, web.pid)
         await asyncio.gather(*(v.close() for v in viewers))
     finally:
         stop([web, worker])
