@@ -7,6 +7,7 @@ from tests.browser.conftest import (  # noqa: F401
     browser,
     console_errors,
     page,
+    phone_page,
     pytest_runtest_makereport,
     screenshot,
 )
@@ -19,10 +20,7 @@ def seeded(org, app):
     return seed_app(org, app, minutes=90)
 
 
-@pytest.fixture
-def signed_in(page, live_server):
-    """sign_in(user): the page's browser context carries a session of ``user``."""
-
+def _signer(page, live_server):
     def sign_in(user):
         client = Client()
         client.force_login(user)
@@ -33,3 +31,15 @@ def signed_in(page, live_server):
         return page
 
     return sign_in
+
+
+@pytest.fixture
+def signed_in(page, live_server):
+    """sign_in(user): the laptop page's browser context carries a session of ``user``."""
+    return _signer(page, live_server)
+
+
+@pytest.fixture
+def signed_in_phone(phone_page, live_server):
+    """The same for a phone-sized page."""
+    return _signer(phone_page, live_server)

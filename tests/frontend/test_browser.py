@@ -156,3 +156,15 @@ def test_an_open_incident_is_shaded_on_the_overview(signed_in, live_server, owne
     assert link.inner_text().startswith(incident.title)
     assert page.locator(".app-header .status-dot.warn, .app-header .status-dot.bad").count() == 1
     screenshot(page, "incident")
+
+
+def test_the_pages_fit_a_phone(signed_in_phone, live_server, owner, org, app, seeded, screenshot):
+    page = signed_in_phone(owner)
+    for name, path, rows in pages_of(org, app, seeded):
+        page.goto(live_server.url + path)
+        wait_for_charts(page)
+        # Wide tables scroll inside their card; the page itself never scrolls sideways.
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{name} is {overflow}px wider than the phone"
+        if name in ("overview", "transactions", "trace"):
+            screenshot(page, f"phone-{name}")
