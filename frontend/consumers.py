@@ -28,7 +28,7 @@ from django.conf import settings
 from apm import live
 from tenants.access import find_membership
 
-_RECHECK_EVERY = 60.0  # seconds between membership checks on an open socket
+_RECHECK_EVERY = 60.0  # default seconds between membership checks on an open socket (LIVE_RECHECK_SECONDS)
 
 
 def _header(scope, name):
@@ -100,14 +100,15 @@ class LiveAppConsumer(AsyncWebsocketConsumer):
         self.ready.set()
 
     async def _send_loop(self):
+        every = getattr(settings, "LIVE_RECHECK_SECONDS", _RECHECK_EVERY)
         checked = time.monotonic()
         while True:
             try:
-                await asyncio.wait_for(self.ready.wait(), _RECHECK_EVERY)
+                await asyncio.wait_for(self.ready.wait(), every)
             except asyncio.TimeoutError:
                 pass
             self.ready.clear()
-            if time.monotonic() - checked >= _RECHECK_EVERY:
+            if time.monotonic() - checked >= every:
                 checked = time.monotonic()
                 # A member removed from the organisation stops receiving within a minute.
                 if not await _can_watch(self.user, self.org_slug, self.app_id):

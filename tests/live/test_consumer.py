@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from asgiref.sync import async_to_sync
 from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from channels.testing import WebsocketCommunicator
@@ -16,7 +17,7 @@ from apm import live
 from apm.routing import websocket_urlpatterns
 from pulse_agent.sketch import DDSketch
 from apm.models import AppMinute
-from tenants.models import App
+from tenants.models import App, Membership
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -238,3 +239,20 @@ def test_it_never_raises_into_the_pipeline(org, app):
     live.publish_batch(org.id, app.id, [{"minute": 60, "transaction_id": None}], [{"t": "x", "duration_ms": 1}])
     live.publish_batch(org.id, "not-a-uuid", [], [_event(1)])
     assert live.flush(timeout=5)
+
+
+def test_it_closes_the_socket_of_a_member_who_leaves(member, org, app, settings):
+    settings.LIVE_RECHECK_SECONDS = 0.3
+    headers = _headers(member)
+
+    async def scenario():
+        comm, connected = await _open(_path(org.slug, app.id), headers)
+        assert connected
+        await comm.receive_json_from(timeout=5)
+        await database_sync_to_async(Membership.objects.for_org(org).filter(user=member).delete)()
+        output = await comm.receive_output(timeout=5)
+        await comm.wait()
+        return output
+
+    output = async_to_sync(scenario)()
+    assert output == {"type": "websocket.close", "code": 4403}
