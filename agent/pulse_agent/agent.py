@@ -18,7 +18,7 @@ from pulse_agent.aggregator import Aggregator
 from pulse_agent.log import log_once, logger
 
 INSTANCE_EVERY = 30.0  # seconds between instance-only payloads when idle
-MAX_SENDS_PER_CYCLE = 10
+MAX_SENDS_PER_CYCLE = 50
 MAX_RETRY_AFTER = 300.0
 MAX_BACKOFF = 60.0
 
@@ -182,7 +182,7 @@ class Agent:
             return
         with self.send_lock:
             sends = 0
-            while self.pending and sends < MAX_SENDS_PER_CYCLE:
+            while self.pending and (deadline is not None or sends < MAX_SENDS_PER_CYCLE):
                 now = time.monotonic()
                 if deadline is None and now < self.next_send_at:
                     return

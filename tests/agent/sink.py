@@ -70,9 +70,19 @@ def check_payload(p):
     return problems
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # clients that gave up (timeouts in the fault tests) are expected
+
+
 class Sink:
-    def __init__(self):
-        self.payloads = []  # accepted (202) payloads, decoded
+    def __init__(self, port=0):
+        self.payloads = []
+        self.batch_ids = set()
+        self.duplicates = 0
+        self.post_times = []  # monotonic time of each ingest POST  # accepted (202) payloads, decoded
         self.rejected = 0  # posts answered with anything but 202
         self.posts = 0
         self.problems = []
@@ -82,9 +92,9 @@ class Sink:
         self.retry_after = "1"
         self.apdex_t = 0.5
         self.max_body = None  # answer 413 above this many compressed bytes
+        self.body_sizes = []  # compressed sizes of accepted payloads
         self.lock = threading.RLock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", port), self._handler())
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d" % self.port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -127,6 +137,7 @@ class Sink:
                     return self._reply(200, {"ok": True})
                 with sink.lock:
                     sink.posts += 1
+                    sink.post_times.append(time.monotonic())
                     status, delay, max_body = sink.status, sink.delay, sink.max_body
                 if delay:
                     time.sleep(delay)
@@ -141,6 +152,8 @@ class Sink:
                         sink.rejected += 1
                     headers = [("Retry-After", sink.retry_after)] if status in (429, 503) else []
                     return self._reply(status, {"error": {"code": "test"}}, headers)
+                with sink.lock:
+                    sink.body_sizes.append(len(raw))
                 try:
                     if self.headers.get("Content-Encoding") == "gzip":
                         raw = gzip.decompress(raw)
@@ -152,7 +165,11 @@ class Sink:
                 problems = check_payload(payload)
                 with sink.lock:
                     sink.problems.extend(problems)
-                    sink.payloads.append(payload)
+                    if payload.get("batch_id") in sink.batch_ids:  # counted once, like the server
+                        sink.duplicates += 1
+                    else:
+                        sink.batch_ids.add(payload.get("batch_id"))
+                        sink.payloads.append(payload)
                 self._reply(202, {"batch_id": payload.get("batch_id"), "apdex_t": sink.apdex_t})
 
         return Handler
@@ -183,7 +200,9 @@ class Sink:
                 agg["segments"][k] = agg["segments"].get(k, 0.0) + v
         return out
 
-    def count(self, name):
+    def count(self, name=None):
+        if name is None:
+            return sum(m["count"] for m in self.all("metrics"))
         return self.metrics_by_name().get(name, {}).get("count", 0)
 
     def traces_named(self, name):
