@@ -116,6 +116,8 @@ class _Payload(msgspec.Struct, gc=False):
     traces: list[_Trace] = []
     errors: list[_Error] = []
     instance: _Instance | None = None
+    # From ingest (msgpack): per metric, its sketch already decoded as (zero count, bins).
+    sketches: list = []
 
 
 class _TraceM(_Trace):
@@ -127,14 +129,15 @@ class _PayloadM(_Payload):
 
 
 _decode = msgspec.json.Decoder(_Payload).decode
-_decode_msgpack = msgspec.msgpack.Decoder(_PayloadM).decode
+_decode_msgpack = msgspec.msgpack.Decoder(tuple[_PayloadM, list[tuple[int, dict[int, int]]]]).decode
 
 
 class Queued(msgspec.Struct):
     """One stream entry: a payload accepted by ingest for an org and app.
 
-    ``fmt`` "m": ``body`` is the validated payload as msgpack (what ingest queues: about
-    a fifth of the decoding work of gzip JSON); otherwise it is the JSON body as the
+    ``fmt`` "m": ``body`` is msgpack of (validated payload, [(zero count, bins)] per metric):
+    what ingest queues, with the sketches it already decoded to validate them (about a
+    fifth of the decoding work of gzip JSON). Otherwise ``body`` is the JSON body as the
     agent sent it, gzip-compressed when ``gzipped``.
     """
 
@@ -149,7 +152,9 @@ class Queued(msgspec.Struct):
 
 def decode_entry(q):
     if q.fmt == "m":
-        return _decode_msgpack(q.body)
+        p, sketches = _decode_msgpack(q.body)
+        p.sketches = sketches
+        return p
     raw = zlib.decompress(q.body, 16 + zlib.MAX_WBITS) if q.gzipped else q.body
     return _decode(raw)
 
@@ -459,10 +464,16 @@ def _collect(todo, txn_ids):
         if ab is None:
             ab = apps[k] = AppBatch(q.org_id, q.app_id)
         ids = txn_ids[k]
-        for m in p.metrics:
+        sketches = p.sketches
+        for i, m in enumerate(p.metrics):
             tid = ids[(m.type, m.name)]
             ab.txn_names[tid] = (m.type, m.name)
-            sketch = decode_base64(m.sketch)
+            if sketches:
+                sketch = DDSketch()
+                sketch.zero_count, sketch.bins = sketches[i]
+                sketch.count = sketch.zero_count + sum(sketch.bins.values())
+            else:
+                sketch = decode_base64(m.sketch)
             ab.txn_rows[(tid, m.minute)].add_metric(m, sketch)
         if len(ab.events_live) < 500:
             for e in p.events[: 500 - len(ab.events_live)]:

@@ -48,7 +48,7 @@ def client():
 
 
 def enqueue(org_id, app_id, body):
-    """Queue one validated payload (msgpack of ingest.schema.Payload).
+    """Queue one validated payload: msgpack of (ingest.schema.Payload, its decoded sketches).
 
     Returns (status, retry_after_seconds, stream_id)."""
     client()

@@ -4,11 +4,12 @@ from apm.sketches import SketchDecodeError, decode_base64
 
 
 def check_sketch(text, count):
-    """None when ``text`` is a valid encoded sketch of exactly ``count`` values, else the reason."""
+    """(None, sketch) when ``text`` is a valid encoded sketch of exactly ``count`` values,
+    else (the reason, None)."""
     try:
         sketch = decode_base64(text)
     except SketchDecodeError as exc:
-        return str(exc)
+        return str(exc), None
     if sketch.count != count:
-        return f"sketch holds {sketch.count} values but count is {count}"
-    return None
+        return f"sketch holds {sketch.count} values but count is {count}", None
+    return None, sketch
