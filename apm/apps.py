@@ -21,5 +21,10 @@ class ApmConfig(AppConfig):
             if "prefork" not in name:
                 consumer.start_consumers()
 
+        def stop(**kwargs):
+            consumer.stop_consumers()
+
         signals.worker_process_init.connect(in_child, weak=False, dispatch_uid="apm-consumer-child")
         signals.worker_ready.connect(in_worker, weak=False, dispatch_uid="apm-consumer-worker")
+        signals.worker_process_shutdown.connect(stop, weak=False, dispatch_uid="apm-consumer-child-stop")
+        signals.worker_shutdown.connect(stop, weak=False, dispatch_uid="apm-consumer-worker-stop")

@@ -176,6 +176,7 @@ class Consumer:
 
 
 _stop = threading.Event()
+_threads = []
 
 
 def start_consumers():
@@ -188,6 +189,19 @@ def start_consumers():
     for n in range(settings.INGEST_CONSUMERS):
         t = threading.Thread(target=_run_one, name=f"ingest-consumer-{n}", daemon=True)
         t.start()
+        _threads.append(t)
+
+
+def stop_consumers(timeout=10.0):
+    """Let the consumers finish their current batch and stop (worker shutdown).
+
+    A batch cut short anyway is safe: uncommitted, it is rolled back; committed but not
+    acked, it is taken over by another consumer and dropped by the ledger.
+    """
+    _stop.set()
+    deadline = time.monotonic() + timeout
+    for t in _threads:
+        t.join(max(0.0, deadline - time.monotonic()))
 
 
 def _run_one():
