@@ -212,7 +212,7 @@ class MuteForm(forms.Form):
 
 
 class ConditionMuteForm(forms.Form):
-    minutes = forms.TypedChoiceField(choices=[(0, "Unmute")] + MUTE_DURATIONS, coerce=int, label="Mute for")
+    minutes = forms.TypedChoiceField(choices=MUTE_DURATIONS + [(0, "Unmute")], coerce=int, initial=60, label="Mute for")
 
 
 class IncidentFilterForm(forms.Form):

@@ -37,6 +37,9 @@ def test_it_alerts_from_a_chart_and_acknowledges(page, live_server, login, scree
     page.goto(f"{live_server.url}/o/{org.slug}/alerts/channels/new")
     page.fill("input[name=name]", "Ops hook")
     page.select_option("select[name=kind]", "webhook")
+    # Only the chosen kind's settings are shown.
+    assert page.locator("input[name=routing_key]").is_hidden()
+    assert page.locator("textarea[name=addresses]").is_hidden()
     page.fill("input[name=url]", receiver.url)
     page.click("#save-channel")
     page.wait_for_load_state()

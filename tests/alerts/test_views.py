@@ -234,3 +234,10 @@ def test_the_incident_chart_marks_the_incident(org, app, owner_client, rollups):
     inside = [v for t, v in zip(chart["t"], segment["values"]) if t >= incident.started_at.timestamp()]
     assert any(v is not None for v in inside)
     assert all(v is None for t, v in zip(chart["t"], segment["values"]) if t < incident.started_at.timestamp())
+
+
+def test_only_admins_see_a_webhook_secret(org, app, owner_client, viewer_client):
+    channel = factories.channel(org)
+    assert channel.secret.encode() in owner_client.get(url(org, f"channels/{channel.id}/")).content
+    page = viewer_client.get(url(org, f"channels/{channel.id}/"))
+    assert page.status_code == 200 and channel.secret.encode() not in page.content
