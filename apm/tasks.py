@@ -16,7 +16,14 @@ from apm import downsample, partitions
 
 log = logging.getLogger(__name__)
 
-_RETRY = {"autoretry_for": (OperationalError,), "retry_backoff": 5, "retry_jitter": True, "max_retries": 3}
+# Named queue: the default one the worker consumes (Procfile: no -Q).
+_RETRY = {
+    "queue": "celery",
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 5,
+    "retry_jitter": True,
+    "max_retries": 3,
+}
 
 
 def dirty_key():
