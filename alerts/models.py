@@ -94,6 +94,19 @@ class NotificationChannel(OrgOwnedModel):
     def __str__(self):
         return self.name
 
+    @property
+    def target_summary(self):
+        """Where it sends, without secrets: webhook URLs (Slack's especially) carry tokens."""
+        if self.kind == ChannelKind.EMAIL:
+            parts = (["every member"] if self.config.get("members") else []) + list(self.config.get("addresses", []))
+            return ", ".join(parts)
+        from urllib.parse import urlsplit
+
+        try:
+            return urlsplit(self.config.get("url", "")).hostname or ""
+        except ValueError:
+            return ""
+
 
 class Condition(OrgOwnedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -241,3 +241,15 @@ def test_only_admins_see_a_webhook_secret(org, app, owner_client, viewer_client)
     assert channel.secret.encode() in owner_client.get(url(org, f"channels/{channel.id}/")).content
     page = viewer_client.get(url(org, f"channels/{channel.id}/"))
     assert page.status_code == 200 and channel.secret.encode() not in page.content
+
+
+def test_non_admins_do_not_see_webhook_urls(org, member_client, owner_client):
+    from alerts.models import ChannelKind
+
+    channel = NotificationChannel.objects.for_org(org).create(
+        organization=org, name="slack", kind=ChannelKind.SLACK, config={"url": "https://hooks.slack.com/services/T0/B0/s3cr3t"}
+    )
+    for path in ("channels/", f"channels/{channel.id}/"):
+        content = member_client.get(url(org, path)).content
+        assert b"s3cr3t" not in content and b"hooks.slack.com" in content
+    assert b"s3cr3t" in owner_client.get(url(org, f"channels/{channel.id}/")).content
