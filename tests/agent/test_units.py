@@ -1,0 +1,114 @@
+"""Pure pieces of the agent, in-process (nothing here starts the agent)."""
+
+import pytest
+
+from pulse_agent import config
+from pulse_agent.agent import split_payload
+from pulse_agent.naming import url_name
+from pulse_agent.obfuscate import obfuscate_sql, sql_summary
+from pulse_agent.transaction import Transaction
+
+
+@pytest.mark.parametrize(
+    "sql, expected",
+    [
+        ("SELECT * FROM t WHERE a = 'x' AND b = 42", "SELECT * FROM t WHERE a = ? AND b = ?"),
+        ("SELECT * FROM t WHERE id IN (1, 2, 3)", "SELECT * FROM t WHERE id IN (?)"),
+        ("UPDATE t SET name = 'O''Brien', n = -1.5e3 WHERE id = %s", "UPDATE t SET name = ?, n = ? WHERE id = %s"),
+        ("SELECT col1, t2.x FROM t2 WHERE flag = TRUE", "SELECT col1, t2.x FROM t2 WHERE flag = ?"),
+        ("SELECT $tag$secret$tag$, 0xFF", "SELECT ?, ?"),
+        ("SELECT 'unterminated secret", "SELECT ?"),
+        ("INSERT INTO t (a) VALUES ($1)", "INSERT INTO t (a) VALUES ($1)"),
+    ],
+)
+def test_sql_literals_are_replaced(sql, expected):
+    assert obfuscate_sql(sql) == expected
+
+
+def test_sql_summary_names_operation_and_table():
+    assert sql_summary('SELECT "a" FROM "shop_item" WHERE x = 1') == "SELECT shop_item"
+    assert sql_summary("insert into log (a) values (1)") == "INSERT log"
+    assert sql_summary("UPDATE shop_item SET a = 1") == "UPDATE shop_item"
+    assert sql_summary("BEGIN") == "BEGIN"
+    assert sql_summary("") == "query"
+
+
+def test_url_names_drop_ids():
+    assert url_name("GET", "/items/42/") == "GET /items/{id}/"
+    assert url_name("POST", "/u/6f1c2b3a-1d2e-4f50-8a9b-0c1d2e3f4a5b") == "POST /u/{id}"
+    assert url_name("GET", "/route7") == "GET /route7"
+    assert url_name(None, "") == "GET /"
+
+
+def test_settings_come_from_env_with_defaults():
+    s = config.load(environ={"PULSE_HARVEST_INTERVAL": "5", "PULSE_APP_NAME": "Shop (prod)"})
+    assert s.harvest_interval == 5.0
+    assert s.app_name == "Shop (prod)"
+    assert s.endpoint == "http://127.0.0.1:8000"
+    assert s.enabled is True
+    assert s.problems == []
+
+
+def test_bad_values_are_reported_and_replaced_by_defaults():
+    s = config.load(environ={"PULSE_HARVEST_INTERVAL": "often", "PULSE_ENABLED": "maybe",
+                             "PULSE_ENDPOINT": "ftp://x", "PULSE_RECORD_SQL": "everything"})
+    assert s.harvest_interval == 2.0 and s.enabled is True
+    assert s.endpoint == "http://127.0.0.1:8000" and s.record_sql == "obfuscated"
+    text = "\n".join(s.problems)
+    for name in ("harvest_interval", "enabled", "endpoint", "record_sql"):
+        assert name in text
+
+
+def test_config_file_is_read_and_env_wins(tmp_path):
+    f = tmp_path / "pulse.ini"
+    f.write_text("[pulse]\napp_name = from-file\nharvest_interval = 3\nunknown = 1\n")
+    s = config.load(environ={"PULSE_CONFIG_FILE": str(f), "PULSE_HARVEST_INTERVAL": "4"})
+    assert s.app_name == "from-file"
+    assert s.harvest_interval == 4.0
+    assert any("unknown" in p for p in s.problems)
+
+
+def test_disabled_by_env():
+    assert config.load(environ={"PULSE_ENABLED": "false"}).enabled is False
+
+
+def test_key_format_check():
+    assert config.key_problem("") is not None
+    assert config.key_problem("pulse_ik_short") is not None
+    assert config.key_problem("pulse_ik_" + "a" * 40) is None
+
+
+def test_a_413_payload_splits_into_smaller_valid_halves():
+    payload = {
+        "v": 1, "batch_id": "a" * 32, "app": "x", "sent_at": 1.0, "apdex_t": 0.5,
+        "metrics": [{"name": str(i)} for i in range(5)], "events": [{"e": i} for i in range(4)],
+        "events_seen": 10, "traces": [], "errors": [{"x": 1}], "instance": {"pid": 1},
+    }
+    a, b = split_payload(payload)
+    assert len(a["metrics"]) + len(b["metrics"]) == 5
+    assert a["batch_id"] != b["batch_id"] != payload["batch_id"]
+    assert a["events_seen"] + b["events_seen"] == 10
+    assert a["instance"] == {"pid": 1} and b["instance"] is None
+    assert split_payload(dict(payload, metrics=[{"n": 1}], events=[], errors=[], events_seen=0)) is None
+
+
+@pytest.mark.parametrize(
+    "header, accepted",
+    [
+        ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", True),
+        ("00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-00", True),
+        ("00-00000000000000000000000000000000-b7ad6b7169203331-01", False),
+        ("ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", False),
+        ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333x-01", False),
+        ("garbage", False),
+    ],
+)
+def test_traceparent_parsing(header, accepted):
+    txn = Transaction("t")
+    txn.accept_traceparent(header, "k=v")
+    assert (txn.trace_id is not None) == accepted
+    if accepted:
+        assert txn.trace_id == header[3:35].lower() and txn.tracestate == "k=v"
+        out = txn.outgoing_headers("1" * 16)
+        assert out["traceparent"] == "00-%s-%s-01" % (txn.trace_id, "1" * 16)
+        assert out["tracestate"] == "k=v"
