@@ -88,4 +88,6 @@ def replay(org, condition, start, end):
         series.append({"key": "p95", "label": "Warning threshold", "values": [condition.warning_threshold] * len(t)})
     if condition.critical_threshold is not None:
         series.append({"key": "p99", "label": "Critical threshold", "values": [condition.critical_threshold] * len(t)})
-    return {"t": t, "series": series, "unit": CHART_UNITS.get(condition.metric, "count"), "fired": fired}
+    # ``bands`` is drawn by the shared chart code (frontend charts/bands.js) behind the lines.
+    bands = [{"start": f["start"], "end": f["end"], "severity": f["severity"]} for f in fired]
+    return {"t": t, "series": series, "bands": bands, "unit": CHART_UNITS.get(condition.metric, "count"), "fired": fired}

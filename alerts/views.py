@@ -96,24 +96,19 @@ def incident(request, incident_id):
         end = (item.resolved_at or timezone.now()) + timedelta(minutes=30)
         start = item.started_at - timedelta(minutes=max(30, item.condition.window_minutes * 2))
         chart = preview.replay(request.org, item.condition, start, min(end, timezone.now()))
-        chart["series"].append(_incident_segment(item, chart))
+        # Shade this incident itself (the replay may differ if the condition changed since).
+        chart["bands"] = [
+            {
+                "start": item.started_at.timestamp(),
+                "end": item.resolved_at.timestamp() if item.resolved_at else None,
+                "severity": item.severity,
+            }
+        ]
     return render(
         request,
         "alerts/incident.html",
         _ctx(request, incident=item, events=events, chart=chart, section="incidents"),
     )
-
-
-def _incident_segment(item, chart):
-    """The metric while the incident was open, drawn over it in red (palette key error_rate)."""
-    start = item.started_at.timestamp()
-    end = item.resolved_at.timestamp() if item.resolved_at else float("inf")
-    values = chart["series"][0]["values"]
-    return {
-        "key": "error_rate",
-        "label": "During the incident",
-        "values": [v if start <= t <= end else None for t, v in zip(chart["t"], values)],
-    }
 
 
 @org_view(write_role=MEMBER)

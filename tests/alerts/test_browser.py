@@ -16,13 +16,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def open_create_alert(page, base, org, app):
-    """Follow the p95 chart's "Create alert" link on the app page; the documented URL if it has none yet."""
+    """Follow the response-time chart's "+ Alert" link on the app page."""
     page.goto(f"{base}/o/{org.slug}/apps/{app.id}/")
-    link = page.locator('a[href*="/alerts/conditions/new"][href*="metric=p95"]')
-    if link.count():
-        link.first.click()
-    else:
-        page.goto(f"{base}/o/{org.slug}/alerts/conditions/new?app={app.id}&metric=p95")
+    page.locator('a.chart-alert[href*="/alerts/conditions/new"][href*="metric=p95"]').first.click()
     page.wait_for_load_state()
 
 
@@ -70,6 +66,11 @@ def test_it_alerts_from_a_chart_and_acknowledges(page, live_server, login, scree
     # The evaluator runs for the minute after the breach window.
     evaluate_org(org, base_minute + timedelta(minutes=3))
     incident = Incident.objects.for_org(org).get()
+
+    # On the app's charts: the incident is listed over them and shaded (frontend's bands).
+    page.goto(f"{live_server.url}/o/{org.slug}/apps/{app.id}/")
+    assert incident.title in page.locator("#incidents-in-range").inner_text()
+    screenshot(page, "app-chart")
 
     page.goto(f"{live_server.url}/o/{org.slug}/alerts/")
     row = page.locator(f'#open-incidents tr[data-incident="{incident.id}"]')

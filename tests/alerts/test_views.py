@@ -95,6 +95,7 @@ def test_the_preview_replays_the_condition(org, app, owner_client, rollups):
     assert len(chart["t"]) == 24 * 60
     assert [s["label"] for s in chart["series"]] == ["p95 response time", "Warning threshold", "Critical threshold"]
     assert len(chart["fired"]) == 1 and chart["fired"][0]["severity"] == "warning"
+    assert chart["bands"] == [{k: chart["fired"][0][k] for k in ("start", "end", "severity")}]
     assert chart["fired"][0]["opened"] == (base + timedelta(minutes=3)).timestamp()
     assert b"Would have fired" in response.content
 
@@ -223,17 +224,14 @@ def test_deleting_a_condition_resolves_its_incidents_and_keeps_history(org, app,
     assert page.status_code == 200 and b"resolved" in page.content
 
 
-def test_the_incident_chart_marks_the_incident(org, app, owner_client, rollups):
+def test_the_incident_chart_shades_the_incident(org, app, owner_client, rollups):
     from tests.alerts.conftest import minute_floor
 
     incident = factories.incident(org, app)
     rollups.minutes(app, [minute_floor() - timedelta(minutes=3)], p95=0.5)
     chart = owner_client.get(url(org, f"incidents/{incident.id}/")).context["chart"]
-    segment = chart["series"][-1]
-    assert segment["label"] == "During the incident"
-    inside = [v for t, v in zip(chart["t"], segment["values"]) if t >= incident.started_at.timestamp()]
-    assert any(v is not None for v in inside)
-    assert all(v is None for t, v in zip(chart["t"], segment["values"]) if t < incident.started_at.timestamp())
+    assert chart["bands"] == [{"start": incident.started_at.timestamp(), "end": None, "severity": "warning"}]
+    assert [s["label"] for s in chart["series"]] == ["p95 response time", "Warning threshold", "Critical threshold"]
 
 
 def test_only_admins_see_a_webhook_secret(org, app, owner_client, viewer_client):
