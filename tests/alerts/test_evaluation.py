@@ -214,3 +214,22 @@ def test_beat_fans_out_one_task_per_organisation_with_alerts(org, app, outsider_
     quiet_app = App.objects.for_org(quiet).create(organization=quiet, name="y")
     make_condition(quiet, quiet_app, enabled=False)
     assert evaluate_all(minute_floor().isoformat()) == 2
+
+
+def test_evaluation_queries_do_not_grow_with_conditions(rollups, org, app, base):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(n, minute):
+        Condition.objects.for_org(org).delete()
+        for i in range(n):
+            metric = [Metric.P95, Metric.ERROR_RATE, Metric.APDEX][i % 3]
+            comparison = Comparison.BELOW if metric == Metric.APDEX else Comparison.ABOVE
+            make_condition(org, app, name=f"c{i}", metric=metric, comparison=comparison, warning_threshold=0.01 if metric == Metric.APDEX else 10_000, critical_threshold=None)
+        with CaptureQueriesContext(connection) as ctx:
+            outcome = evaluate_org(org, minute)
+        assert outcome.evaluated == n and outcome.opened == 0
+        return len(ctx.captured_queries)
+
+    rollups.minutes(app, [at(base, -3), at(base, -2), at(base, -1)], p95=0.1)
+    assert queries_for(3, at(base, 0)) == queries_for(30, at(base, 1))
