@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import re
 import threading
+import uuid
 import zlib
 from collections import defaultdict
 
@@ -496,37 +497,32 @@ def _collect(todo, txn_ids):
     return apps
 
 
-NULL = "\\N"  # COPY text NULL
-TF = {True: "t", False: "f"}
+EVENT_COLUMNS = "organization_id, app_id, transaction_id, end_time, duration, status, error, trace_id, has_trace"
+EVENT_TYPES = ["int8", "uuid", "int8", "timestamptz", "float8", "int2", "bool", "varchar", "bool"]
 
 
 def _copy_events(cur, todo, txn_ids):
-    # The hottest loop of the worker (200 events a payload): locals, one f-string a row.
-    lines = []
-    append = lines.append
-    seconds = _second_text
-    for q, p in todo:
-        if not p.events:
-            continue
-        ids = txn_ids[(q.org_id, q.app_id)]
-        prefix = f"{q.org_id}\t{q.app_id}\t"
-        for e in p.events:
-            end = e.end
-            s = int(end)
-            day = seconds.get(s)
-            if day is None:
-                day = ts_text(end)[:19]
-            status = e.status
-            append(
-                f"{prefix}{ids[e.type, e.name]}\t{day}.{int((end - s) * 1e6):06d}+00\t{e.duration!r}\t"
-                f"{NULL if status is None else status}\t{TF[e.error]}\t{e.trace_id}\t{TF[e.has_trace]}\n"
-            )
-    if lines:
-        with cur.copy(
-            "COPY apm_event (organization_id, app_id, transaction_id, end_time, duration, status, error, "
-            "trace_id, has_trace) FROM STDIN"
-        ) as copy:
-            copy.write("".join(lines))
+    # The hottest write (200 events a payload). Binary COPY: psycopg packs each row in C
+    # and Postgres parses no text, about 2.5x the rate of text COPY here (bench/ingest.py).
+    if not any(p.events for _, p in todo):
+        return 0
+    fromtimestamp = dt.datetime.fromtimestamp
+    rows = 0
+    with cur.copy(f"COPY apm_event ({EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(EVENT_TYPES)
+        write_row = copy.write_row
+        for q, p in todo:
+            if not p.events:
+                continue
+            ids = txn_ids[(q.org_id, q.app_id)]
+            org_id, app_id = q.org_id, uuid.UUID(q.app_id)
+            for e in p.events:
+                write_row(
+                    (org_id, app_id, ids[e.type, e.name], fromtimestamp(e.end, UTC), e.duration, e.status, e.error,
+                     e.trace_id, e.has_trace)
+                )
+                rows += 1
+    return rows
 
 
 def _copy_escape(raw):
