@@ -114,8 +114,9 @@ def open_incident(*, org, app_id, condition=None, slo=None, target="", title, se
 
 @transaction.atomic
 def escalate(incident, severity, *, value, threshold, muted, at):
-    if SEVERITY_RANK[severity] <= SEVERITY_RANK[incident.severity]:
-        return None
+    incident = _lock_open(incident)
+    if incident.resolved_at is not None or SEVERITY_RANK[severity] <= SEVERITY_RANK[incident.severity]:
+        return None  # resolved by hand meanwhile, or already that severe
     incident.severity = severity
     incident.value = value
     incident.threshold = threshold

@@ -170,8 +170,8 @@ def _apply(outcome, incident, judgement, *, at, muted, open_fn):
                 outcome.opened += 1
         return
     if judgement.severity and SEVERITY_RANK[judgement.severity] > SEVERITY_RANK[incident.severity]:
-        actions.escalate(incident, judgement.severity, value=judgement.value, threshold=judgement.threshold, muted=muted, at=at)
-        outcome.escalated += 1
+        if actions.escalate(incident, judgement.severity, value=judgement.value, threshold=judgement.threshold, muted=muted, at=at):
+            outcome.escalated += 1
     elif judgement.recovered:
         try:
             actions.resolve(incident, at=at, value=judgement.value, muted=muted)

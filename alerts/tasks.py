@@ -40,8 +40,8 @@ def current_minute(now=None):
 def evaluate_all(minute_end=None):
     """Beat, every minute: one evaluate_org task per organisation with something to evaluate."""
     minute = datetime.fromisoformat(minute_end) if minute_end else current_minute()
-    org_ids = set(Condition.objects.unscoped().filter(enabled=True).values_list("organization_id", flat=True))
-    org_ids |= set(SLO.objects.unscoped().filter(alerts_enabled=True).values_list("organization_id", flat=True))
+    org_ids = set(Condition.objects.unscoped().filter(enabled=True).order_by().values_list("organization_id", flat=True).distinct())
+    org_ids |= set(SLO.objects.unscoped().filter(alerts_enabled=True).order_by().values_list("organization_id", flat=True).distinct())
     delay = settings.ALERTS_EVALUATION_DELAY
     for org_id in sorted(org_ids):
         # Wait for the minute's last harvests to be aggregated; drop the task if it
