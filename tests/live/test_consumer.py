@@ -5,7 +5,6 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.routing import URLRouter
@@ -17,6 +16,7 @@ from apm import live
 from apm.routing import websocket_urlpatterns
 from pulse_agent.sketch import DDSketch
 from apm.models import AppMinute
+from tests.live.threads import run_async
 from tenants.models import App, Membership
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -81,10 +81,6 @@ def _increment(minute, transaction_id=None):
     return {"minute": minute, "txn_type": "web", "transaction_id": transaction_id, "count": 1}
 
 
-def _run(coro_fn):
-    async_to_sync(coro_fn)()
-
-
 async def _open(path, headers):
     comm = WebsocketCommunicator(application, path, headers=headers)
     connected, _ = await comm.connect(timeout=5)
@@ -113,7 +109,7 @@ def _refused(path, headers):
             await comm.disconnect()
         return connected
 
-    return async_to_sync(scenario)()
+    return run_async(scenario)
 
 
 def test_it_sends_a_member_the_minute_totals_and_events_of_its_app(member, org, app):
@@ -132,7 +128,7 @@ def test_it_sends_a_member_the_minute_totals_and_events_of_its_app(member, org, 
         await comm.disconnect()
         return msg
 
-    msg = async_to_sync(scenario)()
+    msg = run_async(scenario)
     assert msg["app"] == str(app.id)
     (point,) = msg["points"]["web"]
     assert point["t"] == minute and point["count"] == 100 and point["error_count"] == 1
@@ -159,7 +155,7 @@ def test_it_lets_a_viewer_watch(viewer, org, app):
         await comm.disconnect()
         return msg
 
-    assert async_to_sync(scenario)()["events"][0][3] == "GET /items/3"
+    assert run_async(scenario)["events"][0][3] == "GET /items/3"
 
 
 def test_it_refuses_an_outsider(outsider, org, app):
@@ -201,7 +197,7 @@ def test_it_keeps_outsiders_apps_apart(member, org, app, outsider_org):
         await comm.disconnect()
         return msg, nothing_else
 
-    msg, nothing_else = async_to_sync(scenario)()
+    msg, nothing_else = run_async(scenario)
     assert [e[3] for e in msg["events"]] == ["GET /items/8"]
     assert nothing_else
 
@@ -228,7 +224,7 @@ def test_it_bounds_scatter_points_per_app_and_counts_the_rest(member, org, app, 
         await comm.disconnect()
         return delivered, dropped, elapsed
 
-    delivered, dropped, elapsed = async_to_sync(scenario)()
+    delivered, dropped, elapsed = run_async(scenario)
     assert delivered + dropped == sent
     assert delivered <= 50 + 20 * elapsed
     assert dropped >= sent - 50 - 20 * elapsed
@@ -254,5 +250,5 @@ def test_it_closes_the_socket_of_a_member_who_leaves(member, org, app, settings)
         await comm.wait()
         return output
 
-    output = async_to_sync(scenario)()
+    output = run_async(scenario)
     assert output == {"type": "websocket.close", "code": 4403}

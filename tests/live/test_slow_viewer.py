@@ -17,6 +17,7 @@ from django.conf import settings
 from django.test import Client
 
 from apm import live
+from tests.live.threads import run_async
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -66,7 +67,7 @@ def test_it_drops_for_a_viewer_that_does_not_read_and_says_so(platform, member, 
                     lagged += msg["dropped_messages"]
             return updates, lagged, grown
 
-    updates, lagged, grown = asyncio.run(scenario())
+    updates, lagged, grown = run_async(scenario)
     assert lagged > 0  # the viewer is told what it missed
     assert updates < PUBLISHED
     assert updates + lagged <= PUBLISHED
