@@ -89,6 +89,15 @@ class ConditionForm(_OrgForm, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self._limit(org)
         self.fields["window_minutes"].widget.attrs.update(min=1, max=60)
+        self.fields["transaction"].widget.attrs.update(list="transaction-names", autocomplete="off")
+        self.org = org
+
+    def transaction_names(self, limit=500):
+        """Names the transaction field suggests (every app's; the evaluator matches by app and name)."""
+        from apm.models import Transaction
+
+        names = Transaction.objects.for_org(self.org).order_by("name").values_list("name", flat=True).distinct()
+        return list(names[:limit])
 
     def clean_transaction(self):
         return (self.cleaned_data.get("transaction") or "").strip()

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -26,6 +26,16 @@ from tenants.scoping import org_scope
 
 log = logging.getLogger(__name__)
 
+# Every task: the queue the worker consumes (Procfile: no -Q), no results, and retries
+# on a dropped database connection (all of them are idempotent).
+_TASK = {
+    "queue": "celery",
+    "ignore_result": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": 5,
+    "retry_jitter": True,
+    "max_retries": 3,
+}
 EVALUATION_BUDGET_SECONDS = 40  # per organisation and minute; the rest waits for the next minute
 BACKOFF_BASE = 30
 BACKOFF_CAP = 3600
@@ -36,7 +46,7 @@ def current_minute(now=None):
     return now.replace(second=0, microsecond=0)
 
 
-@shared_task(name="alerts.evaluate_all", ignore_result=True, time_limit=50, soft_time_limit=45)
+@shared_task(name="alerts.evaluate_all", time_limit=50, soft_time_limit=45, **_TASK)
 def evaluate_all(minute_end=None):
     """Beat, every minute: one evaluate_org task per organisation with something to evaluate."""
     minute = datetime.fromisoformat(minute_end) if minute_end else current_minute()
@@ -50,7 +60,7 @@ def evaluate_all(minute_end=None):
     return len(org_ids)
 
 
-@shared_task(name="alerts.evaluate_org", ignore_result=True, time_limit=60, soft_time_limit=55)
+@shared_task(name="alerts.evaluate_org", time_limit=60, soft_time_limit=55, **_TASK)
 def evaluate_org(org_id, minute_end):
     org = Organization.objects.filter(id=org_id).first()
     if org is None:
@@ -68,7 +78,7 @@ def backoff_seconds(attempts):
     return base * random.uniform(0.8, 1.2)
 
 
-@shared_task(name="alerts.deliver", ignore_result=True, time_limit=60, soft_time_limit=45)
+@shared_task(name="alerts.deliver", time_limit=60, soft_time_limit=45, **_TASK)
 def deliver(delivery_id):
     with transaction.atomic():
         # The row lock makes a duplicate task (sweep + first attempt) wait out or skip.
@@ -120,7 +130,7 @@ def _attempt(delivery, now):
     return delivery.status
 
 
-@shared_task(name="alerts.retry_due_deliveries", ignore_result=True, time_limit=50, soft_time_limit=45)
+@shared_task(name="alerts.retry_due_deliveries", time_limit=50, soft_time_limit=45, **_TASK)
 def retry_due_deliveries(limit=1000):
     """Beat, every minute: queue retries that are due, and first attempts whose queueing was lost."""
     now = timezone.now()

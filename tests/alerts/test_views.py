@@ -251,3 +251,11 @@ def test_non_admins_do_not_see_webhook_urls(org, member_client, owner_client):
         content = member_client.get(url(org, path)).content
         assert b"s3cr3t" not in content and b"hooks.slack.com" in content
     assert b"s3cr3t" in owner_client.get(url(org, f"channels/{channel.id}/")).content
+
+
+def test_the_form_suggests_transaction_names(org, app, owner_client, rollups):
+    from tests.alerts.conftest import minute_floor
+
+    rollups.minutes(app, [minute_floor() - timedelta(minutes=2)], p95=0.1, name="shop.views.<cart>")
+    content = owner_client.get(url(org, "conditions/new")).content.decode()
+    assert '<option value="shop.views.&lt;cart&gt;">' in content
