@@ -164,7 +164,7 @@ class Instance(Struct):
     language: Literal["python"]
     runtime_version: Annotated[str, msgspec.Meta(max_length=64)]
     framework: Annotated[str, msgspec.Meta(max_length=128)] | None
-    period: Annotated[float, msgspec.Meta(gt=0.0, le=3600.0)]
+    period: Annotated[float, msgspec.Meta(ge=0.0, le=86400.0)]
     dropped: Dropped = msgspec.field(default_factory=Dropped)
 
     def __post_init__(self):
