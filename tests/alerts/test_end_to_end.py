@@ -5,11 +5,13 @@ HTTP server receives signed webhooks."""
 import hashlib
 import hmac
 import json
+import queue
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from alerts.models import Delivery, DeliveryStatus, EventKind, Incident
+from alerts.models import AppMute, Delivery, DeliveryStatus, EventKind, Incident
 from alerts.tasks import evaluate_all
 from apm.models import AppMinute
 from ingest.app_resolver import clear_app_cache
@@ -113,7 +115,7 @@ def test_it_opens_escalates_acknowledges_and_resolves_with_signed_webhooks(
         lambda: all(d.status == DeliveryStatus.SENT for d in Delivery.objects.for_org(org)),
         message="deliveries to settle",
     )
-    with pytest.raises(Exception):
+    with pytest.raises(queue.Empty):
         receiver.get(timeout=3)
     kinds = list(incident.events.values_list("kind", flat=True))
     assert kinds == [EventKind.OPENED, EventKind.ACKNOWLEDGED, EventKind.ESCALATED, EventKind.RESOLVED]
@@ -142,3 +144,22 @@ def test_it_fires_no_data_when_the_app_stops_reporting(celery_worker, client, or
     wait_rolled_up(org, app, [m(2)])
     evaluate(m(3))
     assert json.loads(receiver.get()["body"])["event"] == "incident.resolved"
+
+
+def test_a_muted_app_opens_incidents_without_notifying(celery_worker, client, org, app, owner, ingest_key, receiver):
+    channel = make_webhook(org, receiver.url)
+    condition = make_condition(org, app, [channel], window_minutes=2)
+    AppMute.objects.for_org(org).create(
+        organization=org, app=app, ends_at=timezone.now() + timedelta(hours=1), reason="deploy", created_by=owner
+    )
+    base = minute_floor() - timedelta(minutes=10)
+    m = lambda i: base + timedelta(minutes=i)  # noqa: E731
+    send_minutes(client, ingest_key, app, [m(-2), m(-1)], 2.0)
+    wait_rolled_up(org, app, [m(-2), m(-1)])
+    evaluate(m(0))
+    incident = wait_for(lambda: Incident.objects.for_org(org).filter(condition=condition).first(), message="the incident")
+    assert incident.muted and incident.severity == "critical"
+    assert incident.events.get().not_notified_reason == "muted"
+    with pytest.raises(queue.Empty):
+        receiver.get(timeout=3)
+    assert not Delivery.objects.for_org(org).exists()
