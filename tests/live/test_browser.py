@@ -52,9 +52,12 @@ def applied_events(org, app):
     return Event.objects.for_org(org).filter(app=app).count()
 
 
-def send(platform, key, app, n, errors=0, slow=False):
+XSS_NAME = '<img src=x onerror="window.__pwned=1">'
+
+
+def send(platform, key, app, n, errors=0, slow=False, names=("GET /items/{id}",)):
     durations = [(1.5 if slow else 0.05) + i / 1000 for i in range(n)]
-    assert post(platform.url, key, payload(app.name, durations, errors=errors)) == 202
+    assert post(platform.url, key, payload(app.name, durations, errors=errors, names=names)) == 202
 
 
 def send_harvest(platform, key, app):
@@ -124,7 +127,7 @@ def test_it_draws_each_transaction_on_the_live_page_and_fills_the_gap(
     assert page.evaluate(DOTS) == 0
 
     send(platform, ingest_key, app, 25, errors=4)
-    send(platform, ingest_key, app, 5, slow=True)
+    send(platform, ingest_key, app, 5, slow=True, names=(XSS_NAME,))  # agent-supplied names are untrusted
     wait_js(page, DOTS, 30)
     page.wait_for_function("() => document.querySelector('[data-live-stat=rpm]').textContent.startsWith('30')")
     assert page.text_content("[data-live-stat=avg]") != "–"
@@ -144,6 +147,8 @@ def test_it_draws_each_transaction_on_the_live_page_and_fills_the_gap(
     rows = page.locator("[data-live-selection] tbody tr")
     rows.first.wait_for()
     assert rows.count() == 5
+    assert page.locator("[data-live-selection] tbody td.name").all_text_contents() == [XSS_NAME] * 5
+    assert page.evaluate("() => window.__pwned") is None
     screenshot(page, "live-selection")
 
     # Paused: new dots wait; resumed: they appear.
