@@ -6,9 +6,11 @@ it) in SQL; callers pass objects they already fetched through the organisation.
 Durations come back in seconds unless a name says otherwise.
 """
 
+import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 
 from apm.models import AppHour, AppMinute, AppDay, ErrorMinute, InstanceMinute, Trace
@@ -92,91 +94,106 @@ def throughput_heatmap(org, app, weeks=4, txn_type="web", now=None):
 def cpu_per_tps(org, app, since, until):
     """CPU % of one instance per transaction/second it serves, and the busiest per-instance TPS.
 
-    Per minute: the app's transactions (all types: they all burn CPU) against the summed
-    CPU of the processes that reported. A ratio of sums, so busy minutes weigh most.
+    Per minute (per hour past a day, from hour rollups): the app's transactions (all types:
+    they all burn CPU) against the summed CPU of the processes that reported. A ratio of
+    sums, so busy periods weigh most.
     """
+    if until - since <= timedelta(hours=25):
+        step, bucket, table = 60, "time", "apm_appminute"
+    else:
+        step, bucket, table = 3600, "date_trunc('hour', time)", "apm_apphour"
     rows = _rows(
-        """WITH inst AS (
-               SELECT time, SUM(cpu_percent) AS cpu, COUNT(*) AS n FROM apm_instanceminute
-               WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s GROUP BY time),
+        f"""WITH inst AS (
+               SELECT {bucket} AS b, SUM(cpu_percent) AS cpu, COUNT(*) AS samples FROM apm_instanceminute
+               WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s GROUP BY b),
            tr AS (
-               SELECT time, SUM(count)::float8 AS c FROM apm_appminute
+               SELECT time AS b, SUM(count)::float8 AS c FROM {table}
                WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s GROUP BY time)
-           SELECT SUM(inst.cpu), SUM(tr.c) / 60, MAX(tr.c / 60 / inst.n), MAX(inst.n)
-           FROM inst JOIN tr USING (time) WHERE tr.c > 0""",
-        [org.id, app.id, since, until] * 2,
+           SELECT SUM(inst.cpu) / (%s / 60), SUM(tr.c) / %s,
+                  MAX(tr.c / %s / (inst.samples / (%s / 60))), MAX(inst.samples / (%s / 60))
+           FROM inst JOIN tr USING (b) WHERE tr.c > 0""",
+        [org.id, app.id, since, until] * 2 + [float(step)] * 5,
     )
     cpu, tps, peak_per_instance, max_instances = rows[0]
     return {
         "cpu_per_tps": cpu / tps if cpu and tps else None,
         "peak_tps_per_instance": peak_per_instance,
-        "max_instances": max_instances,
+        "max_instances": round(max_instances) if max_instances else None,
     }
 
 
-def instance_table(org, app, since, until):
-    """One row per process (host, pid) that reported in the range.
+def instances_overview(org, app, since, until, step):
+    """Processes (host, pid) that reported in [since, until): a table row each, and their CPU
+    and memory averaged into ``step``-second buckets for the charts.
 
     The agent reports throughput per app, not per process, so each process is credited
-    with an equal share of the app's transactions in every minute it reported: exact for
-    a load-balanced pool, an estimate otherwise (the page says so).
+    with the app's transactions of a bucket in proportion to the minutes it reported in
+    that bucket: exact for a load-balanced pool, an estimate otherwise (the page says so).
+    One aggregate over the instance samples, one over the app's rollups, and one index
+    lookup per process for its latest sample.
     """
+    bucket = "(floor(extract(epoch FROM time) / %s) * %s)::bigint"
     rows = _rows(
-        """WITH n AS (
-               SELECT time, COUNT(*) AS n FROM apm_instanceminute
-               WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s GROUP BY time),
-           tr AS (
-               SELECT time, SUM(count)::float8 AS c, SUM(sum) AS s FROM apm_appminute
-               WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s GROUP BY time)
-           SELECT i.host, i.pid, COUNT(*), AVG(i.cpu_percent), MAX(i.cpu_percent), AVG(i.memory_bytes)::float8,
-                  MAX(i.time), SUM(COALESCE(tr.c, 0) / n.n), SUM(COALESCE(tr.s, 0) / n.n)
-           FROM apm_instanceminute i JOIN n USING (time) LEFT JOIN tr USING (time)
-           WHERE i.organization_id = %s AND i.app_id = %s AND i.time >= %s AND i.time < %s
-           GROUP BY i.host, i.pid ORDER BY MAX(i.time) DESC, i.host, i.pid""",
-        [org.id, app.id, since, until] * 3,
-    )
-    latest = {
-        (r.host, r.pid): r
-        for r in InstanceMinute.objects.for_org(org)
-        .filter(app=app, time__gte=since, time__lt=until)
-        .order_by("host", "pid", "-time")
-        .distinct("host", "pid")
-    }
-    out = []
-    for host, pid, minutes, cpu_avg, cpu_max, mem_avg, last, share_count, share_busy in rows:
-        last_sample = latest.get((host, pid))
-        out.append(
-            {
-                "host": host,
-                "pid": pid,
-                "minutes": minutes,
-                "cpu_avg": cpu_avg,
-                "cpu_max": cpu_max,
-                "memory_avg": mem_avg,
-                "memory_last": last_sample.memory_bytes if last_sample else None,
-                "last_seen": last,
-                "rpm": share_count / minutes if minutes else None,
-                "avg_response_s": share_busy / share_count if share_count else None,
-                "sample": last_sample,
-            }
-        )
-    return out
-
-
-def instance_series(org, app, since, until, step):
-    """Per-process CPU % and memory, averaged into ``step``-second buckets."""
-    rows = _rows(
-        """SELECT host, pid, to_timestamp(floor(extract(epoch FROM time) / %s) * %s) AS bucket,
-                  AVG(cpu_percent), AVG(memory_bytes)::float8
-           FROM apm_instanceminute
-           WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s
-           GROUP BY host, pid, bucket ORDER BY bucket""",
+        f"""SELECT host, pid, {bucket} AS b, AVG(cpu_percent), MAX(cpu_percent), AVG(memory_bytes)::float8,
+                   COUNT(*), MAX(time)
+            FROM apm_instanceminute
+            WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s
+            GROUP BY host, pid, b ORDER BY b""",
         [step, step, org.id, app.id, since, until],
     )
+    if not rows:
+        return [], {}
+    # The app's traffic per bucket, from minute rows while retained, else hour rows.
+    table = "apm_appminute" if until - since <= MINUTE_RETENTION and step % 3600 else "apm_apphour"
+    traffic = {
+        b: (c, s)
+        for b, c, s in _rows(
+            f"""SELECT {bucket} AS b, SUM(count)::float8, SUM(sum) FROM {table}
+                WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s GROUP BY b""",
+            [step, step, org.id, app.id, since, until],
+        )
+    }
+    reported = defaultdict(int)  # bucket -> process-minutes
+    for _, _, b, _, _, _, minutes, _ in rows:
+        reported[b] += minutes
+    procs = {}
     series = defaultdict(dict)
-    for host, pid, bucket, cpu, mem in rows:
-        series[(host, pid)][int(bucket.timestamp())] = (cpu, mem)
-    return series
+    for host, pid, b, cpu_avg, cpu_max, mem_avg, minutes, last in rows:
+        p = procs.get((host, pid))
+        if p is None:
+            p = procs[(host, pid)] = {"host": host, "pid": pid, "minutes": 0, "cpu_sum": 0.0, "cpu_max": 0.0,
+                                      "last_seen": last, "share_count": 0.0, "share_busy": 0.0}
+        p["minutes"] += minutes
+        p["cpu_sum"] += cpu_avg * minutes
+        p["cpu_max"] = max(p["cpu_max"], cpu_max)
+        p["last_seen"] = max(p["last_seen"], last)
+        count, busy = traffic.get(b, (0.0, 0.0))
+        p["share_count"] += count * minutes / reported[b]
+        p["share_busy"] += busy * minutes / reported[b]
+        series[(host, pid)][b] = (cpu_avg, mem_avg)
+    out = []
+    for p in sorted(procs.values(), key=lambda p: (-p["last_seen"].timestamp(), p["host"], p["pid"])):
+        sample = (
+            InstanceMinute.objects.for_org(org)
+            .filter(app=app, host=p["host"], pid=p["pid"], time__lte=p["last_seen"])
+            .order_by("-time")
+            .first()
+        )
+        out.append(
+            {
+                "host": p["host"],
+                "pid": p["pid"],
+                "minutes": p["minutes"],
+                "cpu_avg": p["cpu_sum"] / p["minutes"],
+                "cpu_max": p["cpu_max"],
+                "memory_last": sample.memory_bytes if sample else None,
+                "last_seen": p["last_seen"],
+                "rpm": p["share_count"] / p["minutes"],
+                "avg_response_s": p["share_busy"] / p["share_count"] if p["share_count"] else None,
+                "sample": sample,
+            }
+        )
+    return out, series
 
 
 def error_counts(org, app, group_ids, since, until, step):
@@ -426,3 +443,76 @@ def transaction_table(org, app, since, until, txn_type="web", sort="time", limit
 
 # The table's columns; unlike the API's ``errors`` (a count), the page ranks by error rate.
 TABLE_SORTS = {**queries.SORTS, "errors": lambda r: r["error_rate"] or 0.0}
+
+
+def app_summaries(org, minutes=5, now=None):
+    """``queries.app_summaries`` (same shape), with "last seen" found by index lookups.
+
+    The latest minute of each app and type is one backward index scan, instead of
+    aggregating every minute row of the retention window.
+    """
+    from tenants.models import App
+
+    now = now or time.time()
+    end = int(now // 60) * 60 + 60
+    spark_start = end - 3600
+    window_start = end - 60 * minutes
+    apps = list(App.objects.for_org(org).order_by("name"))
+    rows = _rows(
+        f"SELECT app_id, extract(epoch FROM time)::bigint, {_COLUMNS}, id FROM apm_appminute "
+        "WHERE organization_id = %s AND txn_type = 'web' AND time >= %s AND time < %s",
+        [org.id, queries.to_dt(spark_start), queries.to_dt(end)],
+    )
+    latest = "(SELECT m.time FROM apm_appminute m WHERE m.app_id = a.id AND m.txn_type = %s AND m.time >= %s ORDER BY m.time DESC LIMIT 1)"
+    since = queries.to_dt(now - settings.RETENTION_MINUTE_DAYS * 86400)
+    last = {
+        app_id: seen
+        for app_id, seen in _rows(
+            f"SELECT a.id, extract(epoch FROM GREATEST({latest}, {latest})) FROM tenants_app a WHERE a.organization_id = %s",
+            ["web", since, "background", since, org.id],
+        )
+    }
+    per_app = defaultdict(list)
+    for row in rows:
+        per_app[row[0]].append(row)
+    window = [r for r in rows if r[1] >= window_start]
+    sketches = dict(zip([r[-1] for r in window], _window_sketches(window)))
+    out = []
+    for app in apps:
+        acc = queries.Acc()
+        spark = [0.0] * 60
+        parts = []
+        for row in per_app.get(app.pk, []):
+            spark[(row[1] - spark_start) // 60] += row[2]
+            if row[1] >= window_start:
+                acc.add_row(*row[2:14])
+                parts.append(sketches[row[-1]])
+        stats = acc.stats(float(minutes))
+        sketch = merged(parts)
+        _with_quantiles(stats, quantiles(sketch) if sketch else (None, None, None))
+        seen = last.get(app.pk)
+        out.append(
+            {
+                "id": str(app.pk),
+                "name": app.name,
+                "apdex_t": app.apdex_t,
+                "status": queries.status_of(stats),
+                "last_seen": float(seen) if seen is not None else None,
+                "summary": stats,
+                "sparkline": {"start": spark_start, "step": 60, "rpm": spark},
+            }
+        )
+    return out
+
+
+def _window_sketches(rows):
+    """Decoded sketches of the apps page's recent minute rows (fetched by id: only a few)."""
+    if not rows:
+        return []
+    blobs = dict(
+        _rows(
+            "SELECT id, sketch FROM apm_appminute WHERE id = ANY(%s) AND time >= %s",
+            [[r[-1] for r in rows], queries.to_dt(min(r[1] for r in rows))],
+        )
+    )
+    return decoded_sketches([("a", 60, r[-1], r[2], blobs.get(r[-1])) for r in rows])

@@ -476,11 +476,74 @@ def bench(org, user, apps, runs):
         print(f"  {r[0]} {r[1]}: cold {r[5]:.0f} ms")
 
 
+def browser_timing(org, user, app, runs):
+    """Wall time from navigation to drawn charts of the overview in headless Chromium, against
+    uvicorn on a free port (same settings and database as above)."""
+    import socket
+    import subprocess
+
+    from django.conf import settings
+    from django.test import Client
+    from django.urls import reverse
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("\n(playwright not installed: no browser timing)")
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "apm.asgi:application", "--port", str(port), "--no-access-log",
+         "--log-level", "warning"],
+        cwd=ROOT,
+        env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1,localhost"},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+        print(f"\nbrowser: overview of {app.name} from navigation to drawn charts (headless Chromium, uvicorn)")
+        with sync_playwright() as pw:
+            chromium = pw.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            )
+            context = chromium.new_context(viewport={"width": 1366, "height": 900})
+            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": base}])
+            page = context.new_page()
+            for range_key in RANGES:
+                url = base + reverse("app_overview", args=[org.slug, app.id]) + "?" + range_query(range_key, datetime.now(UTC))
+                times = []
+                for _ in range(runs):
+                    t0 = time.perf_counter()
+                    page.goto(url)
+                    page.wait_for_selector("html[data-charts-ready]", state="attached")
+                    times.append((time.perf_counter() - t0) * 1000)
+                times.sort()
+                p95 = times[min(len(times) - 1, math.ceil(0.95 * len(times)) - 1)]
+                print(f"{'overview in browser':26} {range_key:>5} {statistics.median(times):10.1f} {p95:8.1f}")
+            chromium.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--reseed", action="store_true")
     parser.add_argument("--days", type=int, default=DAYS)
+    parser.add_argument("--no-browser", action="store_true", help="skip the in-browser overview timing")
     args = parser.parse_args()
 
     ensure_database(os.environ["DATABASE_URL"])
@@ -500,6 +563,8 @@ def main():
         user = User.objects.get(email="bench@example.com")
         print(f"reusing the seeded data set of {org.created_at:%Y-%m-%d %H:%M} (--reseed to redo)")
     bench(org, user, apps, args.runs)
+    if not args.no_browser:
+        browser_timing(org, user, apps[-1], max(3, args.runs // 3))
 
 
 if __name__ == "__main__":

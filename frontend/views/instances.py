@@ -13,7 +13,10 @@ MAX_CHART_SERIES = 10  # the busiest processes get a line; the table lists them 
 
 
 def _step(time_range):
-    return max(60, math.ceil(time_range.seconds / MAX_POINTS / 60) * 60)
+    """Seconds per chart point: whole minutes, at most MAX_POINTS points, whole hours past a day
+    (so that hour rollups line up with the buckets)."""
+    step = max(60, math.ceil(time_range.seconds / MAX_POINTS / 60) * 60)
+    return step if step < 3600 and time_range.seconds <= 86400 * 1.05 else math.ceil(step / 3600) * 3600
 
 
 def _chart(series, keys, index, step, time_range, scale=1.0):
@@ -35,9 +38,8 @@ def instance_list(request, app):
     time_range, error = time_range_or_error(request)
     if error:
         return error
-    rows = ui_queries.instance_table(org, app, time_range.start, time_range.end)
     step = _step(time_range)
-    series = ui_queries.instance_series(org, app, time_range.start, time_range.end, step)
+    rows, series = ui_queries.instances_overview(org, app, time_range.start, time_range.end, step)
     keys = [(r["host"], r["pid"]) for r in rows[:MAX_CHART_SERIES]]
     context = app_page_context(
         request,

@@ -165,6 +165,8 @@ def test_it_shows_instances(owner_client, org, app, seeded):
     response = owner_client.get(url("app_instances", org, app))
     html = response.content.decode()
     assert "web-1" in html and "web-2" in html
+    # 162 calls a minute (all types) shared by the two processes reporting every minute.
+    assert html.count(">81 rpm<") == 2
     cpu = chart_data(response, "cpu-data")
     assert len(cpu["series"]) == 2 and any(v for v in cpu["series"][0]["values"])
 

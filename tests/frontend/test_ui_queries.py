@@ -93,3 +93,30 @@ def test_the_transaction_table_reads_long_ranges_from_whole_hours(org, app):
     top = ui_queries.transaction_table(org, app, since, until, limit=2, percentiles=False)["transactions"]
     assert [r["name"] for r in top] == [r["name"] for r in mine["transactions"][:2]]
     assert top[0]["p95_ms"] is None  # not asked for
+
+
+def test_app_summaries_equal_the_query_layer(org, app):
+    from tenants.models import App
+
+    App.objects.for_org(org).create(organization=org, name="Quiet")
+    facts = seed_app(org, app, minutes=20)
+    now = facts["last_minute"] + 90
+    mine = ui_queries.app_summaries(org, now=now)
+    theirs = queries.app_summaries(org, now=now)
+    assert [a["name"] for a in mine] == ["Quiet", "Shop (prod)"]
+    for a, b in zip(mine, theirs):
+        assert (a["id"], a["status"], a["last_seen"], a["sparkline"]) == (b["id"], b["status"], b["last_seen"], b["sparkline"])
+        assert_stats_equal(a["summary"], b["summary"])
+
+
+def test_cpu_per_tps_from_hours_agrees_with_minutes(org, app):
+    facts = seed_app(org, app, minutes=150)
+    until = queries.to_dt(facts["last_minute"] + 60)
+    from datetime import timedelta
+
+    by_minute = ui_queries.cpu_per_tps(org, app, until - timedelta(hours=24), until)
+    by_hour = ui_queries.cpu_per_tps(org, app, until - timedelta(hours=30), until)
+    # Two processes at ~30% and ~45% CPU share 162 calls a minute (2.7 TPS): ~28% per TPS.
+    assert by_minute["cpu_per_tps"] == pytest.approx(75 / 2.7, rel=0.05)
+    assert by_hour["cpu_per_tps"] == pytest.approx(by_minute["cpu_per_tps"], rel=0.02)
+    assert by_minute["max_instances"] == by_hour["max_instances"] == 2
