@@ -149,18 +149,26 @@ def receiver():
 # --- a real Celery worker ------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+class Worker:
+    def __init__(self, proc, stream):
+        self.proc = proc
+        self.stream = stream
+
+
+@pytest.fixture(scope="module")
 def celery_worker(django_db_setup, django_db_blocker):
     """``celery -A apm worker`` in a subprocess, on the test database and our Redis db.
 
-    Its ingest consumer thread applies what the tests post to /api/v1/ingest; it runs
-    the alert tasks the tests queue. Session-scoped: starting one takes seconds.
+    Its ingest consumer thread applies what the tests post to /api/v1/ingest (on a stream
+    of its own: see ``worker_stream``); it runs the alert tasks the tests queue.
+    Module-scoped: starting one takes seconds, and no other module's worker runs meanwhile.
     """
     with django_db_blocker.unblock():
         db_name = connection.settings_dict["NAME"]
     base = settings.DATABASE_URL.rsplit("/", 1)[0]
+    stream = f"pulse:ingest:alerts-e2e:{uuid.uuid4().hex}"
     r = redis.Redis.from_url(settings.REDIS_URL)
-    r.delete("celery", settings.INGEST_STREAM)
+    r.delete("celery")
     env = dict(
         os.environ,
         DATABASE_URL=f"{base}/{db_name}",
@@ -169,6 +177,7 @@ def celery_worker(django_db_setup, django_db_blocker):
         ALERTS_EVALUATION_DELAY="0",
         DB_CONN_MAX_AGE="0",
         INGEST_CLAIM_IDLE_SECONDS="2",
+        INGEST_STREAM=stream,
     )
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"pulse-alerts-worker-{uuid.uuid4().hex[:8]}.log"
     log = open(log_path, "wb")
@@ -185,7 +194,7 @@ def celery_worker(django_db_setup, django_db_blocker):
         wait_for(lambda: b"ready." in log_path.read_bytes() or proc.poll() is not None, timeout=60, message="worker start")
         if proc.poll() is not None:
             raise RuntimeError("the Celery worker exited:\n" + log_path.read_text()[-3000:])
-        yield proc
+        yield Worker(proc, stream)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -194,6 +203,19 @@ def celery_worker(django_db_setup, django_db_blocker):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+        r.delete(stream, f"{stream}:dead")
+
+
+@pytest.fixture
+def worker_stream(settings, celery_worker):
+    """Payloads posted by the test go to the worker's own stream."""
+    from ingest.app_resolver import clear_app_cache
+    from tenants import keys
+
+    settings.INGEST_STREAM = celery_worker.stream
+    keys.clear_key_cache()
+    clear_app_cache()
+    return celery_worker.stream
 
 
 # --- in-process rollups through the real ingest path ---------------------------------

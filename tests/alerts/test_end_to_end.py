@@ -14,8 +14,6 @@ from django.utils import timezone
 from alerts.models import AppMute, Delivery, DeliveryStatus, EventKind, Incident
 from alerts.tasks import evaluate_all
 from apm.models import AppMinute
-from ingest.app_resolver import clear_app_cache
-from tenants import keys
 from tests.alerts.conftest import (
     durations_with_p95,
     make_condition,
@@ -57,9 +55,7 @@ def evaluate(minute):
 
 
 @pytest.fixture
-def ingest_key(org):
-    keys.clear_key_cache()
-    clear_app_cache()
+def ingest_key(org, worker_stream):
     return make_key(org)
 
 
