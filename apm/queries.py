@@ -270,51 +270,80 @@ SORTS = {
 }
 
 
+_SUMS = (
+    "sum(r.count)::bigint, sum(r.errors)::bigint, sum(r.sum), min(r.min), max(r.max), sum(r.apdex_s)::bigint, "
+    "sum(r.apdex_t)::bigint, sum(r.apdex_f)::bigint, sum(r.seg_python), sum(r.seg_database), "
+    "sum(r.seg_external), sum(r.seg_template)"
+)
+
+
 def transactions(org, app, since, until, txn_type="web", sort="time", limit=50, q=None):
-    """Transactions of one type ranked by ``sort``, with their stats over the range."""
+    """Transactions of one type ranked by ``sort``, with their stats over the range.
+
+    Sums come from SQL; sketches (for the percentiles) are read and merged only for the
+    transactions shown, unless the ranking itself is by p95.
+    """
     since, until = to_unix(since), to_unix(until)
     segments = range_segments(since, until)
     start, end = segments[0][1], segments[-1][2]
-    rows = []
+    accs, names = {}, {}
     for step, seg_start, seg_end in segments:
-        params = [_org_id(org), _app_id(app), txn_type, to_dt(seg_start), to_dt(seg_end)]
-        name_filter = ""
-        if q:
-            name_filter = " AND t.name ILIKE %s"
-            params.append("%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-        rows += _rows(
-            f"SELECT r.transaction_id, t.name, t.type, r.{_ROW_COLUMNS.replace(', ', ', r.')}, r.sketch "
-            f"FROM {TABLES[step][0]} r JOIN apm_transaction t ON t.id = r.transaction_id "
-            "WHERE r.organization_id = %s AND r.app_id = %s AND t.type = %s AND r.time >= %s AND r.time < %s"
-            + name_filter,
-            params,
-        )
-    accs = {}
-    names = {}
-    for row in rows:
-        acc = accs.get(row[0])
-        if acc is None:
-            acc = accs[row[0]] = Acc()
-            names[row[0]] = (row[1], row[2])
-        acc.add_row(*row[3:])
+        for row in _rows(
+            f"SELECT r.transaction_id, t.name, t.type, {_SUMS} FROM {TABLES[step][0]} r "
+            "JOIN apm_transaction t ON t.id = r.transaction_id WHERE r.organization_id = %s AND r.app_id = %s "
+            "AND t.type = %s AND r.time >= %s AND r.time < %s GROUP BY r.transaction_id, t.name, t.type",
+            [_org_id(org), _app_id(app), txn_type, to_dt(seg_start), to_dt(seg_end)],
+        ):
+            acc = accs.get(row[0])
+            if acc is None:
+                acc = accs[row[0]] = Acc()
+                names[row[0]] = (row[1], row[2])
+            acc.add_row(*row[3:15])
+    total_time = sum(a.sum for a in accs.values())
+    if q:
+        needle = q.lower()
+        accs = {tid: a for tid, a in accs.items() if needle in names[tid][0].lower()}
     minutes = max((until - since) / 60.0, 1.0)
-    total_time = sum(a.sum for a in accs.values()) or 0.0
-    out = []
-    for tid, acc in accs.items():
-        stats = acc.stats(minutes)
-        out.append(
-            {
-                "id": tid,
-                "name": names[tid][0],
-                "type": names[tid][1],
-                "total_time_s": acc.sum,
-                "time_share": acc.sum / total_time if total_time else 0.0,
-                **stats,
-            }
-        )
     key = SORTS.get(sort, SORTS["time"])
-    out.sort(key=lambda r: (key(r), r["count"]), reverse=True)
-    return {"from": start, "to": end, "sort": sort, "transactions": out[:limit]}
+
+    def rows_for(ids):
+        out = []
+        for tid in ids:
+            acc = accs[tid]
+            out.append(
+                {
+                    "id": tid,
+                    "name": names[tid][0],
+                    "type": names[tid][1],
+                    "total_time_s": acc.sum,
+                    "time_share": acc.sum / total_time if total_time else 0.0,
+                    **acc.stats(minutes),
+                }
+            )
+        out.sort(key=lambda r: (key(r), r["count"]), reverse=True)
+        return out
+
+    if sort == "p95":
+        chosen = list(accs)
+    else:
+        chosen = [r["id"] for r in rows_for(list(accs))[:limit]]  # percentiles not needed to rank
+    _merge_sketches(org, app, segments, accs, chosen)
+    return {"from": start, "to": end, "sort": sort, "transactions": rows_for(chosen)[:limit]}
+
+
+def _merge_sketches(org, app, segments, accs, ids):
+    if not ids:
+        return
+    for step, seg_start, seg_end in segments:
+        for tid, blob in _rows(
+            f"SELECT transaction_id, sketch FROM {TABLES[step][0]} WHERE organization_id = %s AND app_id = %s "
+            "AND transaction_id = ANY(%s) AND time >= %s AND time < %s",
+            [_org_id(org), _app_id(app), list(ids), to_dt(seg_start), to_dt(seg_end)],
+        ):
+            if blob:
+                acc = accs[tid]
+                decoded = decode(bytes(blob))
+                acc.sketch = decoded if acc.sketch is None else merge_into(acc.sketch, decoded)
 
 
 def transaction_detail(org, app, txn_id, since, until):

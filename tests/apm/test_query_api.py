@@ -70,8 +70,15 @@ def test_it_ranks_transactions(owner_client, org, shop, minute):
     assert rows[0]["count"] == 6 and rows[0]["error_count"] == 1
     assert rows[0]["total_time_s"] == pytest.approx(4.1)
     assert rows[1]["count"] == 3
+    assert rows[0]["p95_ms"] == pytest.approx(600, rel=0.01) and rows[1]["p50_ms"] == pytest.approx(50, rel=0.01)
     r = api(owner_client, org, f"apps/{shop.pk}/transactions", **{"from": minute, "to": minute + 120, "sort": "rpm"})
     assert r.json()["transactions"][0]["name"] == "checkout"
+    r = api(owner_client, org, f"apps/{shop.pk}/transactions", **{"from": minute, "to": minute + 120, "sort": "p95",
+                                                                  "limit": 1})
+    assert [t["name"] for t in r.json()["transactions"]] == ["checkout"]
+    r = api(owner_client, org, f"apps/{shop.pk}/transactions", **{"from": minute, "to": minute + 120, "q": "HOM"})
+    body = r.json()["transactions"]
+    assert [t["name"] for t in body] == ["home"] and body[0]["time_share"] == pytest.approx(0.13 / 4.23)
     txn = rows[1]["id"]
     series = api(owner_client, org, f"apps/{shop.pk}/timeseries", transaction=txn,
                  **{"from": minute, "to": minute + 120}).json()
