@@ -4,8 +4,9 @@ The user comes from the session (AuthMiddlewareStack), the organisation and the 
 from the path; membership (any role, viewers included) is checked before the socket
 joins the app's group. Anyone else, signed in or not, and any app that is missing or
 belongs to another organisation, gets the same refused handshake: nothing tells them
-apart. The Origin must be this very host, on top of AllowedHostsOriginValidator, so
-another site served from an allowed host name cannot ride the session cookie.
+apart. The Origin must be this very site (the Host, or PUBLIC_URL), on top of
+AllowedHostsOriginValidator, so another site served from an allowed host name on another
+port cannot ride the session cookie.
 
 Messages from the pipeline (apm/live.py) arrive pre-serialised and are forwarded as
 they are. They go through a small bounded queue drained by one sender task: a slow
@@ -39,10 +40,16 @@ def _header(scope, name):
 
 
 def same_origin(scope):
+    """The page that opens the socket is served by this site: its Origin is our Host, or PUBLIC_URL
+    (a proxy in front may rewrite Host)."""
     origin, host = _header(scope, b"origin"), _header(scope, b"host")
-    if not origin or not host:
+    if not origin:
         return False
-    return urlparse(origin).netloc.lower() == host.lower()
+    netloc = urlparse(origin).netloc.lower()
+    if host and netloc == host.lower():
+        return True
+    public = urlparse(settings.PUBLIC_URL)
+    return urlparse(origin).scheme == public.scheme and netloc == public.netloc.lower()
 
 
 @database_sync_to_async

@@ -29,8 +29,8 @@ def _path(org_slug, app_id):
     return f"/ws/o/{org_slug}/apps/{app_id}/live/"
 
 
-def _headers(user=None, origin="http://testserver"):
-    headers = [(b"host", b"testserver")]
+def _headers(user=None, origin="http://testserver", host="testserver"):
+    headers = [(b"host", host.encode())]
     if origin:
         headers.append((b"origin", origin.encode()))
     if user is not None:
@@ -252,3 +252,18 @@ def test_it_closes_the_socket_of_a_member_who_leaves(member, org, app, settings)
 
     output = run_async(scenario)
     assert output == {"type": "websocket.close", "code": 4403}
+
+
+def test_it_accepts_the_public_url_as_origin_behind_a_proxy(member, org, app, settings):
+    # The proxy hands the app another Host than the browser used; PUBLIC_URL is the site.
+    settings.PUBLIC_URL = "http://localhost:8000"
+    headers = _headers(member, origin="http://localhost:8000", host="internal:8000")
+
+    async def scenario():
+        comm, connected = await _open(_path(org.slug, app.id), headers)
+        if connected:
+            await comm.disconnect()
+        return connected
+
+    assert run_async(scenario)
+    assert not _refused(_path(org.slug, app.id), _headers(member, origin="http://localhost:9000", host="internal:8000"))
