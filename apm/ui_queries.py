@@ -242,10 +242,16 @@ def traces_sharing_id(org, trace_id, exclude_app=None):
 # --- metrics for the pages, with the sketch work cached ---------------------------------
 #
 # Decoding DDSketches in Python is the cost of percentile queries (tens to hundreds of
-# microseconds each). A rollup row's sketch only changes when its count does, so decoded
-# bins and per-row quantiles are cached in Redis under (table, row id, count): a late
-# payload that adds to a row changes its count and so its key. Range totals merge the
-# coarsest rows that fit (days, then hours, then the minutes at the edges).
+# microseconds each, plus fetching the bytes). A rollup row's sketch only changes when its
+# count does, so the work is cached in Redis under keys made of (table, row id, count): a
+# late payload that adds to a row changes its count and so its key. Rows are read without
+# their sketches; the bytes are fetched only for what the cache misses. The merge of a
+# range's closed buckets is cached whole, keyed by a digest of the rows it merges, so a
+# refresh a minute later only merges the newest rows. Range totals use the coarsest rows
+# that fit (days, then hours, then the minutes at the edges).
+
+import hashlib  # noqa: E402
+from typing import NamedTuple  # noqa: E402
 
 from django.core.cache import cache  # noqa: E402
 
@@ -253,29 +259,70 @@ from apm import queries  # noqa: E402
 from apm.sketches import DDSketch, decode, merge_into, quantiles  # noqa: E402
 
 SKETCH_CACHE_SECONDS = 6 * 3600
+CLOSED_AFTER = 300  # seconds after its end a bucket is taken as complete (only for reuse)
 _LEVEL = {60: "m", 3600: "h", 86400: "d"}
 _COLUMNS = queries._ROW_COLUMNS
 
 
-def _key(prefix, kind, step, row_id, count):
-    return f"apm:{prefix}:{kind}{_LEVEL[step]}:{row_id}:{count}"
+class Row(NamedTuple):
+    """A rollup row, without its sketch: which table, which row, its count and bucket start."""
+
+    kind: str  # "t": per transaction, "a": per app
+    step: int
+    id: int
+    count: int
+    time: int
 
 
-def decoded_sketches(rows):
-    """[(zero count, bins dict)] for rows of (kind, step, id, count, sketch bytes), cached."""
-    keys = [_key("sk", kind, step, row_id, count) for kind, step, row_id, count, _ in rows]
-    found = cache.get_many(keys)
-    out, missing = [], {}
-    for key, (_, _, _, _, blob) in zip(keys, rows):
-        value = found.get(key)
-        if value is None:
-            sketch = decode(bytes(blob)) if blob else None
-            value = (sketch.zero_count, sketch.bins) if sketch else (0, {})
-            missing[key] = value
-        out.append(value)
-    if missing:
-        cache.set_many(missing, SKETCH_CACHE_SECONDS)
+def _row_key(prefix, r):
+    return f"apm:{prefix}:{r.kind}{_LEVEL[r.step]}:{r.id}:{r.count}"
+
+
+def _fetch_sketches(org, rows):
+    """{(kind, step, id): bytes} of the rows' sketches, one query per table."""
+    tables = defaultdict(list)
+    for r in rows:
+        tables[(r.kind, r.step)].append(r)
+    out = {}
+    for (kind, step), group in tables.items():
+        table = queries.TABLES[step][0 if kind == "t" else 1]
+        for row_id, blob in _rows(
+            f"SELECT id, sketch FROM {table} WHERE organization_id = %s AND id = ANY(%s) AND time >= %s AND time <= %s",
+            [
+                org.id,
+                [r.id for r in group],
+                queries.to_dt(min(r.time for r in group)),
+                queries.to_dt(max(r.time for r in group)),
+            ],
+        ):
+            out[(kind, step, row_id)] = bytes(blob)
     return out
+
+
+def _per_row(prefix, org, rows, compute):
+    """[compute(decoded sketch or None) for each row], cached per row."""
+    keys = [_row_key(prefix, r) for r in rows]
+    found = cache.get_many(keys)
+    missing = [r for r, k in zip(rows, keys) if k not in found]
+    if missing:
+        blobs = _fetch_sketches(org, missing)
+        fresh = {}
+        for r in missing:
+            blob = blobs.get((r.kind, r.step, r.id))
+            fresh[_row_key(prefix, r)] = compute(decode(blob) if blob else None)
+        cache.set_many(fresh, SKETCH_CACHE_SECONDS)
+        found.update(fresh)
+    return [found[k] for k in keys]
+
+
+def row_quantiles(org, rows):
+    """[(p50, p95, p99) seconds] of each row."""
+    return _per_row("q", org, rows, lambda s: tuple(quantiles(s)) if s else (None, None, None))
+
+
+def decoded_sketches(org, rows):
+    """[(zero count, bins dict)] of each row."""
+    return _per_row("sk", org, rows, lambda s: (s.zero_count, s.bins) if s else (0, {}))
 
 
 def merged(parts):
@@ -289,19 +336,38 @@ def merged(parts):
     return out if out.count else None
 
 
-def row_quantiles(rows):
-    """[(p50, p95, p99) seconds] of each row of (kind, step, id, count, sketch), cached."""
-    keys = [_key("q", kind, step, row_id, count) for kind, step, row_id, count, _ in rows]
-    found = cache.get_many(keys)
-    out, missing = [], {}
-    for key, (_, _, _, _, blob) in zip(keys, rows):
-        value = found.get(key)
-        if value is None:
-            value = tuple(quantiles(decode(bytes(blob)))) if blob else (None, None, None)
-            missing[key] = value
-        out.append(value)
-    if missing:
-        cache.set_many(missing, SKETCH_CACHE_SECONDS)
+def _as_part(sketch):
+    return (sketch.zero_count, sketch.bins) if sketch else (0, {})
+
+
+def merged_quantiles(org, groups, now=None):
+    """{group: [Row]} -> {group: (p50, p95, p99) seconds} of the merge of each group's rows."""
+    now = now or time.time()
+    closed = {g: [r for r in rows if r.time + r.step <= now - CLOSED_AFTER] for g, rows in groups.items()}
+    keys = {
+        g: "apm:mg:" + hashlib.sha1(repr(sorted((r.kind, r.step, r.id, r.count) for r in rows)).encode()).hexdigest()
+        for g, rows in closed.items()
+        if rows
+    }
+    found = cache.get_many(list(keys.values()))
+    todo = [r for g, k in keys.items() if k not in found for r in closed[g]]
+    fresh = {}
+    if todo:
+        decoded = dict(zip(todo, decoded_sketches(org, todo)))
+        for g, k in keys.items():
+            if k not in found:
+                fresh[k] = _as_part(merged(decoded[r] for r in closed[g]))
+        cache.set_many(fresh, SKETCH_CACHE_SECONDS)
+        found.update(fresh)
+    open_rows = {g: [r for r in rows if r.time + r.step > now - CLOSED_AFTER] for g, rows in groups.items()}
+    flat = [r for rows in open_rows.values() for r in rows]
+    decoded_open = dict(zip(flat, decoded_sketches(org, flat))) if flat else {}
+    out = {}
+    for g in groups:
+        parts = [found[keys[g]]] if g in keys else []
+        parts += [decoded_open[r] for r in open_rows[g]]
+        sketch = merged(parts)
+        out[g] = tuple(quantiles(sketch)) if sketch else (None, None, None)
     return out
 
 
@@ -316,33 +382,29 @@ def _tiers(start, end, finest):
 
     Whole days use day rows, whole hours hour rows, and only the edges finer rows.
     """
-    out = []
     for step in (86400, 3600):
         if step <= finest:
             continue
         first = -(-start // step) * step
         last = end // step * step
         if last - first >= step:
-            out.extend(_tiers(start, first, finest) if first > start else [])
-            out.append((step, first, last))
-            out.extend(_tiers(last, end, finest) if end > last else [])
-            return out
+            return (
+                (_tiers(start, first, finest) if first > start else [])
+                + [(step, first, last)]
+                + (_tiers(last, end, finest) if end > last else [])
+            )
     return [(finest, start, end)] if end > start else []
 
 
-def _rollups(org, app, step, start, end, transaction=None, txn_type="web", sketches=True):
-    """(id, time, 12 stats, sketch) rows of an app (or transaction) at one resolution."""
+def _rollups(org, app, step, start, end, transaction=None, txn_type="web"):
+    """(id, time, 12 stats) rows of an app (or one transaction) at one resolution, by time."""
     txn_table, app_table = queries.TABLES[step]
-    sketch = "sketch" if sketches else "NULL"
+    head = f"SELECT id, extract(epoch FROM time)::bigint, {_COLUMNS} FROM"
     common = "organization_id = %s AND app_id = %s AND time >= %s AND time < %s"
     params = [org.id, app.id, queries.to_dt(start), queries.to_dt(end)]
     if transaction is not None:
-        sql = f"SELECT id, extract(epoch FROM time)::bigint, {_COLUMNS}, {sketch} FROM {txn_table} WHERE {common} AND transaction_id = %s"
-        params.append(int(transaction))
-    else:
-        sql = f"SELECT id, extract(epoch FROM time)::bigint, {_COLUMNS}, {sketch} FROM {app_table} WHERE {common} AND txn_type = %s"
-        params.append(txn_type)
-    return _rows(sql + " ORDER BY time", params)
+        return _rows(f"{head} {txn_table} WHERE {common} AND transaction_id = %s ORDER BY time", params + [int(transaction)])
+    return _rows(f"{head} {app_table} WHERE {common} AND txn_type = %s ORDER BY time", params + [txn_type])
 
 
 def series(org, app, since, until, transaction=None, txn_type="web"):
@@ -352,12 +414,11 @@ def series(org, app, since, until, transaction=None, txn_type="web"):
     start, end = queries._align(since, until, step)
     kind = "t" if transaction is not None else "a"
     rows = _rollups(org, app, step, start, end, transaction, txn_type)
-    by_time = {}
+    keyed = [Row(kind, step, r[0], r[2], r[1]) for r in rows]
     total = queries.Acc()
-    for row in rows:
+    by_time = {}
+    for row, quant in zip(rows, row_quantiles(org, keyed)):
         total.add_row(*row[2:14])
-    q = row_quantiles([(kind, step, r[0], r[2], r[14]) for r in rows])
-    for row, quant in zip(rows, q):
         acc = queries.Acc()
         acc.add_row(*row[2:14])
         by_time[row[1]] = _with_quantiles(acc.stats(step / 60.0), quant)
@@ -365,24 +426,18 @@ def series(org, app, since, until, transaction=None, txn_type="web"):
     points = [{"t": t, **by_time.get(t, empty)} for t in range(start, end, step)]
 
     # Totals: coarser rows for the inside of the range, the series' own rows at the edges.
-    parts = []
+    merge = []
     for tier_step, a, b in _tiers(start, end, step):
         if tier_step == step:
-            chosen = [(kind, step, r[0], r[2], r[14]) for r in rows if a <= r[1] < b]
+            merge += [r for r in keyed if a <= r.time < b]
         else:
-            chosen = [
-                (kind, tier_step, r[0], r[2], r[14])
-                for r in _rollups(org, app, tier_step, a, b, transaction, txn_type)
-            ]
-        parts.extend(decoded_sketches(chosen))
-    totals = total.stats((end - start) / 60.0)
-    sketch = merged(parts)
-    _with_quantiles(totals, quantiles(sketch) if sketch else (None, None, None))
+            merge += [Row(kind, tier_step, r[0], r[2], r[1]) for r in _rollups(org, app, tier_step, a, b, transaction, txn_type)]
+    totals = _with_quantiles(total.stats((end - start) / 60.0), merged_quantiles(org, {"all": merge})["all"])
     return {"from": start, "to": end, "resolution": step, "points": points, "totals": totals}
 
 
 def transaction_table(org, app, since, until, txn_type="web", sort="time", limit=50, q=None, percentiles=True):
-    """``queries.transactions`` over the coarsest rows that fit, percentiles from cached sketches.
+    """``queries.transactions`` over the coarsest rows that fit, percentiles from cached merges.
 
     Ranges over three hours are read hour-aligned (they start at the top of their first
     hour) so that whole hour and day rows can be used; shorter ones are exact to the minute.
@@ -394,13 +449,12 @@ def transaction_table(org, app, since, until, txn_type="web", sort="time", limit
     if q:
         name_filter = " AND t.name ILIKE %s"
         extra = ["%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"]
-    accs, names, sketch_rows = {}, {}, {}
-    sketch = "r.sketch" if percentiles else "NULL"
+    accs, names, groups = {}, {}, defaultdict(list)
     for step, a, b in _tiers(start, end, finest):
         table = queries.TABLES[step][0]
         rows = _rows(
-            f"SELECT r.transaction_id, t.name, t.type, r.id, r.{_COLUMNS.replace(', ', ', r.')}, {sketch} "
-            f"FROM {table} r JOIN apm_transaction t ON t.id = r.transaction_id "
+            f"SELECT r.transaction_id, t.name, t.type, r.id, extract(epoch FROM r.time)::bigint, "
+            f"r.{_COLUMNS.replace(', ', ', r.')} FROM {table} r JOIN apm_transaction t ON t.id = r.transaction_id "
             "WHERE r.organization_id = %s AND r.app_id = %s AND t.type = %s AND r.time >= %s AND r.time < %s"
             + name_filter,
             [org.id, app.id, txn_type, queries.to_dt(a), queries.to_dt(b), *extra],
@@ -411,21 +465,16 @@ def transaction_table(org, app, since, until, txn_type="web", sort="time", limit
             if acc is None:
                 acc = accs[tid] = queries.Acc()
                 names[tid] = (row[1], row[2])
-                sketch_rows[tid] = []
-            acc.add_row(*row[4:16])
-            if percentiles:
-                sketch_rows[tid].append(("t", step, row[3], row[4], row[16]))
+            acc.add_row(*row[5:17])
+            groups[tid].append(Row("t", step, row[3], row[5], row[4]))
+    quants = merged_quantiles(org, groups) if percentiles and groups else {}
     minutes = max((end - start) / 60.0, 1.0)
     total_time = sum(a.sum for a in accs.values()) or 0.0
-    flat = [r for tid in accs for r in sketch_rows[tid]]
-    decoded = iter(decoded_sketches(flat)) if percentiles else None
     out = []
     for tid, acc in accs.items():
         stats = acc.stats(minutes)
         if percentiles:
-            parts = [next(decoded) for _ in sketch_rows[tid]]
-            sketch = merged(parts)
-            _with_quantiles(stats, quantiles(sketch) if sketch else (None, None, None))
+            _with_quantiles(stats, quants[tid])
         out.append(
             {
                 "id": tid,
@@ -476,7 +525,7 @@ def app_summaries(org, minutes=5, now=None):
     for row in rows:
         per_app[row[0]].append(row)
     window = [r for r in rows if r[1] >= window_start]
-    sketches = dict(zip([r[-1] for r in window], _window_sketches(window)))
+    sketches = dict(zip([r[-1] for r in window], decoded_sketches(org, [Row("a", 60, r[-1], r[2], r[1]) for r in window])))
     out = []
     for app in apps:
         acc = queries.Acc()
@@ -503,16 +552,3 @@ def app_summaries(org, minutes=5, now=None):
             }
         )
     return out
-
-
-def _window_sketches(rows):
-    """Decoded sketches of the apps page's recent minute rows (fetched by id: only a few)."""
-    if not rows:
-        return []
-    blobs = dict(
-        _rows(
-            "SELECT id, sketch FROM apm_appminute WHERE id = ANY(%s) AND time >= %s",
-            [[r[-1] for r in rows], queries.to_dt(min(r[1] for r in rows))],
-        )
-    )
-    return decoded_sketches([("a", 60, r[-1], r[2], blobs.get(r[-1])) for r in rows])

@@ -212,5 +212,5 @@ def seed_app(org, app, minutes=90, now=None, evil=False, seed=1):
     payloads.append(payload(app.name, traces=slow, errors=errors, sent_at=last_minute + 40))
     apply(org, app, payloads)
     # What beat does every minute: hour and day rows from the minutes.
-    downsample_hours(org.id, range(last_minute - minutes * 60, last_minute + 60, 3600))
+    downsample_hours(org.id, {(last_minute - i * 60) // 3600 * 3600 for i in range(minutes)})
     return {"transactions": [t[0] for t in txns], "trace_ids": [t["trace_id"] for t in slow], "last_minute": last_minute}

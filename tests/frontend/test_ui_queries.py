@@ -120,3 +120,19 @@ def test_cpu_per_tps_from_hours_agrees_with_minutes(org, app):
     assert by_minute["cpu_per_tps"] == pytest.approx(75 / 2.7, rel=0.05)
     assert by_hour["cpu_per_tps"] == pytest.approx(by_minute["cpu_per_tps"], rel=0.02)
     assert by_minute["max_instances"] == by_hour["max_instances"] == 2
+
+
+def test_cached_merges_of_closed_buckets_follow_late_data(org, app):
+    import random
+
+    facts = seed_app(org, app, minutes=30)
+    old_minute = facts["last_minute"] - 20 * 60  # long closed: its merge is cached whole
+    since, until = facts["last_minute"] - 29 * 60, facts["last_minute"] + 60
+    before = ui_queries.transaction_table(org, app, since, until, sort="p95")["transactions"]
+    slow = _metric(random.Random(5), "GET /items/{id}", "web", old_minute, 400, 20.0, 0, {"python": 1.0}, 0.5)
+    apply(org, app, [payload(app.name, metrics=[slow])])
+    after = {r["name"]: r for r in ui_queries.transaction_table(org, app, since, until, sort="p95")["transactions"]}
+    old = {r["name"]: r for r in before}
+    assert after["GET /items/{id}"]["count"] == old["GET /items/{id}"]["count"] + 400
+    assert after["GET /items/{id}"]["p99_ms"] > 10 * old["GET /items/{id}"]["p99_ms"]
+    assert after["shop.views.checkout"]["p95_ms"] == old["shop.views.checkout"]["p95_ms"]
