@@ -72,6 +72,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", default="http://127.0.0.1:8001")
     parser.add_argument("--pulse", default="", help="Pulse's URL, repeated in the status lines")
+    parser.add_argument("--login", default="", help="the demo login, repeated every minute")
     parser.add_argument("--min-rps", type=float, default=4.0)
     parser.add_argument("--max-rps", type=float, default=25.0)
     args = parser.parse_args()
@@ -82,6 +83,7 @@ def main():
     pool = ThreadPoolExecutor(max_workers=16)
     started = time.monotonic()
     next_report = started + 10
+    next_login = started
     burst_until = bad_until = 0.0
     while True:
         now = time.monotonic()
@@ -97,9 +99,11 @@ def main():
         if now >= next_report:
             counts = stats.take()
             summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no answers yet"
-            where = f" · watch it at {args.pulse}" if args.pulse else ""
-            print(f"~{rate:.0f} req/s target; last 10 s {summary}{where}", flush=True)
+            print(f"~{rate:.0f} req/s target; last 10 s {summary}", flush=True)
             next_report = now + 10
+        if args.login and now >= next_login:
+            print(f"Pulse: {args.pulse or 'the platform'} · log in as {args.login}", flush=True)
+            next_login = now + 60
         time.sleep(random.expovariate(rate))
 
 
