@@ -30,6 +30,14 @@ def _db():
     return connection.cursor()
 
 
+def _heavy_query(cur, rows):
+    # A query that makes the database work for a while (tens of milliseconds), like a report would.
+    cur.execute(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < %s) SELECT sum(x) FROM n", [rows]
+    )
+    cur.fetchone()
+
+
 def _trouble(request):
     if request.GET.get("fail"):
         raise RuntimeError("payment provider refused the card (demo error)")
@@ -52,9 +60,10 @@ def item(request, item_id):
         row = cur.fetchone()
         cur.execute("SELECT id, name FROM item WHERE id > %s ORDER BY id LIMIT 4", [item_id])
         related = cur.fetchall()
+        _heavy_query(cur, random.randint(20_000, 80_000))  # "recommendations"
     if row is None:
         raise Http404("no such item")
-    time.sleep(random.uniform(0.01, 0.04))
+    time.sleep(random.uniform(0.005, 0.02))
     return render(request, "demoshop/item.html", {"item": row, "related": related})
 
 
@@ -77,5 +86,6 @@ def checkout(request):
         for _ in range(random.randint(3, 8)):
             cur.execute("SELECT price FROM item WHERE id = %s", [random.randint(1, 200)])
             cur.fetchone()
+        _heavy_query(cur, random.randint(50_000, 150_000))  # "stock check"
     time.sleep(random.uniform(0.05, 0.15))  # "talking to the payment provider"
     return render(request, "demoshop/home.html", {"items": []})
