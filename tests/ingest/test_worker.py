@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def start_worker(stream, pool="prefork", **env):
+def start_worker(stream, pool="prefork", concurrency=1, **env):
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"  # the test database
     full_env = {
@@ -33,7 +33,7 @@ def start_worker(stream, pool="prefork", **env):
         **env,
     }
     cmd = [sys.executable, "-m", "celery", "-A", "apm", "worker", "-l", "WARNING", f"--pool={pool}",
-           "--concurrency=1", "--without-heartbeat", "--without-gossip", "--without-mingle",
+           f"--concurrency={concurrency}", "--without-heartbeat", "--without-gossip", "--without-mingle",
            "-Q", f"test-{os.getpid()}"]  # no task queue shared with anyone: only the stream consumer matters
     return subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
@@ -112,3 +112,27 @@ def test_it_counts_once_when_the_worker_dies_between_commit_and_ack(client, owne
                               {"from": minute - 60, "to": minute + 120}).json()["totals"]
     assert totals["count"] == 3
     assert totals["avg_ms"] == pytest.approx(300.0)
+
+
+def test_two_consumers_on_the_same_rows_lose_nothing(client, org, ingest_key, private_stream):
+    from apm.models import AppMinute, TransactionMinute
+    from apm.sketches import decode
+
+    minute = int(time.time()) // 60 * 60 - 60
+    # Two worker processes, small batches: they update the same rows concurrently.
+    worker = start_worker(private_stream, concurrency=2, INGEST_BATCH_MAX="3")
+    try:
+        for i in range(40):
+            post(client, ingest_key, P.payload("shop", metrics=[
+                P.metric("checkout", [0.01 * (i % 7 + 1)] * 3, minute),
+                P.metric("home", [0.2], minute),
+            ]))
+        assert wait_for(lambda: ProcessedBatch.objects.for_org(org).count() == 40, timeout=60)
+    finally:
+        stop(worker)
+    rows = list(TransactionMinute.objects.for_org(org))
+    assert sorted(r.count for r in rows) == [40, 120]
+    for r in rows:
+        assert decode(bytes(r.sketch)).count == r.count  # no sketch merge lost
+    total = AppMinute.objects.for_org(org).get()
+    assert total.count == 160 and decode(bytes(total.sketch)).count == 160
