@@ -20,6 +20,7 @@ import collections
 import json
 import time
 import uuid
+from importlib import import_module
 from urllib.parse import urlparse
 
 from channels.db import database_sync_to_async
@@ -62,6 +63,15 @@ def _can_watch(user, org_slug, app_id):
     if membership is None:
         return False
     return App.objects.for_org(membership.organization_id).filter(id=app_id).exists()
+
+
+@database_sync_to_async
+def _session_still_signed_in(session_key, user):
+    # Read afresh: logging out elsewhere deletes the session row; the scope's copy would not know.
+    if not session_key:
+        return False
+    data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
+    return str(data.get("_auth_user_id")) == str(user.pk)
 
 
 class LiveAppConsumer(AsyncWebsocketConsumer):
@@ -117,8 +127,10 @@ class LiveAppConsumer(AsyncWebsocketConsumer):
             self.ready.clear()
             if time.monotonic() - checked >= every:
                 checked = time.monotonic()
-                # A member removed from the organisation stops receiving within a minute.
-                if not await _can_watch(self.user, self.org_slug, self.app_id):
+                # A member removed from the organisation, or signed out, stops receiving within a minute.
+                session = self.scope.get("session")
+                signed_in = await _session_still_signed_in(getattr(session, "session_key", None), self.user)
+                if not signed_in or not await _can_watch(self.user, self.org_slug, self.app_id):
                     await self.close(code=4403)
                     return
             while self.queue:

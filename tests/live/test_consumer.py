@@ -267,3 +267,22 @@ def test_it_accepts_the_public_url_as_origin_behind_a_proxy(member, org, app, se
 
     assert run_async(scenario)
     assert not _refused(_path(org.slug, app.id), _headers(member, origin="http://localhost:9000", host="internal:8000"))
+
+
+def test_it_closes_the_socket_of_a_user_who_signs_out(member, org, app, settings):
+    settings.LIVE_RECHECK_SECONDS = 0.3
+    client = Client()
+    client.force_login(member)
+    key = client.cookies["sessionid"].value
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver"), (b"cookie", f"sessionid={key}".encode())]
+
+    async def scenario():
+        comm, connected = await _open(_path(org.slug, app.id), headers)
+        assert connected
+        await comm.receive_json_from(timeout=5)
+        await database_sync_to_async(client.logout)()
+        output = await comm.receive_output(timeout=5)
+        await comm.wait()
+        return output
+
+    assert run_async(scenario) == {"type": "websocket.close", "code": 4403}
