@@ -347,7 +347,7 @@ def stats_internal_error():
 def set_framework(name, version):
     a = _agent
     if a is not None and a.framework is None:
-        a.framework = ("%s %s" % (name, version or "")).strip()[:255]
+        a.framework = ("%s %s" % (name, version or "")).strip()[:128]
 
 
 def init(**overrides):

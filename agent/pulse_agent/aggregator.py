@@ -11,7 +11,7 @@ import threading
 from pulse_agent.log import internal_error
 from pulse_agent.obfuscate import obfuscate_sql, sql_summary
 from pulse_agent.sketch import DDSketch
-from pulse_agent.transaction import new_span_id
+from pulse_agent.transaction import new_span_id, new_trace_id
 
 OTHER_NAME = "Other"
 _random = random.random
@@ -115,15 +115,19 @@ class Harvest:
         elif name not in self.sampled_names:
             has_trace = self._keep_sample(txn, minute)
 
-        # events: reservoir sample (Algorithm R)
+        # events: reservoir sample (Algorithm R) of flat tuples, so the transaction
+        # and its spans are freed right away (only traced ones are kept)
         seen = self.events_seen = self.events_seen + 1
-        events = self.events
         if seen <= self.max_events:
-            events.append((txn, end, error, has_trace))
+            self.events.append(
+                (name, txn.type, end, d, status, error, txn.get_trace_id() if has_trace else txn.trace_id)
+            )
         else:
             r = int(_random() * seen)
             if r < self.max_events:
-                events[r] = (txn, end, error, has_trace)
+                self.events[r] = (
+                    name, txn.type, end, d, status, error, txn.get_trace_id() if has_trace else txn.trace_id
+                )
 
         if txn.error_event is not None:
             self.errors.append(txn.error_event)
@@ -185,19 +189,19 @@ class Harvest:
             for minute, by_name in self.metrics.items()
             for name, m in by_name.items()
         ]
-        traced = {id(t) for t in self.slow}
-        traced.update(id(t) for t in self.samples)
+        traced = {t.get_trace_id() for t in self.slow}
+        traced.update(t.get_trace_id() for t in self.samples)
         events = []
-        for txn, end, error, has_trace in self.events:
+        for name, type_, end, duration, status, error, trace_id in self.events:
             events.append({
-                "name": txn.name,
-                "type": txn.type,
+                "name": name,
+                "type": type_,
                 "end": end,
-                "duration": txn.duration,
-                "status": txn.status,
+                "duration": duration,
+                "status": status,
                 "error": bool(error),
-                "trace_id": txn.get_trace_id(),
-                "has_trace": has_trace and id(txn) in traced,
+                "trace_id": trace_id or new_trace_id(),
+                "has_trace": trace_id in traced,
             })
         traces = [trace_dict(t, self.settings) for t in self.slow + self.samples]
         return metrics, events, self.events_seen, traces, self.errors

@@ -70,6 +70,19 @@ def check_payload(p):
     return problems
 
 
+def server_schema_problems(raw):
+    """Validate with the Pulse server's own msgspec schema when it is importable."""
+    try:
+        from ingest.schema import decode_payload
+    except Exception:
+        return []
+    try:
+        decode_payload(raw)
+    except Exception as exc:
+        return ["server schema: %s" % exc]
+    return []
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -162,7 +175,7 @@ class Sink:
                     with sink.lock:
                         sink.problems.append("undecodable: %s" % exc)
                     return self._reply(400, {"error": {"code": "invalid"}})
-                problems = check_payload(payload)
+                problems = check_payload(payload) + server_schema_problems(raw)
                 with sink.lock:
                     sink.problems.extend(problems)
                     if payload.get("batch_id") in sink.batch_ids:  # counted once, like the server
