@@ -6,6 +6,7 @@ rules across fields and rules relative to the current time live in ``__post_init
 whose errors msgspec reports with the path of the offending object.
 """
 
+import re
 import time
 from typing import Annotated, Literal
 
@@ -19,8 +20,16 @@ MAX_DURATION = 86400.0
 MAX_SKETCH_B64 = 21848  # base64 length of 16 KiB
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
-Hex32 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{32}$")]
-Hex16 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{16}$")]
+# Lengths are checked per field; "lowercase hex" for all ids of a payload at once in
+# Payload.__post_init__ (one regex over their concatenation instead of hundreds of
+# calls: about 40 % of the decoding time). The schema still states the pattern.
+Hex32 = Annotated[
+    str, msgspec.Meta(min_length=32, max_length=32, extra_json_schema={"pattern": "^[0-9a-f]{32}$"})
+]
+Hex16 = Annotated[
+    str, msgspec.Meta(min_length=16, max_length=16, extra_json_schema={"pattern": "^[0-9a-f]{16}$"})
+]
+_HEX = re.compile("[0-9a-f]*")
 Duration = Annotated[float, msgspec.Meta(ge=0.0, le=MAX_DURATION)]
 Timestamp = Annotated[float, msgspec.Meta(gt=0.0, description="unix seconds")]
 Status = Annotated[int, msgspec.Meta(ge=100, le=599)]
@@ -198,8 +207,42 @@ class Payload(Struct):
             if min(ends) < lo or max(ends) > hi:
                 i = next(i for i, t in enumerate(ends) if not lo <= t <= hi)
                 check_time(ends[i], f"events[{i}].end")
+        self._check_hex_ids()
         if self.events_seen < len(self.events):
             fail("events_seen", "events_seen must be at least the number of events")
+
+
+    def _ids(self):
+        """(path, id) of every hex id in the payload."""
+        yield "batch_id", self.batch_id
+        for i, e in enumerate(self.events):
+            yield f"events[{i}].trace_id", e.trace_id
+        for i, t in enumerate(self.traces):
+            yield f"traces[{i}].trace_id", t.trace_id
+            if t.parent_span_id is not None:
+                yield f"traces[{i}].parent_span_id", t.parent_span_id
+            for j, sp in enumerate(t.spans):
+                yield f"traces[{i}].spans[{j}].id", sp.id
+                if sp.parent is not None:
+                    yield f"traces[{i}].spans[{j}].parent", sp.parent
+        for i, e in enumerate(self.errors):
+            if e.trace_id is not None:
+                yield f"errors[{i}].trace_id", e.trace_id
+
+    def _check_hex_ids(self):
+        ids = [self.batch_id]
+        ids += [e.trace_id for e in self.events]
+        for t in self.traces:
+            ids.append(t.trace_id)
+            ids.append(t.parent_span_id or "")
+            for sp in t.spans:
+                ids.append(sp.id)
+                ids.append(sp.parent or "")
+        ids += [e.trace_id or "" for e in self.errors]
+        if not _HEX.fullmatch("".join(ids)):
+            for path, value in self._ids():
+                if not _HEX.fullmatch(value):
+                    fail(path, f"{path.rsplit('.', 1)[-1]} must be lowercase hexadecimal")
 
 
 _decoder = msgspec.json.Decoder(Payload)

@@ -163,3 +163,15 @@ def test_it_serves_the_json_schema(client):
     assert defs["Metric"]["properties"]["count"]["minimum"] == 1
     assert defs["Payload"]["additionalProperties"] is False
     assert "class" in defs["ErrorIn"]["properties"]
+
+
+@pytest.mark.django_db
+def test_it_names_the_id_that_is_not_hex(client, ingest_key):
+    p = P.simple()
+    t = P.trace("shop.views.checkout", time.time() - 5, 0.2, spans=3)
+    t["spans"][2]["id"] = "Z" * 16
+    p["traces"] = [t]
+    assert_refused(post(client, ingest_key, p), 400, "invalid", "traces[0].spans[2].id")
+    p["traces"] = []
+    p["batch_id"] = "A" * 32
+    assert_refused(post(client, ingest_key, p), 400, "invalid", "batch_id")
