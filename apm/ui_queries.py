@@ -1,19 +1,25 @@
-"""Read queries the web UI needs beyond apm/queries.py: capacity, per-instance shares,
-error sparklines, cross-service traces.
+"""Read queries of the web UI beyond apm/queries.py: capacity, per-instance shares, error
+sparklines, cross-service traces, and the pages' metric series and rankings with their
+sketch work cached (see "metrics for the pages" below).
 
 Every function takes the organisation explicitly and filters by it (and by an app of
 it) in SQL; callers pass objects they already fetched through the organisation.
 Durations come back in seconds unless a name says otherwise.
 """
 
+import hashlib
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
-from apm.models import AppHour, AppMinute, AppDay, ErrorMinute, InstanceMinute, Trace
+from apm import queries
+from apm.models import AppDay, AppHour, AppMinute, InstanceMinute, Trace
+from apm.sketches import DDSketch, decode, merge_into, quantiles
 
 MINUTE_RETENTION = timedelta(days=8)
 
@@ -250,15 +256,9 @@ def traces_sharing_id(org, trace_id, exclude_app=None):
 # refresh a minute later only merges the newest rows. Range totals use the coarsest rows
 # that fit (days, then hours, then the minutes at the edges).
 
-import hashlib  # noqa: E402
-from typing import NamedTuple  # noqa: E402
-
-from django.core.cache import cache  # noqa: E402
-
-from apm import queries  # noqa: E402
-from apm.sketches import DDSketch, decode, merge_into, quantiles  # noqa: E402
-
-SKETCH_CACHE_SECONDS = 6 * 3600
+# Redis also carries the ingest queue: cached sketches expire, the bulky ones sooner.
+QUANTILE_CACHE_SECONDS = 6 * 3600  # three numbers per row
+SKETCH_CACHE_SECONDS = 3600  # decoded bins, and merges of closed buckets
 CLOSED_AFTER = 300  # seconds after its end a bucket is taken as complete (only for reuse)
 _LEVEL = {60: "m", 3600: "h", 86400: "d"}
 _COLUMNS = queries._ROW_COLUMNS
@@ -299,8 +299,8 @@ def _fetch_sketches(org, rows):
     return out
 
 
-def _per_row(prefix, org, rows, compute):
-    """[compute(decoded sketch or None) for each row], cached per row."""
+def _per_row(prefix, org, rows, compute, seconds):
+    """[compute(decoded sketch or None) for each row], cached per row for ``seconds``."""
     keys = [_row_key(prefix, r) for r in rows]
     found = cache.get_many(keys)
     missing = [r for r, k in zip(rows, keys) if k not in found]
@@ -310,19 +310,19 @@ def _per_row(prefix, org, rows, compute):
         for r in missing:
             blob = blobs.get((r.kind, r.step, r.id))
             fresh[_row_key(prefix, r)] = compute(decode(blob) if blob else None)
-        cache.set_many(fresh, SKETCH_CACHE_SECONDS)
+        cache.set_many(fresh, seconds)
         found.update(fresh)
     return [found[k] for k in keys]
 
 
 def row_quantiles(org, rows):
     """[(p50, p95, p99) seconds] of each row."""
-    return _per_row("q", org, rows, lambda s: tuple(quantiles(s)) if s else (None, None, None))
+    return _per_row("q", org, rows, lambda s: tuple(quantiles(s)) if s else (None, None, None), QUANTILE_CACHE_SECONDS)
 
 
 def decoded_sketches(org, rows):
     """[(zero count, bins dict)] of each row."""
-    return _per_row("sk", org, rows, lambda s: (s.zero_count, s.bins) if s else (0, {}))
+    return _per_row("sk", org, rows, lambda s: (s.zero_count, s.bins) if s else (0, {}), SKETCH_CACHE_SECONDS)
 
 
 def merged(parts):
@@ -340,15 +340,33 @@ def _as_part(sketch):
     return (sketch.zero_count, sketch.bins) if sketch else (0, {})
 
 
+def _digest(prefix, rows):
+    return f"apm:{prefix}:" + hashlib.sha1(repr(sorted((r.kind, r.step, r.id, r.count) for r in rows)).encode()).hexdigest()
+
+
+def _is_closed(r, now):
+    return r.time + r.step <= now - CLOSED_AFTER
+
+
+def series_quantiles(org, rows, now=None):
+    """row_quantiles of a series' rows; those of its closed buckets cached as one entry."""
+    now = now or time.time()
+    closed = [r for r in rows if _is_closed(r, now)]
+    key = _digest("sq", closed)
+    found = cache.get(key)
+    if found is None:
+        found = dict(zip(closed, row_quantiles(org, closed)))
+        cache.set(key, found, QUANTILE_CACHE_SECONDS)
+    fresh = [r for r in rows if r not in found]
+    found.update(zip(fresh, row_quantiles(org, fresh)))
+    return [found[r] for r in rows]
+
+
 def merged_quantiles(org, groups, now=None):
     """{group: [Row]} -> {group: (p50, p95, p99) seconds} of the merge of each group's rows."""
     now = now or time.time()
-    closed = {g: [r for r in rows if r.time + r.step <= now - CLOSED_AFTER] for g, rows in groups.items()}
-    keys = {
-        g: "apm:mg:" + hashlib.sha1(repr(sorted((r.kind, r.step, r.id, r.count) for r in rows)).encode()).hexdigest()
-        for g, rows in closed.items()
-        if rows
-    }
+    closed = {g: [r for r in rows if _is_closed(r, now)] for g, rows in groups.items()}
+    keys = {g: _digest("mg", rows) for g, rows in closed.items() if rows}
     found = cache.get_many(list(keys.values()))
     todo = [r for g, k in keys.items() if k not in found for r in closed[g]]
     fresh = {}
@@ -359,7 +377,7 @@ def merged_quantiles(org, groups, now=None):
                 fresh[k] = _as_part(merged(decoded[r] for r in closed[g]))
         cache.set_many(fresh, SKETCH_CACHE_SECONDS)
         found.update(fresh)
-    open_rows = {g: [r for r in rows if r.time + r.step > now - CLOSED_AFTER] for g, rows in groups.items()}
+    open_rows = {g: [r for r in rows if not _is_closed(r, now)] for g, rows in groups.items()}
     flat = [r for rows in open_rows.values() for r in rows]
     decoded_open = dict(zip(flat, decoded_sketches(org, flat))) if flat else {}
     out = {}
@@ -417,7 +435,7 @@ def series(org, app, since, until, transaction=None, txn_type="web"):
     keyed = [Row(kind, step, r[0], r[2], r[1]) for r in rows]
     total = queries.Acc()
     by_time = {}
-    for row, quant in zip(rows, row_quantiles(org, keyed)):
+    for row, quant in zip(rows, series_quantiles(org, keyed)):
         total.add_row(*row[2:14])
         acc = queries.Acc()
         acc.add_row(*row[2:14])

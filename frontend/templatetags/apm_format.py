@@ -1,8 +1,11 @@
 """Formatting of monitoring figures in templates (durations, rates, percentages, bytes)."""
 
+import json
 from datetime import UTC, datetime
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -122,3 +125,18 @@ def bar(value, scale=1):
         return "0"
     number = float(value) * 100 / float(scale)
     return f"{min(100.0, max(0.0, number)):.3f}"
+
+
+# What Django's json_script escapes, done with three C-level replaces: chart data runs to
+# hundreds of kilobytes, where str.translate with a mapping is slow.
+_JSON_ESCAPES = (("&", "\\u0026"), ("<", "\\u003C"), (">", "\\u003E"))
+
+
+@register.filter
+def json_data(value, element_id):
+    """Like ``json_script``: a <script type="application/json"> data block with <, > and &
+    escaped, so agent-supplied strings cannot end it; compact separators."""
+    text = json.dumps(value, separators=(",", ":"))
+    for char, escaped in _JSON_ESCAPES:
+        text = text.replace(char, escaped)
+    return mark_safe(f'<script id="{escape(element_id)}" type="application/json">{text}</script>')
