@@ -135,18 +135,11 @@ def instances_overview(org, app, since, until, step):
     The agent reports throughput per app, not per process, so each process is credited
     with the app's transactions of a bucket in proportion to the minutes it reported in
     that bucket: exact for a load-balanced pool, an estimate otherwise (the page says so).
-    One aggregate over the instance samples, one over the app's rollups, and one index
-    lookup per process for its latest sample.
+    One aggregate over the instance samples (whole past buckets cached), one over the
+    app's rollups, and one index lookup per process for its latest sample.
     """
     bucket = "(floor(extract(epoch FROM time) / %s) * %s)::bigint"
-    rows = _rows(
-        f"""SELECT host, pid, {bucket} AS b, AVG(cpu_percent), MAX(cpu_percent), AVG(memory_bytes)::float8,
-                   COUNT(*), MAX(time)
-            FROM apm_instanceminute
-            WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s
-            GROUP BY host, pid, b ORDER BY b""",
-        [step, step, org.id, app.id, since, until],
-    )
+    rows = _instance_buckets(org, app, since, until, step)
     if not rows:
         return [], {}
     # The app's traffic per bucket, from minute rows while retained, else hour rows.
@@ -200,6 +193,44 @@ def instances_overview(org, app, since, until, step):
             }
         )
     return out, series
+
+
+INSTANCE_BUCKET_SQL = """SELECT host, pid, (floor(extract(epoch FROM time) / %s) * %s)::bigint AS b,
+        AVG(cpu_percent), MAX(cpu_percent), AVG(memory_bytes)::float8, COUNT(*), MAX(time)
+    FROM apm_instanceminute
+    WHERE organization_id = %s AND app_id = %s AND ({ranges}) GROUP BY host, pid, b"""
+
+
+def _instance_buckets(org, app, since, until, step, now=None):
+    """(host, pid, bucket, cpu avg, cpu max, memory avg, samples, last time) rows.
+
+    Buckets wholly inside the range and over for a few minutes no longer change: each is
+    cached, and only the edges (or, on a miss, the whole range) are read from the samples.
+    """
+    now = now or time.time()
+    start, end = since.timestamp(), until.timestamp()
+    first = int(-(-start // step) * step)
+    closed = [b for b in range(first, int(end), step) if b + step <= min(end, now - CLOSED_AFTER)]
+    keys = {b: f"apm:inst:{app.id}:{step}:{b}" for b in closed}
+    found = cache.get_many(list(keys.values())) if closed else {}
+    if closed and len(found) == len(closed):
+        spans = [(start, first), (closed[-1] + step, end)]
+        cached_rows = [row for b in closed for row in found[keys[b]]]
+    else:
+        spans, cached_rows = [(start, end)], []
+    spans = [(a, b) for a, b in spans if b > a]
+    rows = []
+    if spans:
+        ranges = " OR ".join(["(time >= %s AND time < %s)"] * len(spans))
+        params = [step, step, org.id, app.id] + [queries.to_dt(t) for span in spans for t in span]
+        rows = _rows(INSTANCE_BUCKET_SQL.format(ranges=ranges), params)
+    if not cached_rows and closed:
+        per_bucket = {b: [] for b in closed}
+        for row in rows:
+            if row[2] in per_bucket:
+                per_bucket[row[2]].append(row)
+        cache.set_many({keys[b]: v for b, v in per_bucket.items()}, SKETCH_CACHE_SECONDS)
+    return sorted(cached_rows + rows, key=lambda r: r[2])
 
 
 def error_counts(org, app, group_ids, since, until, step):

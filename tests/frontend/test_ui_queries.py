@@ -136,3 +136,17 @@ def test_cached_merges_of_closed_buckets_follow_late_data(org, app):
     assert after["GET /items/{id}"]["count"] == old["GET /items/{id}"]["count"] + 400
     assert after["GET /items/{id}"]["p99_ms"] > 10 * old["GET /items/{id}"]["p99_ms"]
     assert after["shop.views.checkout"]["p95_ms"] == old["shop.views.checkout"]["p95_ms"]
+
+
+def test_instances_read_from_cached_buckets_equal_a_fresh_read(org, app):
+    from datetime import timedelta
+
+    facts = seed_app(org, app, minutes=150)
+    until = queries.to_dt(facts["last_minute"] + 60)
+    since = until - timedelta(hours=30)
+    fresh = ui_queries.instances_overview(org, app, since, until, 3600)
+    cached = ui_queries.instances_overview(org, app, since, until, 3600)  # closed hours from the cache
+    assert cache.get_many([f"apm:inst:{app.id}:3600:{(facts['last_minute'] - 3 * 3600) // 3600 * 3600}"])
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "sample"} for r in rows]  # noqa: E731
+    assert strip(cached[0]) == strip(fresh[0]) and cached[1] == fresh[1]
+    assert sorted((r["host"], r["pid"]) for r in fresh[0]) == [("web-1", 101), ("web-2", 202)]
