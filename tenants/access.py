@@ -51,7 +51,9 @@ def org_view(write_role=Role.MEMBER, read_role=Role.VIEWER):
                 raise PermissionDenied("Your role in this organisation does not allow this")
             request.org = membership.organization
             request.membership = membership
-            request.session["last_org"] = request.org.slug
+            # Written only on change: an unconditional write would save the session on every poll.
+            if request.session.get("last_org") != request.org.slug:
+                request.session["last_org"] = request.org.slug
             with org_scope(request.org):
                 return view(request, *args, **kwargs)
 
