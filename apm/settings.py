@@ -4,6 +4,7 @@ Local defaults work out of the box; production sets DEBUG=false, SECRET_KEY,
 ALLOWED_HOSTS and PUBLIC_URL (https://...).
 """
 
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -163,6 +164,11 @@ X_FRAME_OPTIONS = "DENY"
 # --- Static files ----------------------------------------------------------
 
 STATIC_URL = "/static/"
+# In development WhiteNoise serves from the finders and STATIC_ROOT (filled by
+# collectstatic for production) does not exist; under ASGI it streams files through a
+# synchronous iterator, which Django buffers (static assets are small). Neither is news.
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 STATIC_ROOT = BASE_DIR / "frontend" / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
