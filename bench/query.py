@@ -447,6 +447,7 @@ def bench(org, user, apps, runs):
     client.force_login(user)
     app = apps[-1]  # the busiest service
     print(f"\nserver time per request: median and p95 of {runs} runs after a first, cold-cache one; app {app.name}")
+    print("load average at start (the machine is shared): " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     print(f"{'target':26} {'range':>5} {'median ms':>10} {'p95 ms':>8} {'queries':>8} {'cold ms':>8}")
     results = []
     trace = None
@@ -466,6 +467,7 @@ def bench(org, user, apps, runs):
             continue
         results.append((label, "-", *figures))
         print(f"{label:26} {'-':>5} {figures[0]:10.1f} {figures[1]:8.1f} {figures[2]:8d} {figures[3]:8.1f}", flush=True)
+    print("load average at end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     over = [r for r in results if r[3] > 150]
     print(f"\n{len(results)} measurements; {len(over)} with p95 over 150 ms" + (":" if over else ""))
     for r in over:
