@@ -75,6 +75,7 @@ def server_env():
         **os.environ,
         "DEBUG": "false",
         "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
+        "DB_CONN_MAX_AGE": "3600",  # steady connections (and their CPU accounted to one backend each)
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         "INGEST_QUOTA_PER_MINUTE": "10000000",
@@ -224,6 +225,70 @@ async def probe_freshness(url, key, org, app, stop_at, out):
         await client.close()
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree(pid):
+    """pid and all its descendants."""
+    out = [pid]
+    try:
+        children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+    except OSError:
+        return out
+    for c in children:
+        out += _tree(int(c))
+    return out
+
+
+def _cpu_seconds(pids):
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+    return total
+
+
+def _postgres_pids():
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return [r[0] for r in cur.fetchall()]
+
+
+def _redis_pid():
+    out = subprocess.run(["pgrep", "-x", "redis-server"], capture_output=True, text=True).stdout.split()
+    return [int(out[0])] if out else []
+
+
+def cpu_snapshot(web, worker):
+    """CPU seconds used so far by each part of the pipeline (this machine is shared, so
+    CPU time per payload says more about cost than wall-clock rates do)."""
+    return {
+        "web (uvicorn)": _cpu_seconds(_tree(web.pid)),
+        "workers (celery)": _cpu_seconds(_tree(worker.pid)),
+        "postgres (bench db backends)": _cpu_seconds(_postgres_pids()),
+        "redis (whole server)": _cpu_seconds(_redis_pid()),
+        "load generator (this process)": _cpu_seconds([os.getpid()]),
+    }
+
+
+def missing_batches(org, batch_ids):
+    """Accepted batch ids that are not in the ledger (should be none)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT b FROM unnest(%s::text[]) AS b WHERE NOT EXISTS (SELECT 1 FROM apm_processedbatch p "
+            "WHERE p.organization_id = %s AND p.batch_id = b)",
+            [batch_ids, org.pk],
+        )
+        return [r[0] for r in cur.fetchall()]
+
+
 def run_phase(procs, url, key, org, app, r, seconds, rate, probe=True):
     """Post for ``seconds`` (back to back when rate is 0), then wait for the workers to apply
     everything accepted. Returns a dict of figures."""
@@ -247,6 +312,7 @@ def run_phase(procs, url, key, org, app, r, seconds, rate, probe=True):
         time.sleep(0.05)
     t_applied = time.monotonic()
     n_applied = applied_count(org) - base_applied
+    missing = missing_batches(org, [x[5] for x in accepted])
     elapsed = t_applied - t_start
     statuses = {}
     for x in results:
@@ -264,6 +330,7 @@ def run_phase(procs, url, key, org, app, r, seconds, rate, probe=True):
         "lat": [x[1] * 1000 for x in accepted],
         "fresh": [x * 1000 for x in freshness],
         "backlog_drain_s": t_applied - t_posted,
+        "missing": missing,
     }
 
 
@@ -301,7 +368,9 @@ def main():
 
         print(f"phase 1, capacity: {args.processes} simulated processes posting back to back "
               f"for {args.duration:.0f} s ...", flush=True)
+        cpu0 = cpu_snapshot(web, worker)
         cap = run_phase(procs, url, key, org, app, r, args.duration, 0.0)
+        cpu1 = cpu_snapshot(web, worker)
         rate = args.rate or max(1.0, 0.8 * cap["payloads_per_s"])
         print(f"phase 2, latency: {rate:.0f} payloads/s (open loop) for {args.duration:.0f} s ...", flush=True)
         lat = run_phase(procs, url, key, org, app, r, args.duration, rate)
@@ -319,6 +388,8 @@ def main():
         for name, ph in (("capacity (back to back)", cap), (f"latency ({rate:.0f}/s offered)", lat)):
             print(f"{name}: posted {ph['posted']} in {ph['post_seconds']:.1f} s, statuses {ph['statuses']}; "
                   f"applied {ph['applied']} (stream drained {ph['backlog_drain_s']:.1f} s after the last post)")
+            if ph["missing"]:
+                print(f"  NOT APPLIED: {len(ph['missing'])} accepted payloads, e.g. {ph['missing'][:3]}")
             print(f"  payloads/s applied end to end:   {ph['payloads_per_s']:10.0f}")
             print(f"  sampled events/s applied:        {ph['events_per_s']:10.0f}")
             print(f"  transactions represented/s:      {ph['txns_per_s']:10.0f}")
@@ -329,6 +400,14 @@ def main():
               f"binary {copy_rate:.0f} rows/s")
         print(f"pipeline/COPY (capacity events/s over binary COPY rows/s) = {cap['events_per_s'] / copy_rate:.3f}")
         print(f"dead-lettered entries: {dead}")
+        print("CPU per applied payload in the capacity phase (ms; the machine is shared, so this is the cost):")
+        total = 0.0
+        for part in cpu0:
+            ms = (cpu1[part] - cpu0[part]) * 1000 / max(cap["applied"], 1)
+            if not part.startswith("load"):
+                total += ms
+            print(f"  {part:32s} {ms:6.2f}")
+        print(f"  {'server side in all':32s} {total:6.2f}  -> {2000 / total:.0f} payloads/s on 2 dedicated cores")
     finally:
         stop(web)
         stop(worker)

@@ -276,7 +276,8 @@ class Client:
 
 async def run_process(proc, url, key, stop_at, interval, results, rebuild_every=None):
     """Post this process's payloads until ``stop_at`` (monotonic), every ``interval`` seconds
-    (0: back to back). Appends (sent_monotonic, latency, status, events, transactions) to results."""
+    (0: back to back). Appends (sent_monotonic, latency, status, events, transactions, batch_id)
+    to results."""
     client = Client(url, key)
     next_at = time.monotonic()
     posted = 0
@@ -291,10 +292,10 @@ async def run_process(proc, url, key, stop_at, interval, results, rebuild_every=
             if rebuild_every and posted and posted % rebuild_every == 0:
                 proc.rebuild()
             body = proc.template
-            _, data = body.make()
+            batch_id, data = body.make()
             t0 = time.monotonic()
             status, _, headers = await client.post(data)
-            results.append((t0, time.monotonic() - t0, status, body.events, body.transactions))
+            results.append((t0, time.monotonic() - t0, status, body.events, body.transactions, batch_id))
             posted += 1
             if status in (429, 503):
                 await asyncio.sleep(float(headers.get("retry-after", "1")))
