@@ -146,3 +146,22 @@ def test_events_count_every_transaction(django_run):
     seen = sum(p["events_seen"] for p in sink.payloads)
     total = sum(m["count"] for m in sink.metrics_by_name().values())
     assert seen == total == 13
+
+
+def test_django_under_asgi(sink, tmp_path):
+    result, _ = run_app(
+        "django_driver.py", sink.url, "asgi",
+        DJSHOP_DB=str(tmp_path / "asgi.sqlite3"), PULSE_TRACE_SAMPLES_PER_MINUTE="60",
+    )
+    assert result["statuses"] == {"/": 200, "/items": 200, "/boom": 500}
+    m = sink.metrics_by_name()
+    assert m["djshop.views.index"]["count"] == 1
+    assert m["djshop.views.item_detail"]["count"] == 1
+    assert m["djshop.views.boom"]["errors"] == 1
+    # sync views run in a worker thread: queries and templates are still attributed
+    seg = m["djshop.views.item_detail"]["segments"]
+    assert seg["database"] > 0 and seg["template"] > 0
+    [trace] = sink.traces_named("djshop.views.item_detail")
+    assert trace["trace_id"] == TRACE_ID
+    assert len([s for s in trace["spans"] if s["kind"] == "database"]) == 3
+    assert sink.problems == []

@@ -39,6 +39,43 @@ if scenario == "basic":
     out["statuses"]["/slow"] = call(app, "/slow/?s=0.25")[0]
     out["statuses"]["/ping"] = call(app, "/ping/")[0]
     out["statuses"]["/call"] = call(app, "/call/", headers={"traceparent": TP})[0]
+elif scenario == "asgi":
+    import asyncio
+
+    from django.core.asgi import get_asgi_application
+
+    asgi_app = get_asgi_application()
+
+    async def asgi_get(path, headers=()):
+        sent = []
+        requested = []
+
+        async def receive():
+            if not requested:
+                requested.append(True)
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.Event().wait()  # no disconnect: Django cancels this when done
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+            "root_path": "", "headers": [(b"host", b"testserver")] + list(headers),
+            "client": ("127.0.0.1", 1234), "server": ("testserver", 80),
+        }
+        await asgi_app(scope, receive, send)
+        return sent[0]["status"]
+
+    async def run():
+        out["statuses"]["/"] = await asgi_get("/")
+        out["statuses"]["/items"] = await asgi_get(
+            "/items/%d/" % first.pk, [(b"traceparent", TP.encode())]
+        )
+        out["statuses"]["/boom"] = await asgi_get("/boom/")
+
+    asyncio.run(run())
 elif scenario == "loop":
     n = int(sys.argv[2])
     codes = set()
