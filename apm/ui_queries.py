@@ -22,6 +22,11 @@ from apm.models import AppDay, AppHour, AppMinute, InstanceMinute, Trace
 from apm.sketches import DDSketch, decode, merge_into, quantiles
 
 MINUTE_RETENTION = timedelta(days=8)
+# Redis also carries the ingest queue: cached sketches expire, the many minute ones sooner.
+QUANTILE_CACHE_SECONDS = 6 * 3600  # three numbers per row
+SKETCH_CACHE_SECONDS = 3600  # decoded bins of minute rows
+COARSE_CACHE_SECONDS = 6 * 3600  # decoded bins of hour and day rows, merges of closed buckets
+CLOSED_AFTER = 300  # seconds after its end a bucket is taken as complete (only for reuse)
 
 
 def _rows(sql, params):
@@ -229,7 +234,7 @@ def _instance_buckets(org, app, since, until, step, now=None):
         for row in rows:
             if row[2] in per_bucket:
                 per_bucket[row[2]].append(row)
-        cache.set_many({keys[b]: v for b, v in per_bucket.items()}, SKETCH_CACHE_SECONDS)
+        cache.set_many({keys[b]: v for b, v in per_bucket.items()}, COARSE_CACHE_SECONDS)
     return sorted(cached_rows + rows, key=lambda r: r[2])
 
 
@@ -287,10 +292,6 @@ def traces_sharing_id(org, trace_id, exclude_app=None):
 # refresh a minute later only merges the newest rows. Range totals use the coarsest rows
 # that fit (days, then hours, then the minutes at the edges).
 
-# Redis also carries the ingest queue: cached sketches expire, the bulky ones sooner.
-QUANTILE_CACHE_SECONDS = 6 * 3600  # three numbers per row
-SKETCH_CACHE_SECONDS = 3600  # decoded bins, and merges of closed buckets
-CLOSED_AFTER = 300  # seconds after its end a bucket is taken as complete (only for reuse)
 _LEVEL = {60: "m", 3600: "h", 86400: "d"}
 _COLUMNS = queries._ROW_COLUMNS
 
@@ -330,30 +331,39 @@ def _fetch_sketches(org, rows):
     return out
 
 
-def _per_row(prefix, org, rows, compute, seconds):
-    """[compute(decoded sketch or None) for each row], cached per row for ``seconds``."""
+def _per_row(prefix, org, rows, compute, lifetime):
+    """[compute(decoded sketch or None) for each row], cached per row for lifetime(row) seconds."""
     keys = [_row_key(prefix, r) for r in rows]
     found = cache.get_many(keys)
     missing = [r for r, k in zip(rows, keys) if k not in found]
     if missing:
         blobs = _fetch_sketches(org, missing)
-        fresh = {}
+        fresh = defaultdict(dict)
         for r in missing:
             blob = blobs.get((r.kind, r.step, r.id))
-            fresh[_row_key(prefix, r)] = compute(decode(blob) if blob else None)
-        cache.set_many(fresh, seconds)
-        found.update(fresh)
+            fresh[lifetime(r)][_row_key(prefix, r)] = compute(decode(blob) if blob else None)
+        for seconds, values in fresh.items():
+            cache.set_many(values, seconds)
+            found.update(values)
     return [found[k] for k in keys]
 
 
 def row_quantiles(org, rows):
     """[(p50, p95, p99) seconds] of each row."""
-    return _per_row("q", org, rows, lambda s: tuple(quantiles(s)) if s else (None, None, None), QUANTILE_CACHE_SECONDS)
+    return _per_row(
+        "q", org, rows, lambda s: tuple(quantiles(s)) if s else (None, None, None), lambda r: QUANTILE_CACHE_SECONDS
+    )
 
 
 def decoded_sketches(org, rows):
     """[(zero count, bins dict)] of each row."""
-    return _per_row("sk", org, rows, lambda s: (s.zero_count, s.bins) if s else (0, {}), SKETCH_CACHE_SECONDS)
+    return _per_row(
+        "sk",
+        org,
+        rows,
+        lambda s: (s.zero_count, s.bins) if s else (0, {}),
+        lambda r: SKETCH_CACHE_SECONDS if r.step == 60 else COARSE_CACHE_SECONDS,
+    )
 
 
 def merged(parts):
@@ -406,7 +416,7 @@ def merged_quantiles(org, groups, now=None):
         for g, k in keys.items():
             if k not in found:
                 fresh[k] = _as_part(merged(decoded[r] for r in closed[g]))
-        cache.set_many(fresh, SKETCH_CACHE_SECONDS)
+        cache.set_many(fresh, COARSE_CACHE_SECONDS)
         found.update(fresh)
     open_rows = {g: [r for r in rows if not _is_closed(r, now)] for g, rows in groups.items()}
     flat = [r for rows in open_rows.values() for r in rows]
