@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from conftest import AGENT_DIR, KEY, agent_env
+from conftest import AGENT_DIR, APPS_DIR, KEY, agent_env
 
 
 def py(code, sink_url, **env):
@@ -122,3 +122,28 @@ def test_sketch_import_has_no_side_effects():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['pulse_agent', 'pulse_agent.sketch']"
     assert KEY  # the sink's key is what agent_env passes
+
+
+def _python39():
+    import glob
+    import shutil
+
+    found = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python")))
+    return found[0] if found else shutil.which("python3.9")
+
+
+def test_the_agent_runs_on_python_3_9(sink):
+    import pytest
+
+    python39 = _python39()
+    if not python39:
+        pytest.skip("no Python 3.9 on this machine")
+    env = agent_env(sink.url, DOWNSTREAM=sink.url)
+    proc = subprocess.run(
+        [python39, "-m", "pulse_agent.cli", "run", "--", python39, os.path.join(APPS_DIR, "generic_driver.py")],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sink.wait_for(lambda s: s.count("GET /orders/{id}") == 3)
+    assert sink.payloads[-1]["instance"]["runtime_version"].startswith("3.9")
+    assert sink.problems == []
