@@ -265,3 +265,11 @@ CELERY_BEAT_SCHEDULE["apm-retention"] = {
     "schedule": crontab(minute="17"),
     "options": {"expires": 3000},
 }
+
+# --- Web UI (frontend/tasks.py) ------------------------------------------------
+
+CELERY_BEAT_SCHEDULE["frontend-warm-chart-cache"] = {
+    "task": "frontend.warm_chart_cache",
+    "schedule": crontab(minute="*"),
+    "options": {"expires": 50},
+}

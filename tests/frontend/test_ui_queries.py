@@ -150,3 +150,23 @@ def test_instances_read_from_cached_buckets_equal_a_fresh_read(org, app):
     strip = lambda rows: [{k: v for k, v in r.items() if k != "sample"} for r in rows]  # noqa: E731
     assert strip(cached[0]) == strip(fresh[0]) and cached[1] == fresh[1]
     assert sorted((r["host"], r["pid"]) for r in fresh[0]) == [("web-1", 101), ("web-2", 202)]
+
+
+def test_the_warm_up_task_caches_app_quantiles_of_closed_minutes(org, app, settings):
+    from frontend.tasks import warm_chart_cache
+
+    facts = seed_app(org, app, minutes=20)
+    since, until = facts["last_minute"] - 19 * 60, facts["last_minute"] + 60
+    assert ui_queries.warm_app_quantiles(since, until) == 40  # 20 minutes, a web and a background row each
+    rows = ui_queries._rollups(org, app, 60, since, until)
+    keys = [ui_queries._row_key("q", ui_queries.Row("a", 60, r[0], r[2], r[1])) for r in rows]
+    assert len(cache.get_many(keys)) == len(rows) == 20
+    # The charts then find every quantile cached: no sketch is fetched for them.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        ui_queries.series_quantiles(org, [ui_queries.Row("a", 60, r[0], r[2], r[1]) for r in rows])
+    assert not [q for q in ctx.captured_queries if "sketch" in q["sql"]]
+    assert warm_chart_cache() >= 0  # the scheduled task runs (on whatever has just closed)
+    assert "frontend-warm-chart-cache" in settings.CELERY_BEAT_SCHEDULE
