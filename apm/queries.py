@@ -383,11 +383,15 @@ def app_summaries(org, minutes=5, now=None):
         "WHERE organization_id = %s AND txn_type = 'web' AND time >= %s AND time < %s",
         [_org_id(org), to_dt(spark_start), to_dt(end)],
     )
+    # Per app and type, the newest minute row: a backward scan of the unique index each.
+    oldest = to_dt(now - settings.RETENTION_MINUTE_DAYS * 86400)
     last = dict(
         _rows(
-            "SELECT app_id, extract(epoch FROM max(time)) FROM apm_appminute WHERE organization_id = %s "
-            "AND time >= %s GROUP BY app_id",
-            [_org_id(org), to_dt(now - settings.RETENTION_MINUTE_DAYS * 86400)],
+            "SELECT a.id, extract(epoch FROM GREATEST("
+            "(SELECT max(time) FROM apm_appminute m WHERE m.app_id = a.id AND m.txn_type = 'web' AND m.time >= %s), "
+            "(SELECT max(time) FROM apm_appminute m WHERE m.app_id = a.id AND m.txn_type = 'background' "
+            "AND m.time >= %s))) FROM tenants_app a WHERE a.organization_id = %s",
+            [oldest, oldest, _org_id(org)],
         )
     )
     per_app = {}
