@@ -1,31 +1,33 @@
 """The Django ORM: a database span per statement (``CursorWrapper.execute``).
 
 Driver-level hooks (sqlite3, psycopg, psycopg2) see ``txn.in_leaf`` and stay out of
-the way, so each query is counted once.
+the way, so each query is counted once. The wrappers keep Django's exact signatures
+(no ``*args`` re-packing) because they run once per query.
 """
 
-from pulse_agent.log import internal_error
 from pulse_agent.instrumentation import unwrap_method, wrap_method
+from pulse_agent.log import internal_error
 from pulse_agent.transaction import DATABASE, _current, perf_counter
 
 LIBRARY = "django"
 SUPPORTED = ("3.2", "6.1")
 
 
-def _make(original):
-    def execute(self, sql, params=None, *args, **kwargs):
+def _execute(original):
+    def execute(self, sql, params=None):
         txn = _current.get()
         if txn is None or txn.in_leaf:
-            return original(self, sql, params, *args, **kwargs)
+            return original(self, sql, params)
         try:
-            saved = txn.enter()
+            saved = txn.acc
+            txn.acc = 0.0
             txn.in_leaf = True
         except Exception:
             internal_error("django_orm.enter")
-            return original(self, sql, params, *args, **kwargs)
+            return original(self, sql, params)
         t0 = perf_counter()
         try:
-            return original(self, sql, params, *args, **kwargs)
+            return original(self, sql, params)
         finally:
             try:
                 txn.in_leaf = False
@@ -36,11 +38,36 @@ def _make(original):
     return execute
 
 
+def _executemany(original):
+    def executemany(self, sql, param_list):
+        txn = _current.get()
+        if txn is None or txn.in_leaf:
+            return original(self, sql, param_list)
+        try:
+            saved = txn.acc
+            txn.acc = 0.0
+            txn.in_leaf = True
+        except Exception:
+            internal_error("django_orm.enter")
+            return original(self, sql, param_list)
+        t0 = perf_counter()
+        try:
+            return original(self, sql, param_list)
+        finally:
+            try:
+                txn.in_leaf = False
+                txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": self.db.vendor})
+            except Exception:
+                internal_error("django_orm")
+
+    return executemany
+
+
 def instrument():
     from django.db.backends import utils
 
-    wrap_method(utils.CursorWrapper, "execute", _make)
-    wrap_method(utils.CursorWrapper, "executemany", _make)
+    wrap_method(utils.CursorWrapper, "execute", _execute)
+    wrap_method(utils.CursorWrapper, "executemany", _executemany)
 
 
 def uninstrument():
