@@ -2,15 +2,16 @@
 
 Ingest is the hottest path of the service and needs none of Django's middleware
 (sessions, CSRF, auth): this reads the body with a size cap and runs the
-framework-free handler on the event loop when the key and the app are cached (about
-a millisecond of CPU and one Redis round trip), or in a small thread pool when it
-needs the database (a cache miss, at most every few seconds per key and app).
+framework-free checks on the event loop when the key and the app are cached (about a
+millisecond of CPU), or in a small thread pool when they need the database (a cache
+miss, at most every few seconds per key and app), then queues with an asyncio Redis
+client so the loop keeps serving other requests meanwhile.
 """
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from ingest import handler
+from ingest import handler, queue
 from ingest.schema import MAX_COMPRESSED_BYTES
 
 PATH = "/api/v1/ingest"
@@ -52,12 +53,17 @@ async def _serve(scope, receive, send):
     body = b"".join(chunks)
     try:
         try:
-            # Steady state: key and app are cached, so the request is pure CPU plus one
-            # Redis round trip; running it here avoids a thread hop and GIL ping-pong.
-            response = handler.handle(headers, body, inline=True)
+            # Steady state: key and app are cached, so the checks are pure CPU; running
+            # them here avoids a thread hop and GIL ping-pong.
+            result = handler.check(headers, body, inline=True)
         except handler.NeedsDatabase:
             loop = asyncio.get_running_loop()
-            response = await loop.run_in_executor(_pool, handler.handle, headers, body)
+            result = await loop.run_in_executor(_pool, handler.check, headers, body)
+        if isinstance(result, handler.Response):
+            response = result
+        else:
+            enqueued = await queue.enqueue_async(result.org_id, result.app_id, result.body)
+            response = handler.finish(result, enqueued)
     except Exception:
         import logging
 

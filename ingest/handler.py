@@ -46,7 +46,7 @@ def _media_type(value):
 
 
 class NeedsDatabase(Exception):
-    """Raised by ``handle(..., inline=True)`` when an answer is not in the caches."""
+    """Raised by ``check(..., inline=True)`` when an answer is not in the caches."""
 
 
 # Answers of resolve_ingest_key for the inline path: it must not touch the database (it
@@ -71,10 +71,20 @@ def _resolve_key(raw_key):
     return resolved
 
 
-def handle(headers, body, inline=False):
-    """``headers``: dict of lower-case str names → str values; ``body``: the raw bytes.
+class Accepted:
+    """A valid payload, ready for the queue."""
 
-    A caller that stops reading at MAX_COMPRESSED_BYTES + 1 passes what it read; any
+    __slots__ = ("org_id", "app_id", "body", "batch_id", "apdex_t")
+
+    def __init__(self, org_id, app_id, body, batch_id, apdex_t):
+        self.org_id, self.app_id, self.body, self.batch_id, self.apdex_t = org_id, app_id, body, batch_id, apdex_t
+
+
+def check(headers, body, inline=False):
+    """Authenticate, decode and validate: an error Response, or Accepted.
+
+    ``headers``: dict of lower-case str names → str values; ``body``: the raw bytes. A
+    caller that stops reading at MAX_COMPRESSED_BYTES + 1 passes what it read; any
     longer body is refused here. ``inline``: answer only from caches (no database),
     raising NeedsDatabase otherwise, so an event loop can run it without a thread.
     """
@@ -133,9 +143,13 @@ def handle(headers, body, inline=False):
             "delete one or use an existing app name",
             "app",
         )
-
     # The workers get the validated payload as msgpack: cheaper to read than gzip JSON.
-    status, retry_after, _ = queue.enqueue(resolved.organization_id, app_id, _msgpack((payload, sketches)))
+    return Accepted(resolved.organization_id, app_id, _msgpack((payload, sketches)), payload.batch_id, apdex_t)
+
+
+def finish(accepted, enqueued):
+    """The response once ``accepted`` went to ingest.queue (``enqueued``: its result)."""
+    status, retry_after, _ = enqueued
     if status == queue.OVER_QUOTA:
         return error(
             429,
@@ -150,7 +164,15 @@ def handle(headers, body, inline=False):
             "the server is catching up; retry later",
             headers=[(b"retry-after", str(retry_after).encode())],
         )
-    return Response(202, {"batch_id": payload.batch_id, "apdex_t": apdex_t})
+    return Response(202, {"batch_id": accepted.batch_id, "apdex_t": accepted.apdex_t})
+
+
+def handle(headers, body):
+    """Check and queue one request (synchronous callers: the Django view, the thread pool)."""
+    result = check(headers, body)
+    if isinstance(result, Response):
+        return result
+    return finish(result, queue.enqueue(result.org_id, result.app_id, result.body))
 
 
 def _gunzip(body):

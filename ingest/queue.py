@@ -8,6 +8,7 @@ commit, so XLEN is the backlog: entries not yet applied.
 
 import threading
 import time
+import weakref
 
 import redis
 from django.conf import settings
@@ -18,6 +19,7 @@ GROUP = "rollup"
 def stream():
     """The stream key (a setting, so tests and deployments can keep theirs apart)."""
     return settings.INGEST_STREAM
+
 
 ACCEPTED, OVER_QUOTA, BACKLOG_FULL = 0, 1, 2
 
@@ -47,30 +49,50 @@ def client():
     return c
 
 
+def _keys_args(org_id, app_id, body, now):
+    minute = int(now // 60)
+    keys = [stream(), f"pulse:quota:{org_id}:{minute}"]
+    args = [settings.INGEST_QUOTA_PER_MINUTE, settings.INGEST_BACKLOG_MAX, org_id, str(app_id), "m", repr(now), body]
+    return keys, args
+
+
+def _result(reply, now):
+    status, entry_id = reply
+    if status == OVER_QUOTA:
+        return OVER_QUOTA, max(1, int((int(now // 60) + 1) * 60 - now) + 1), None
+    if status == BACKLOG_FULL:
+        return BACKLOG_FULL, settings.INGEST_BACKLOG_RETRY_AFTER, None
+    return ACCEPTED, 0, entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+
+
 def enqueue(org_id, app_id, body):
     """Queue one validated payload: msgpack of (ingest.schema.Payload, its decoded sketches).
 
     Returns (status, retry_after_seconds, stream_id)."""
     client()
     now = time.time()
-    minute = int(now // 60)
-    status, entry_id = _local.script(
-        keys=[stream(), f"pulse:quota:{org_id}:{minute}"],
-        args=[
-            settings.INGEST_QUOTA_PER_MINUTE,
-            settings.INGEST_BACKLOG_MAX,
-            org_id,
-            str(app_id),
-            "m",
-            repr(now),
-            body,
-        ],
-    )
-    if status == OVER_QUOTA:
-        return OVER_QUOTA, max(1, int((minute + 1) * 60 - now) + 1), None
-    if status == BACKLOG_FULL:
-        return BACKLOG_FULL, settings.INGEST_BACKLOG_RETRY_AFTER, None
-    return ACCEPTED, 0, entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    keys, args = _keys_args(org_id, app_id, body, now)
+    return _result(_local.script(keys=keys, args=args), now)
+
+
+_async_clients = weakref.WeakKeyDictionary()  # event loop -> (client, script, url)
+
+
+async def enqueue_async(org_id, app_id, body):
+    """``enqueue`` for an event loop: sending ~40 KB to Redis and waiting for its answer
+    must not block every other request of the process (it did: most of the loop's time)."""
+    import asyncio
+
+    import redis.asyncio
+
+    loop = asyncio.get_running_loop()
+    entry = _async_clients.get(loop)
+    if entry is None or entry[2] != settings.REDIS_URL:
+        c = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        entry = _async_clients[loop] = (c, c.register_script(_ENQUEUE), settings.REDIS_URL)
+    now = time.time()
+    keys, args = _keys_args(org_id, app_id, body, now)
+    return _result(await entry[1](keys=keys, args=args), now)
 
 
 def backlog():
