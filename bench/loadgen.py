@@ -279,7 +279,8 @@ async def run_process(proc, url, key, stop_at, interval, results, rebuild_every=
     (0: back to back). Appends (sent_monotonic, latency, status, events, transactions, batch_id)
     to results."""
     client = Client(url, key)
-    next_at = time.monotonic()
+    # Real agents harvest out of phase with each other: start at a random point of the period.
+    next_at = time.monotonic() + (proc.rng.uniform(0, interval) if interval else 0.0)
     posted = 0
     try:
         while True:

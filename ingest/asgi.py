@@ -4,8 +4,7 @@ Ingest is the hottest path of the service and needs none of Django's middleware
 (sessions, CSRF, auth): this reads the body with a size cap and runs the
 framework-free checks on the event loop when the key and the app are cached (about a
 millisecond of CPU), or in a small thread pool when they need the database (a cache
-miss, at most every few seconds per key and app), then queues with an asyncio Redis
-client so the loop keeps serving other requests meanwhile.
+miss, at most every few seconds per key and app), then queues it in Redis.
 """
 
 import asyncio
@@ -62,7 +61,9 @@ async def _serve(scope, receive, send):
         if isinstance(result, handler.Response):
             response = result
         else:
-            enqueued = await queue.enqueue_async(result.org_id, result.app_id, result.body)
+            # A blocking Redis call, on purpose: measured, it gives lower latency under load
+            # than an asyncio client, which lets many requests' checks interleave.
+            enqueued = queue.enqueue(result.org_id, result.app_id, result.body)
             response = handler.finish(result, enqueued)
     except Exception:
         import logging

@@ -8,7 +8,6 @@ commit, so XLEN is the backlog: entries not yet applied.
 
 import threading
 import time
-import weakref
 
 import redis
 from django.conf import settings
@@ -73,26 +72,6 @@ def enqueue(org_id, app_id, body):
     now = time.time()
     keys, args = _keys_args(org_id, app_id, body, now)
     return _result(_local.script(keys=keys, args=args), now)
-
-
-_async_clients = weakref.WeakKeyDictionary()  # event loop -> (client, script, url)
-
-
-async def enqueue_async(org_id, app_id, body):
-    """``enqueue`` for an event loop: sending ~40 KB to Redis and waiting for its answer
-    must not block every other request of the process (it did: most of the loop's time)."""
-    import asyncio
-
-    import redis.asyncio
-
-    loop = asyncio.get_running_loop()
-    entry = _async_clients.get(loop)
-    if entry is None or entry[2] != settings.REDIS_URL:
-        c = redis.asyncio.Redis.from_url(settings.REDIS_URL)
-        entry = _async_clients[loop] = (c, c.register_script(_ENQUEUE), settings.REDIS_URL)
-    now = time.time()
-    keys, args = _keys_args(org_id, app_id, body, now)
-    return _result(await entry[1](keys=keys, args=args), now)
 
 
 def backlog():
