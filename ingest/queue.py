@@ -67,11 +67,17 @@ def _result(reply, now):
 def enqueue(org_id, app_id, body):
     """Queue one validated payload: msgpack of (ingest.schema.Payload, its decoded sketches).
 
-    Returns (status, retry_after_seconds, stream_id)."""
-    client()
+    Returns (status, retry_after_seconds, stream_id). Redis out of reach counts as a full
+    backlog: the agent keeps the payload and retries after Retry-After."""
     now = time.time()
     keys, args = _keys_args(org_id, app_id, body, now)
-    return _result(_local.script(keys=keys, args=args), now)
+    try:
+        client()
+        reply = _local.script(keys=keys, args=args)
+    except (redis.ConnectionError, redis.TimeoutError):
+        _local.client = None
+        return BACKLOG_FULL, settings.INGEST_BACKLOG_RETRY_AFTER, None
+    return _result(reply, now)
 
 
 def backlog():
