@@ -10,6 +10,8 @@ miss, at most every few seconds per key and app), then queues it in Redis.
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
+from django.db import OperationalError
+
 from ingest import handler, queue
 from ingest.schema import MAX_COMPRESSED_BYTES
 
@@ -57,7 +59,10 @@ async def _serve(scope, receive, send):
             result = handler.check(headers, body, inline=True)
         except handler.NeedsDatabase:
             loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(_pool, handler.check, headers, body)
+            try:
+                result = await loop.run_in_executor(_pool, handler.check, headers, body)
+            except OperationalError:
+                result = handler.unavailable()
         if isinstance(result, handler.Response):
             response = result
         else:

@@ -11,6 +11,7 @@ import zlib
 
 import msgspec
 from django.conf import settings
+from django.db import OperationalError
 
 from ingest import queue
 from ingest.app_resolver import AppLimitReached, resolve_app
@@ -167,9 +168,22 @@ def finish(accepted, enqueued):
     return Response(202, {"batch_id": accepted.batch_id, "apdex_t": accepted.apdex_t})
 
 
+def unavailable():
+    """The answer when the database is out of reach on a cache miss: retry, not a bug."""
+    return error(
+        503,
+        "unavailable",
+        "the server cannot check this request right now; retry later",
+        headers=[(b"retry-after", str(settings.INGEST_BACKLOG_RETRY_AFTER).encode())],
+    )
+
+
 def handle(headers, body):
     """Check and queue one request (synchronous callers: the Django view, the thread pool)."""
-    result = check(headers, body)
+    try:
+        result = check(headers, body)
+    except OperationalError:
+        return unavailable()
     if isinstance(result, Response):
         return result
     return finish(result, queue.enqueue(result.org_id, result.app_id, result.body))
