@@ -2,6 +2,7 @@
 handler (no network). Prints figures; asserts nothing.
 
     python bench/agent_overhead.py [--rounds 5] [--requests 2000]
+    python bench/agent_overhead.py --instructions 1000   # deterministic, needs valgrind
 
 Views: a trivial view, a view running three SQLite queries, a template render.
 Each mode (without / with the agent) runs in a fresh process; the rounds
@@ -216,14 +217,75 @@ class _Sink(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
 
+def child_icount(mode, view, n):
+    """For --instructions: the same app, a fixed number of requests, then exit."""
+    db = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False).name
+    if mode == "agent":
+        sys.path.insert(0, AGENT_DIR)
+        import pulse_agent
+
+        pulse_agent.init(endpoint="http://127.0.0.1:9", ingest_key=KEY, app_name="bench",
+                         log_level="error", harvest_interval=600)
+    setup_django(db)
+    from django.core.wsgi import get_wsgi_application
+
+    app = get_wsgi_application()
+    drive(app, "/%s/" % view, 300)
+    drive(app, "/%s/" % view, n)
+    os.unlink(db)
+    os._exit(0)
+
+
+def instructions(n):
+    """Instructions per request under callgrind: deterministic, whatever the machine's load."""
+    import re
+    import shutil
+
+    if not shutil.which("valgrind"):
+        print("valgrind not found: skipping instruction counts")
+        return
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "DJANGO_"))}
+    env["PYTHONHASHSEED"] = "0"
+    per = {}
+    for view in VIEWS:
+        for mode in ("plain", "agent"):
+            totals = []
+            for count in (0, n):
+                out = tempfile.NamedTemporaryFile(suffix=".cg", delete=False).name
+                proc = subprocess.run(
+                    ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, sys.executable,
+                     os.path.abspath(__file__), "--icount-child", mode, view, str(count)],
+                    capture_output=True, text=True, env=env,
+                )
+                os.unlink(out)
+                totals.append(int(re.search(r"Collected : (\d+)", proc.stderr).group(1)))
+            per[(view, mode)] = (totals[1] - totals[0]) / n
+    print("instructions per request (callgrind, %d requests after warm-up)" % n)
+    print("%-16s %12s %12s %12s" % ("view", "without", "with agent", "added"))
+    for view in VIEWS:
+        a, b = per[(view, "plain")], per[(view, "agent")]
+        print("%-16s %12.0f %12.0f %+12.0f (%+.1f%%)" % (view, a, b, b - a, (b - a) / a * 100))
+    q = (per[("three_queries", "agent")] - per[("three_queries", "plain")]
+         - per[("trivial", "agent")] + per[("trivial", "plain")]) / 3
+    print("%-16s %38s %+12.0f" % ("per DB query", "", q))
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--icount-child":
+        child_icount(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--requests", type=int, default=2000, help="requests per batch")
     ap.add_argument("--batches", type=int, default=5)
     ap.add_argument("--child", choices=("plain", "agent"))
     ap.add_argument("--sink")
+    ap.add_argument("--instructions", type=int, metavar="N", default=0,
+                    help="instead: count instructions per request under callgrind (N requests)")
     args = ap.parse_args()
+    if args.instructions:
+        instructions(args.instructions)
+        return
     if args.child:
         child(args.child, args.sink, args.requests, args.batches)
         return

@@ -22,9 +22,12 @@ def run(argv):
         return 2
     env = dict(os.environ)
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    parts = [BOOTSTRAP_DIR, package_parent]
+    # the bootstrap first; the agent's own location last, as a fallback only, so it
+    # never shadows the app's modules
+    parts = [BOOTSTRAP_DIR]
     if env.get("PYTHONPATH"):
         parts.append(env["PYTHONPATH"])
+    parts.append(package_parent)
     env["PYTHONPATH"] = os.pathsep.join(parts)
     program = shutil.which(argv[0], path=env.get("PATH")) or argv[0]
     try:

@@ -24,7 +24,7 @@ SETTINGS = {
     "timeout": (float, 10.0, "HTTP timeout in seconds for one post to the server"),
     "shutdown_timeout": (float, 3.0, "at most this many seconds spent flushing at exit"),
     "max_buffer_bytes": (int, 8 * 1024 * 1024, "unsent compressed payloads kept at most"),
-    "max_events": (int, 1000, "transaction events kept per harvest (reservoir)"),
+    "max_events": (int, 300, "transaction events kept per harvest (reservoir)"),
     "max_errors": (int, 50, "error events kept per harvest"),
     "max_traces": (int, 10, "slow traces kept per harvest"),
     "max_spans": (int, 500, "spans kept per trace"),
