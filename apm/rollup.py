@@ -402,6 +402,7 @@ def apply_batch(entries, after_commit=None):
     for q, p, sent_day in decoded:
         days.add(sent_day)
         k = (q.org_id, q.app_id)
+        names[k]  # every app gets an entry, even a payload with only an instance sample
         for m in p.metrics:
             days.add(minute_dt(m.minute).date())
             names[k].add((m.type, m.name))
@@ -415,7 +416,7 @@ def apply_batch(entries, after_commit=None):
         for t in p.traces:
             days.add(dt.datetime.fromtimestamp(t.start, UTC).date())
     partitions.ensure_days(days)
-    txn_ids = {k: transaction_ids(k[0], k[1], sorted(v)) for k, v in names.items()}
+    txn_ids = {k: transaction_ids(k[0], k[1], sorted(v)) if v else {} for k, v in names.items()}
 
     with transaction.atomic():
         with connection.cursor() as cur:

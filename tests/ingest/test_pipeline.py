@@ -5,7 +5,7 @@ import time
 import pytest
 from django.db import connection
 
-from apm.models import AppMinute, Event, ProcessedBatch, Transaction, TransactionMinute
+from apm.models import AppMinute, Event, InstanceMinute, ProcessedBatch, Transaction, TransactionMinute
 from tenants.models import App
 from tests.ingest import payloads as P
 from tests.ingest.conftest import drain
@@ -98,3 +98,15 @@ def test_it_sets_aside_an_entry_it_cannot_apply_and_applies_the_rest(client, org
     assert r.xlen(private_stream) == 0
     kept = App.objects.for_org(org).get(name="kept")
     assert TransactionMinute.objects.for_org(org).get(app=kept).count == 10
+
+
+@pytest.mark.django_db
+def test_it_applies_a_payload_with_only_an_instance_sample(client, org, ingest_key, consumer):
+    # An idle process still reports its CPU and memory; nothing else is in the payload.
+    p = P.payload("shop", inst=P.instance(time.time(), cpu=7.5, memory=123_000_000))
+    assert post(client, ingest_key, p).status_code == 202
+    assert drain(consumer) == 1
+    assert ProcessedBatch.objects.for_org(org).count() == 1
+    assert not TransactionMinute.objects.for_org(org).exists()
+    sample = InstanceMinute.objects.for_org(org).get()
+    assert (sample.host, sample.memory_bytes) == ("web-1", 123_000_000)
