@@ -9,7 +9,6 @@ actually sent, on the harvest thread.
 """
 
 import random
-import sys
 import time
 import traceback
 from contextvars import ContextVar
@@ -259,6 +258,3 @@ def end_transaction(txn, exc=None):
     if sink is not None:
         sink(txn)
 
-
-def exc_info():
-    return sys.exc_info()

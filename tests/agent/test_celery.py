@@ -1,7 +1,6 @@
 """Celery tasks as background transactions: a real prefork worker on a real Redis
 broker, running under ``pulse-agent run``."""
 
-import os
 import signal
 import subprocess
 import sys

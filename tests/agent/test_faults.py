@@ -3,7 +3,6 @@ within the buffer bound. A real local sink throughout, no mocks."""
 
 import socket
 import threading
-import time
 
 from conftest import run_app
 from sink import Sink
@@ -98,7 +97,7 @@ def test_a_rejected_payload_is_dropped_logged_once_and_counted(sink):
 def test_memory_stays_bounded_when_the_sink_is_down():
     port = free_port()  # nothing listens here
     result, _ = run_app(
-        "loop_driver.py", "http://127.0.0.1:%d" % port, "--requests", "30000", "--names", "300",
+        "loop_driver.py", "http://127.0.0.1:%d" % port, "--requests", "60000", "--names", "1000",
         PULSE_MAX_BUFFER_BYTES=str(64 * 1024), PULSE_HARVEST_INTERVAL="0.1", PULSE_SHUTDOWN_TIMEOUT="0.5",
         timeout=120,
     )

@@ -43,12 +43,11 @@ def finish(txn, exc=None):
 class _ClosingIterable:
     """Ends the transaction when the server closes the response iterable."""
 
-    __slots__ = ("_result", "_txn", "_iter")
+    __slots__ = ("_result", "_txn")
 
     def __init__(self, result, txn):
         self._result = result
         self._txn = txn
-        self._iter = None
 
     def __iter__(self):
         return iter(self._result)

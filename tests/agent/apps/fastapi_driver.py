@@ -4,7 +4,6 @@ with psycopg 3 async, redis.asyncio, Jinja2 async rendering and httpx (async and
 import asyncio
 import json
 import os
-import sys
 
 import httpx
 import jinja2

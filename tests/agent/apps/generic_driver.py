@@ -4,7 +4,6 @@
 import asyncio
 import json
 import os
-import sys
 import urllib.request
 
 import pulse_agent
