@@ -256,5 +256,10 @@ def test_chart_headers_offer_an_alert_to_admins_only(owner_client, viewer_client
 
 
 def test_long_transaction_ranges_say_they_start_on_the_hour(owner_client, org, app, seeded):
-    assert b"Figures from whole hours" in owner_client.get(url("app_transactions", org, app, query="?range=6h")).content
-    assert b"Figures from whole hours" not in owner_client.get(url("app_transactions", org, app, query="?range=1h")).content
+    # Explicit ranges starting half past an hour: a preset ending "now" would start on
+    # the hour itself during the first minute of every hour.
+    half_past = seeded["last_minute"] // 3600 * 3600 - 7 * 3600 + 1800  # ends in the past
+    long_range = f"?from={half_past}&to={half_past + 6 * 3600}"
+    short_range = f"?from={half_past + 5 * 3600}&to={half_past + 6 * 3600}"
+    assert b"Figures from whole hours" in owner_client.get(url("app_transactions", org, app, query=long_range)).content
+    assert b"Figures from whole hours" not in owner_client.get(url("app_transactions", org, app, query=short_range)).content
