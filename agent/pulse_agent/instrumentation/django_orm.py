@@ -7,7 +7,7 @@ the way, so each query is counted once. The wrappers keep Django's exact signatu
 
 from pulse_agent.instrumentation import unwrap_method, wrap_method
 from pulse_agent.log import internal_error
-from pulse_agent.transaction import DATABASE, _current, perf_counter
+from pulse_agent.transaction import DATABASE, MAX_SPANS, _current, perf_counter
 
 LIBRARY = "django"
 SUPPORTED = ("3.2", "6.1")
@@ -30,8 +30,18 @@ def _execute(original):
             return original(self, sql, params)
         finally:
             try:
+                # Transaction.leave, inlined: this runs once per query
+                d = perf_counter() - t0
+                excl = d - txn.acc
+                txn.acc = saved + d
                 txn.in_leaf = False
-                txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": self.db.vendor})
+                if excl > 0.0:
+                    txn.t_db += excl
+                spans = txn.spans
+                if len(spans) < MAX_SPANS:
+                    spans.append((DATABASE, None, t0 - txn.t0, d, {"sql": sql, "db.system": self.db.vendor}, None))
+                else:
+                    txn.spans_dropped += 1
             except Exception:
                 internal_error("django_orm")
 
@@ -55,8 +65,18 @@ def _executemany(original):
             return original(self, sql, param_list)
         finally:
             try:
+                # Transaction.leave, inlined: this runs once per query
+                d = perf_counter() - t0
+                excl = d - txn.acc
+                txn.acc = saved + d
                 txn.in_leaf = False
-                txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": self.db.vendor})
+                if excl > 0.0:
+                    txn.t_db += excl
+                spans = txn.spans
+                if len(spans) < MAX_SPANS:
+                    spans.append((DATABASE, None, t0 - txn.t0, d, {"sql": sql, "db.system": self.db.vendor}, None))
+                else:
+                    txn.spans_dropped += 1
             except Exception:
                 internal_error("django_orm")
 
