@@ -15,7 +15,7 @@ from django.db import connection
 PARTITIONED = {
     "apm_transactionminute": "RETENTION_MINUTE_DAYS",
     "apm_appminute": "RETENTION_MINUTE_DAYS",
-    "apm_event": "RETENTION_EVENT_DAYS",
+    "apm_eventbatch": "RETENTION_EVENT_DAYS",
     "apm_trace": "RETENTION_EVENT_DAYS",
     "apm_processedbatch": None,  # 2 days: payloads older than 24 h are refused at ingest
 }

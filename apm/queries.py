@@ -12,6 +12,7 @@ import time
 from django.conf import settings
 from django.db import connection
 
+from apm.rollup import EVENT_BATCH_SPAN
 from apm.sketches import decode, merge_into, quantiles
 from apm.sketches import DDSketch
 
@@ -580,13 +581,28 @@ def events(org, app, since, until, transaction=None, txn_type=None, limit=2000):
         extra += " AND t.type = %s"
         params.append(txn_type)
     params.append(int(limit) + 1)
+    # Events are stored as arrays, one row per payload (apm.models.EventBatch): rows that
+    # may hold events of the window are found by their end_max (index, partitions: a
+    # row's events end at most EVENT_BATCH_SPAN before it) and end_min, then unnested.
+    # The 1 ms slack covers rounding of the bounds to microseconds.
     rows = _rows(
-        "SELECT extract(epoch FROM e.end_time), e.transaction_id, t.name, t.type, e.duration, e.status, e.error, "
-        "e.trace_id, e.has_trace FROM apm_event e JOIN apm_transaction t ON t.id = e.transaction_id "
-        "WHERE e.organization_id = %s AND e.app_id = %s AND e.end_time >= %s AND e.end_time < %s"
+        "SELECT extract(epoch FROM to_timestamp(e.end_time)), e.transaction_id, t.name, t.type, e.duration, "
+        "e.status, e.error, e.trace_id, e.has_trace FROM apm_eventbatch b CROSS JOIN LATERAL unnest(b.end_times, "
+        "b.transaction_ids, b.durations, b.statuses, b.errors, b.trace_ids, b.has_trace) "
+        "AS e(end_time, transaction_id, duration, status, error, trace_id, has_trace) "
+        "JOIN apm_transaction t ON t.id = e.transaction_id "
+        "WHERE b.organization_id = %s AND b.app_id = %s AND b.end_max >= %s AND b.end_max < %s AND b.end_min < %s "
+        "AND to_timestamp(e.end_time) >= %s AND to_timestamp(e.end_time) < %s"
         + extra
         + " ORDER BY e.end_time DESC LIMIT %s",
-        params,
+        [
+            params[0],
+            params[1],
+            to_dt(since - 0.001),
+            to_dt(until + EVENT_BATCH_SPAN + 0.001),
+            to_dt(until + 0.001),
+            *params[2:],
+        ],
     )
     truncated = len(rows) > limit
     return {

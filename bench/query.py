@@ -122,7 +122,7 @@ class Seeder:
             print("analyze…", flush=True)
             for table in (
                 "apm_transactionminute", "apm_appminute", "apm_transactionhour", "apm_apphour", "apm_transactionday",
-                "apm_appday", "apm_errorminute", "apm_errorgroup", "apm_errorsample", "apm_trace", "apm_event",
+                "apm_appday", "apm_errorminute", "apm_errorgroup", "apm_errorsample", "apm_trace", "apm_eventbatch",
                 "apm_instanceminute", "apm_transaction",
             ):
                 cur.execute(f"ANALYZE {table}")
@@ -310,15 +310,17 @@ class Seeder:
                     copy.write_row((self.org.id, app.id, tid, uuid.uuid4().hex, "", t, duration, 200, False,
                                     len(spans), json.dumps(spans)))
             with cur.copy(
-                "COPY apm_event (organization_id, app_id, transaction_id, end_time, duration, status, error, trace_id, "
-                "has_trace) FROM STDIN"
+                "COPY apm_eventbatch (organization_id, app_id, end_min, end_max, transaction_ids, end_times, "
+                "durations, statuses, errors, trace_ids, has_trace) FROM STDIN"
             ) as copy:
-                for i in range(minutes):
-                    t = since + timedelta(minutes=i)
-                    for _ in range(20):
-                        tid, _, _, median, _, _ = rng.choice(web)
-                        copy.write_row((self.org.id, app.id, tid, t + timedelta(seconds=rng.uniform(0, 59)),
-                                        median * rng.uniform(0.5, 2), 200, False, uuid.uuid4().hex, False))
+                for i in range(minutes):  # a payload a minute: 20 events as one row of arrays
+                    t = (since + timedelta(minutes=i)).timestamp()
+                    picks = [rng.choice(web) for _ in range(20)]
+                    ends = [t + rng.uniform(0, 59) for _ in picks]
+                    copy.write_row((self.org.id, app.id, datetime.fromtimestamp(min(ends), UTC),
+                                    datetime.fromtimestamp(max(ends), UTC), [w[0] for w in picks], ends,
+                                    [w[3] * rng.uniform(0.5, 2) for w in picks], [200] * 20, [False] * 20,
+                                    [uuid.uuid4().hex for _ in picks], [False] * 20))
 
     def instances(self, cur):
         rng = self.rng

@@ -25,11 +25,11 @@ def partition_days(table):
 def test_it_creates_partitions_ahead_and_drops_expired_ones_whole():
     today = dt.datetime.now(UTC).date()
     old = today - dt.timedelta(days=30)
-    partitions.ensure("apm_event", old)
-    assert old in partition_days("apm_event")
+    partitions.ensure("apm_eventbatch", old)
+    assert old in partition_days("apm_eventbatch")
     created, dropped = partitions.maintain(today=today)
-    assert f"apm_event_p{old:%Y%m%d}" in dropped
-    assert old not in partition_days("apm_event")
+    assert f"apm_eventbatch_p{old:%Y%m%d}" in dropped
+    assert old not in partition_days("apm_eventbatch")
     for table in partitions.PARTITIONED:
         assert today + dt.timedelta(days=partitions.AHEAD_DAYS) in partition_days(table)
     # Minute rollups are kept 8 days, events 7: yesterday's partitions stay.

@@ -5,7 +5,7 @@ import time
 import pytest
 from django.db import connection
 
-from apm.models import AppMinute, Event, InstanceMinute, ProcessedBatch, Transaction, TransactionMinute
+from apm.models import AppMinute, EventBatch, InstanceMinute, ProcessedBatch, Transaction, TransactionMinute
 from tenants.models import App
 from tests.ingest import payloads as P
 from tests.ingest.conftest import drain
@@ -41,7 +41,7 @@ def test_it_accepts_a_payload_and_rolls_it_up(client, org, ingest_key, consumer)
     assert (row.apdex_s, row.apdex_t, row.apdex_f) == (2, 0, 2)
     total = AppMinute.objects.for_org(org).get(app=app, txn_type="web")
     assert total.count == 6 and total.errors == 1
-    assert Event.objects.for_org(org).filter(app=app).count() == 2
+    assert EventBatch.events_in(EventBatch.objects.for_org(org).filter(app=app)) == 2
     assert ProcessedBatch.objects.for_org(org).count() == 1
 
 
@@ -54,7 +54,7 @@ def test_it_counts_the_same_payload_once(client, org, ingest_key, consumer):
     assert post(client, ingest_key, p).status_code == 202
     drain(consumer)
     assert TransactionMinute.objects.for_org(org).get().count == 10
-    assert Event.objects.for_org(org).count() == 5
+    assert EventBatch.events_in(EventBatch.objects.for_org(org)) == 5
 
 
 @pytest.mark.django_db
@@ -110,3 +110,51 @@ def test_it_applies_a_payload_with_only_an_instance_sample(client, org, ingest_k
     assert not TransactionMinute.objects.for_org(org).exists()
     sample = InstanceMinute.objects.for_org(org).get()
     assert (sample.host, sample.memory_bytes) == ("web-1", 123_000_000)
+
+
+@pytest.mark.django_db
+def test_it_reads_back_the_events_of_a_window_as_stored_per_payload(client, org, ingest_key, consumer):
+    from apm import queries
+
+    minute = int(time.time()) // 60 * 60 - 120
+    first = P.payload(
+        "shop",
+        events=[
+            P.event("checkout", minute + 1.25, 0.5, status=None),
+            P.event("home", minute + 2.5, 0.125, error=True, status=500),
+            P.event("sync", minute + 70, 2.0, type="background"),
+        ],
+    )
+    second = P.payload("shop", events=[P.event("checkout", minute + 30, 0.25)])
+    for p in (first, second):
+        assert post(client, ingest_key, p).status_code == 202
+    assert drain(consumer) == 2
+    app = App.objects.for_org(org).get(name="shop")
+    assert EventBatch.events_in(EventBatch.objects.for_org(org).filter(app=app)) == 4
+    assert EventBatch.objects.for_org(org).filter(app=app).count() == 2
+
+    out = queries.events(org, app, minute, minute + 120)
+    assert out["truncated"] is False
+    assert [(e["t"], e["name"], e["type"], e["status"], e["error"]) for e in out["events"]] == [
+        (minute + 70, "sync", "background", 200, False),
+        (minute + 30, "checkout", "web", 200, False),
+        (minute + 2.5, "home", "web", 500, True),
+        (minute + 1.25, "checkout", "web", None, False),
+    ]
+    home = out["events"][2]
+    assert home["duration_ms"] == 125.0 and home["trace_id"] == first["events"][1]["trace_id"]
+    assert home["has_trace"] is False
+    assert home["transaction_id"] == Transaction.objects.for_org(org).get(app=app, name="home").pk
+    # The window is [from, to): it cuts inside a payload's events.
+    inner = queries.events(org, app, minute + 2.5, minute + 70)["events"]
+    assert [e["t"] for e in inner] == [minute + 30, minute + 2.5]
+    checkout = Transaction.objects.for_org(org).get(app=app, name="checkout").pk
+    assert [e["t"] for e in queries.events(org, app, minute, minute + 120, transaction=checkout)["events"]] == [
+        minute + 30, minute + 1.25,
+    ]
+    assert [e["name"] for e in queries.events(org, app, minute, minute + 120, txn_type="background")["events"]] == [
+        "sync"
+    ]
+    capped = queries.events(org, app, minute, minute + 120, limit=3)
+    assert capped["truncated"] is True and [e["t"] for e in capped["events"]] == [minute + 70, minute + 30, minute + 2.5]
+    assert queries.events(org, app, minute + 71, minute + 120)["events"] == []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.db.models import Sum
 
-from apm.models import AppMinute, Event, Transaction
+from apm.models import AppMinute, EventBatch, Transaction
 from tests.conftest import PASSWORD
 from tests.live.poster import payload, post
 
@@ -49,7 +49,7 @@ def applied_count(org, app):
 
 
 def applied_events(org, app):
-    return Event.objects.for_org(org).filter(app=app).count()
+    return EventBatch.events_in(EventBatch.objects.for_org(org).filter(app=app))
 
 
 XSS_NAME = '<img src=x onerror="window.__pwned=1">'
