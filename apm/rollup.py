@@ -27,7 +27,7 @@ import msgspec
 from django.conf import settings
 from django.db import connection, transaction
 
-from apm import partitions
+from apm import partitions, pgarray
 from apm.sketches import DDSketch, decode, decode_base64, merge_into
 
 UTC = dt.timezone.utc
@@ -503,10 +503,8 @@ EVENTBATCH_COLUMNS = (
     "organization_id, app_id, end_min, end_max, transaction_ids, end_times, durations, statuses, errors, "
     "trace_ids, has_trace"
 )
-EVENTBATCH_TYPES = [
-    "int8", "uuid", "timestamptz", "timestamptz", "int8[]", "float8[]", "float8[]", "int2[]", "bool[]", "varchar[]",
-    "bool[]",
-]
+# The arrays go as bytes already in Postgres' binary array format (apm/pgarray.py).
+EVENTBATCH_TYPES = ["int8", "uuid", "timestamptz", "timestamptz"] + ["bytea"] * 7
 # Most a row's end_max - end_min may be: readers look for a window's events in rows whose
 # end_max lies in [since, until + span). Ingest admits ends from 24 h past to 10 min ahead.
 EVENT_BATCH_SPAN = 26 * 3600
@@ -541,8 +539,8 @@ def _event_days(events):
 
 def _copy_events(cur, todo, txn_ids):
     # The hottest write (200 events a payload), as one row of arrays per payload: binary
-    # COPY, so psycopg packs the arrays in C and Postgres parses no text. The columns come
-    # straight from the decoded structs; no per-event datetime or tuple.
+    # COPY, so Postgres parses no text. The columns come straight from the decoded
+    # structs, packed by apm/pgarray.py; no per-event datetime or tuple.
     if not any(p.events for _, p in todo):
         return 0
     fromtimestamp = dt.datetime.fromtimestamp
@@ -562,13 +560,13 @@ def _copy_events(cur, todo, txn_ids):
                         app_id,
                         fromtimestamp(lo, UTC),
                         fromtimestamp(hi, UTC),
-                        [ids[e.type, e.name] for e in events],
-                        ends,
-                        [e.duration for e in events],
-                        [e.status for e in events],
-                        [e.error for e in events],
-                        [e.trace_id for e in events],
-                        [e.has_trace for e in events],
+                        pgarray.int8s([ids[e.type, e.name] for e in events]),
+                        pgarray.float8s(ends),
+                        pgarray.float8s([e.duration for e in events]),
+                        pgarray.int2s([e.status for e in events]),
+                        pgarray.bools([e.error for e in events]),
+                        pgarray.varchars([e.trace_id for e in events], 32),
+                        pgarray.bools([e.has_trace for e in events]),
                     )
                 )
                 rows += len(events)
