@@ -97,7 +97,8 @@ def test_a_rejected_payload_is_dropped_logged_once_and_counted(sink):
 def test_memory_stays_bounded_when_the_sink_is_down():
     port = free_port()  # nothing listens here
     result, _ = run_app(
-        "loop_driver.py", "http://127.0.0.1:%d" % port, "--requests", "60000", "--names", "1000",
+        "loop_driver.py", "http://127.0.0.1:%d" % port, "--requests", "1000000", "--names", "1000",
+        "--until-dropped",
         PULSE_MAX_BUFFER_BYTES=str(64 * 1024), PULSE_HARVEST_INTERVAL="0.1", PULSE_SHUTDOWN_TIMEOUT="0.5",
         timeout=120,
     )

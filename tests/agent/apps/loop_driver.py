@@ -21,6 +21,8 @@ def main():
     ap.add_argument("--requests", type=int, default=0)
     ap.add_argument("--names", type=int, default=5)
     ap.add_argument("--sleep", type=float, default=0.0)
+    ap.add_argument("--until-dropped", action="store_true",
+                    help="keep going (up to --requests) until the agent has dropped a payload, then 30,000 more")
     args = ap.parse_args()
     wrapped = pulse_agent.WSGIMiddleware(app)
     agent = get_agent()
@@ -28,7 +30,14 @@ def main():
     max_pending = 0
     rss_mid = None
     t_end = time.monotonic() + args.seconds
+    stop_at = None
     while (args.seconds and time.monotonic() < t_end) or (args.requests and n < args.requests):
+        if args.until_dropped:
+            if stop_at is None and agent.dropped["payloads"]:
+                stop_at = n + 30000
+                rss_mid = _rss_bytes()  # buffer full: memory from here on must stay flat
+            if stop_at is not None and n >= stop_at:
+                break
         status, body = call(wrapped, "/route%d" % (n % args.names))
         if status != 200 or body != b"fine":
             bad += 1
