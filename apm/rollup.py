@@ -122,8 +122,20 @@ class _Payload(msgspec.Struct, gc=False):
     sketches: list = []
 
 
+class _SpanM(msgspec.Struct, gc=False, omit_defaults=True):
+    # Field order and omitted default as ingest.schema.Span: re-encodes to the same JSON.
+    # A struct, not a dict: untracked by the GC and about 20 us a payload cheaper.
+    id: str
+    parent: str | None
+    kind: str
+    name: str
+    offset: float
+    duration: float
+    attrs: dict = {}
+
+
 class _TraceM(_Trace):
-    spans: list  # from msgpack: span objects, re-encoded to JSON when stored
+    spans: list[_SpanM]  # from msgpack: span objects, re-encoded to JSON when stored
 
 
 class _PayloadM(_Payload):
