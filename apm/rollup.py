@@ -518,13 +518,14 @@ EVENTBATCH_COLUMNS = (
 # The arrays go as bytes already in Postgres' binary array format (apm/pgarray.py).
 EVENTBATCH_TYPES = ["int8", "uuid", "timestamptz", "timestamptz"] + ["bytea"] * 7
 # Most a row's end_max - end_min may be: readers look for a window's events in rows whose
-# end_max lies in [since, until + span). Ingest admits ends from 24 h past to 10 min ahead.
-EVENT_BATCH_SPAN = 26 * 3600
+# end_max lies in [since, until + span), so it is kept short (a harvest covers about a
+# minute); the rare payload with events further apart is split into several rows.
+EVENT_BATCH_SPAN = 600
 
 
 def _event_chunks(events):
     """[(events, their ends, min end, max end)]: one chunk, unless the ends spread wider
-    than EVENT_BATCH_SPAN (not from a validated payload), then split by end time."""
+    than EVENT_BATCH_SPAN, then split by end time."""
     ends = [e.end for e in events]
     lo, hi = min(ends), max(ends)
     if hi - lo <= EVENT_BATCH_SPAN:

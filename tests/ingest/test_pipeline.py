@@ -158,3 +158,21 @@ def test_it_reads_back_the_events_of_a_window_as_stored_per_payload(client, org,
     capped = queries.events(org, app, minute, minute + 120, limit=3)
     assert capped["truncated"] is True and [e["t"] for e in capped["events"]] == [minute + 70, minute + 30, minute + 2.5]
     assert queries.events(org, app, minute + 71, minute + 120)["events"] == []
+
+
+@pytest.mark.django_db
+def test_it_splits_a_payload_whose_events_lie_far_apart_and_still_finds_them(client, org, ingest_key, consumer):
+    from apm import queries
+    from apm.rollup import EVENT_BATCH_SPAN
+
+    now = int(time.time())
+    old, new = now - EVENT_BATCH_SPAN - 3600, now - 30
+    p = P.payload("shop", events=[P.event("home", new, 0.2), P.event("home", old, 0.1), P.event("home", old + 1, 0.1)])
+    assert post(client, ingest_key, p).status_code == 202
+    assert drain(consumer) == 1
+    app = App.objects.for_org(org).get(name="shop")
+    batches = EventBatch.objects.for_org(org).filter(app=app)
+    assert sorted(len(b.end_times) for b in batches) == [1, 2]
+    assert all((b.end_max - b.end_min).total_seconds() <= EVENT_BATCH_SPAN for b in batches)
+    assert [e["t"] for e in queries.events(org, app, old, old + 60)["events"]] == [old + 1, old]
+    assert [e["t"] for e in queries.events(org, app, old, now)["events"]] == [new, old + 1, old]
