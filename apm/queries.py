@@ -7,6 +7,7 @@ those of docs/query-api.md: times in unix seconds, durations in milliseconds.
 """
 
 import datetime as dt
+from collections import defaultdict
 import time
 
 from django.conf import settings
@@ -652,36 +653,48 @@ def _events_between(org, app, since, until, transaction, txn_type, n):
 
 
 def instances(org, app, since, until):
+    """Processes that reported in the range, latest first, each with a CPU/memory series.
+
+    Series points are minutes, or wider buckets (average CPU, peak memory) when the range
+    holds more than MAX_POINTS minutes; Postgres does the bucketing, so a long range costs
+    one aggregate instead of tens of thousands of rows in Python.
+    """
     since, until = to_unix(since), to_unix(until)
-    rows = _rows(
-        "SELECT host, pid, extract(epoch FROM time)::bigint, cpu_percent, memory_bytes, threads, "
-        "extract(epoch FROM started_at), agent_version, runtime_version, framework FROM apm_instanceminute "
-        "WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s ORDER BY host, pid, time",
-        [_org_id(org), _app_id(app), to_dt(int(since // 60) * 60), to_dt(until)],
+    start = int(since // 60) * 60
+    step = max(60, -(-(int(until) - start) // (MAX_POINTS * 60)) * 60)
+    where = "WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s"
+    params = [_org_id(org), _app_id(app), to_dt(start), to_dt(until)]
+    latest = _rows(
+        "SELECT DISTINCT ON (host, pid) host, pid, extract(epoch FROM time)::bigint, cpu_percent, memory_bytes, "
+        "threads, extract(epoch FROM started_at), agent_version, runtime_version, framework "
+        f"FROM apm_instanceminute {where} ORDER BY host, pid, time DESC",
+        params,
     )
-    procs = {}
-    for host, pid, t, cpu, mem, threads, started, agent_v, runtime_v, framework in rows:
-        p = procs.get((host, pid))
-        if p is None:
-            p = procs[(host, pid)] = {"host": host, "pid": pid, "series": []}
-        p.update(
-            {
-                "last_seen": t,
-                "cpu_percent": cpu,
-                "memory_bytes": mem,
-                "threads": threads,
-                "started_at": float(started) if started is not None else None,
-                "agent_version": agent_v,
-                "runtime_version": runtime_v,
-                "framework": framework or None,
-            }
-        )
-        p["series"].append({"t": t, "cpu_percent": cpu, "memory_bytes": mem})
-    out = sorted(procs.values(), key=lambda p: (-p["last_seen"], p["host"], p["pid"]))
-    for p in out:
-        if len(p["series"]) > MAX_POINTS:
-            every = -(-len(p["series"]) // MAX_POINTS)
-            p["series"] = p["series"][::every]
+    buckets = _rows(
+        "SELECT host, pid, (extract(epoch FROM time)::bigint - %s) / %s * %s + %s AS t, avg(cpu_percent), "
+        f"max(memory_bytes) FROM apm_instanceminute {where} GROUP BY host, pid, t ORDER BY host, pid, t",
+        [start, step, step, start, *params],
+    )
+    series = defaultdict(list)
+    for host, pid, t, cpu, mem in buckets:
+        series[(host, pid)].append({"t": int(t), "cpu_percent": float(cpu), "memory_bytes": int(mem)})
+    out = [
+        {
+            "host": host,
+            "pid": pid,
+            "series": series[(host, pid)],
+            "last_seen": t,
+            "cpu_percent": cpu,
+            "memory_bytes": mem,
+            "threads": threads,
+            "started_at": float(started) if started is not None else None,
+            "agent_version": agent_v,
+            "runtime_version": runtime_v,
+            "framework": framework or None,
+        }
+        for host, pid, t, cpu, mem, threads, started, agent_v, runtime_v, framework in latest
+    ]
+    out.sort(key=lambda p: (-p["last_seen"], p["host"], p["pid"]))
     return {"instances": out}
 
 
