@@ -12,6 +12,7 @@ An entry that fails on its own with a non-transient error is moved to the
 never blocking the entries behind it.
 """
 
+import gc
 import logging
 import os
 import socket
@@ -186,6 +187,9 @@ def start_consumers():
         if _started or settings.INGEST_CONSUMERS <= 0:
             return
         _started = True
+    # Everything loaded so far (Django, apps, modules) lives as long as the process: moving
+    # it out of the collector's generations keeps each GC pass over the busy consumers short.
+    gc.freeze()
     for n in range(settings.INGEST_CONSUMERS):
         t = threading.Thread(target=_run_one, name=f"ingest-consumer-{n}", daemon=True)
         t.start()
