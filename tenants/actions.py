@@ -59,6 +59,36 @@ def create_organization(user, name):
     raise ActionError("Could not create the organisation; please try again.")
 
 
+@transaction.atomic
+def rename_organization(actor_membership, name):
+    """A new display name; the slug (and so every URL and bookmark) stays as it is."""
+    if not role_at_least(actor_membership.role, Role.ADMIN):
+        raise ActionError("Only owners and admins rename the organisation.")
+    name = (name or "").strip()
+    if not name:
+        raise ActionError("The organisation needs a name.")
+    if len(name) > 100:
+        raise ActionError("Organisation names are at most 100 characters.")
+    org = Organization.objects.select_for_update().get(pk=actor_membership.organization_id)
+    org.name = name
+    org.save(update_fields=["name"])
+    return org
+
+
+@transaction.atomic
+def delete_organization(actor_membership, confirm_name):
+    """Delete the organisation with its apps, keys, members, alerts and telemetry."""
+    if actor_membership.role != Role.OWNER:
+        raise ActionError("Only owners can delete the organisation.")
+    org = Organization.objects.select_for_update().get(pk=actor_membership.organization_id)
+    if (confirm_name or "").strip() != org.name:
+        raise ActionError("That is not the organisation's name.")
+    org.delete()
+    # This process forgets the deleted keys at once; others within INGEST_KEY_CACHE_SECONDS.
+    transaction.on_commit(keys.clear_key_cache)
+    return org
+
+
 def create_user(email, password, name=""):
     email = email.strip().lower()
     try:
@@ -143,12 +173,22 @@ def find_invitation(token):
     )
 
 
+def invitation_is_for(invitation, user):
+    """An invitation is for the address it was sent to, not for whoever holds the link."""
+    return user.email.strip().lower() == invitation.email.strip().lower()
+
+
 @transaction.atomic
 def accept_invitation(token, user):
     """Join the invitation's organisation; the token works once. Returns the membership."""
     invitation = find_invitation(token)
     if invitation is None:
         raise ActionError("This invitation link is invalid, has expired or was already used.")
+    if not invitation_is_for(invitation, user):
+        raise ActionError(
+            f"This invitation is for {invitation.email}; you are logged in as {user.email}. "
+            "Log out and accept it as that address, or ask for a new invitation."
+        )
     # Lock the row so two concurrent clicks cannot both accept it.
     invitation = Invitation.objects.unscoped().select_for_update().get(pk=invitation.pk)
     if invitation.accepted_at is not None:
@@ -214,6 +254,28 @@ def remove_member(actor_membership, membership_id):
         raise ActionError("An organisation needs at least one owner: make someone else an owner first.")
     target.delete()
     return target
+
+
+LAST_OWNER_CANNOT_LEAVE = (
+    "You are the only owner of {org}, so you cannot leave it. Make another member an owner "
+    "first, or delete the organisation."
+)
+
+
+def is_sole_owner(membership):
+    return membership.role == Role.OWNER and not _other_owners(membership.organization, membership)
+
+
+@transaction.atomic
+def leave_organization(membership):
+    """Any member may leave; the last owner may not (the organisation would have nobody to run it)."""
+    org = membership.organization
+    _lock_owners(org)
+    membership = Membership.objects.for_org(org).get(pk=membership.pk)
+    if is_sole_owner(membership):
+        raise ActionError(LAST_OWNER_CANNOT_LEAVE.format(org=org.name))
+    membership.delete()
+    return membership
 
 
 # --- Apps -------------------------------------------------------------------

@@ -70,6 +70,21 @@ class OrganizationForm(forms.Form):
     name = forms.CharField(label="Organisation name", max_length=100)
 
 
+class OrganizationDeleteForm(forms.Form):
+    def __init__(self, *args, org, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.org = org
+        self.fields["confirm"] = forms.CharField(
+            label=f"Type the organisation's name ({org.name}) to confirm", max_length=100
+        )
+
+    def clean_confirm(self):
+        value = self.cleaned_data["confirm"].strip()
+        if value != self.org.name:
+            raise forms.ValidationError("That is not the organisation's name.")
+        return value
+
+
 class AppForm(forms.Form):
     name = forms.CharField(max_length=255, help_text="As the agent reports it in PULSE_APP_NAME.")
     apdex_t = forms.FloatField(

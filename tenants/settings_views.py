@@ -1,4 +1,5 @@
-"""Organisation settings: apps, members and invitations, ingest keys.
+"""Organisation settings: the organisation itself (rename, leave, delete), apps, members
+and invitations, ingest keys.
 
 Every view is an ``@org_view``: viewers may look, only admins and owners change
 things. Objects are fetched through ``request.org`` (inside its scope), so another
@@ -15,7 +16,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tenants import actions
 from tenants.access import org_view
-from tenants.forms import AppDeleteForm, AppForm, IngestKeyForm, InviteForm, RoleForm
+from tenants.forms import (
+    AppDeleteForm,
+    AppForm,
+    IngestKeyForm,
+    InviteForm,
+    OrganizationDeleteForm,
+    OrganizationForm,
+    RoleForm,
+)
 from tenants.models import App, IngestKey, Invitation, Membership
 from tenants.roles import Role, role_at_least
 
@@ -28,6 +37,72 @@ def _can_manage(request):
 @require_GET
 def settings_index(request):
     return redirect("settings_apps", request.org.slug)
+
+
+# --- The organisation -------------------------------------------------------
+
+
+@org_view(write_role=Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def settings_organization(request):
+    form = OrganizationForm(request.POST or None, initial={"name": request.org.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            org = actions.rename_organization(request.membership, form.cleaned_data["name"])
+        except actions.ActionError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, f"Renamed to {org.name}.")
+            return redirect("settings_organization", org.slug)
+    return render(
+        request,
+        "tenants/settings_organization.html",
+        {
+            "form": form,
+            "can_manage": _can_manage(request),
+            "is_owner": request.membership.role == Role.OWNER,
+            "sole_owner": actions.is_sole_owner(request.membership),
+            "tab": "organization",
+        },
+    )
+
+
+# Every member may leave, viewers included: leaving is about oneself, not the organisation.
+@org_view(write_role=Role.VIEWER)
+@require_POST
+def org_leave(request):
+    org = request.org
+    try:
+        actions.leave_organization(request.membership)
+    except actions.ActionError as exc:
+        messages.error(request, str(exc))
+        return redirect("settings_organization", org.slug)
+    if request.session.get("last_org") == org.slug:
+        del request.session["last_org"]
+    messages.success(request, f"You left {org.name}.")
+    return redirect("home")
+
+
+@org_view(write_role=Role.OWNER)
+@require_http_methods(["GET", "POST"])
+def org_delete(request):
+    org = request.org
+    form = OrganizationDeleteForm(request.POST or None, org=org)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.delete_organization(request.membership, form.cleaned_data["confirm"])
+        except actions.ActionError as exc:
+            form.add_error("confirm", str(exc))
+        else:
+            if request.session.get("last_org") == org.slug:
+                del request.session["last_org"]
+            messages.success(request, f"Deleted {org.name} and all of its data.")
+            return redirect("home")
+    return render(
+        request,
+        "tenants/org_delete.html",
+        {"form": form, "is_owner": request.membership.role == Role.OWNER, "tab": "organization"},
+    )
 
 
 # --- Apps -------------------------------------------------------------------

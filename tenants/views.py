@@ -107,6 +107,9 @@ def invitation_accept(request, token):
     context = {"invitation": invitation, "org": org, "token": token}
 
     if request.user.is_authenticated:
+        if not actions.invitation_is_for(invitation, request.user):
+            # Refused whatever the method: the link alone does not let another account join.
+            return render(request, "tenants/invitation_wrong_account.html", context, status=403)
         if request.method == "POST":
             try:
                 actions.accept_invitation(token, request.user)
@@ -119,6 +122,8 @@ def invitation_accept(request, token):
         return render(request, "tenants/invitation_accept.html", {**context, "already_member": already})
 
     form = InvitationSignupForm(request.POST or None, initial={"email": invitation.email})
+    # The account is created for the invited address only: a posted e-mail is ignored.
+    form.fields["email"].disabled = True
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():

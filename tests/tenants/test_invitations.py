@@ -1,6 +1,7 @@
 import re
 from datetime import timedelta
 
+import pytest
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
@@ -60,14 +61,16 @@ def test_an_existing_user_logs_in_and_accepts(owner, org, outsider):
     assert Membership.objects.for_org(org).get(user=outsider).role == Role.MEMBER
 
 
-def test_the_link_works_once(owner, org, outsider):
+def test_the_link_works_once(owner, org):
     sent = actions.invite(Membership.objects.for_org(org).get(user=owner), "dana@example.com", Role.MEMBER)
     Client().post(f"/invitations/{sent.token}/", {"email": "dana@example.com", "password": PASSWORD})
+    dana = User.objects.get(email="dana@example.com")
+    Membership.objects.for_org(org).filter(user=dana).delete()
     again = Client()
-    again.force_login(outsider)
+    again.force_login(dana)
     assert again.get(f"/invitations/{sent.token}/").status_code == 404
     again.post(f"/invitations/{sent.token}/")
-    assert not Membership.objects.for_org(org).filter(user=outsider).exists()
+    assert not Membership.objects.for_org(org).filter(user=dana).exists()
 
 
 def test_an_expired_link_is_refused(owner, org, outsider):
@@ -85,14 +88,66 @@ def test_an_unknown_token_is_refused(client, db):
     assert client.get("/invitations/not-a-real-token/").status_code == 404
 
 
-def test_signing_up_through_an_invitation_refuses_duplicates_and_weak_passwords(owner, org, member):
+def test_signing_up_through_an_invitation_refuses_existing_accounts_and_weak_passwords(owner, org, outsider):
+    actor = Membership.objects.for_org(org).get(user=owner)
+    taken = actions.invite(actor, outsider.email.upper(), Role.MEMBER)
+    dup = Client().post(f"/invitations/{taken.token}/", {"password": PASSWORD})
+    assert "already exists. Log in instead." in dup.content.decode()
+    sent = actions.invite(actor, "dana@example.com", Role.MEMBER)
+    weak = Client().post(f"/invitations/{sent.token}/", {"password": "123"})
+    assert weak.status_code == 200 and "too short" in weak.content.decode()
+    assert not Invitation.objects.for_org(org).filter(accepted_at__isnull=False).exists()
+    assert not Membership.objects.for_org(org).filter(user=outsider).exists()
+
+
+def test_signing_up_through_an_invitation_keeps_the_invited_address(owner, org):
+    # Whoever holds the link gets an account for the invited address, not one of their choosing.
     sent = actions.invite(Membership.objects.for_org(org).get(user=owner), "dana@example.com", Role.MEMBER)
     client = Client()
-    dup = client.post(f"/invitations/{sent.token}/", {"email": "BOB@example.com", "password": PASSWORD})
-    assert "already exists" in dup.content.decode()
-    weak = client.post(f"/invitations/{sent.token}/", {"email": "dana@example.com", "password": "123"})
-    assert weak.status_code == 200 and "too short" in weak.content.decode()
-    assert Invitation.objects.for_org(org).get().accepted_at is None
+    response = client.post(f"/invitations/{sent.token}/", {"email": "mallory@example.com", "password": PASSWORD})
+    assert response["Location"] == "/o/acme/"
+    assert not User.objects.filter(email="mallory@example.com").exists()
+    assert Membership.objects.for_org(org).filter(user__email="dana@example.com").exists()
+
+
+def test_a_user_logged_in_with_another_address_is_refused(owner, org, outsider):
+    sent = actions.invite(Membership.objects.for_org(org).get(user=owner), "dana@example.com", Role.ADMIN)
+    client = Client()
+    client.force_login(outsider)
+    for response in (client.get(f"/invitations/{sent.token}/"), client.post(f"/invitations/{sent.token}/")):
+        assert response.status_code == 403
+        text = response.content.decode()
+        assert "This invitation is for another account" in text
+        assert "is for <strong>dana@example.com</strong>" in text
+        assert "logged in as <strong>charlie@example.com</strong>" in text
+        assert "Log out and accept" in text and "ask" in text and "for a new invitation" in text
+    assert not Membership.objects.for_org(org).filter(user=outsider).exists()
+    assert Invitation.objects.for_org(org).get().accepted_at is None  # still usable by dana
+
+
+def test_log_out_and_accept_returns_to_the_link(owner, org, outsider):
+    sent = actions.invite(Membership.objects.for_org(org).get(user=owner), "dana@example.com", Role.MEMBER)
+    client = Client()
+    client.force_login(outsider)
+    response = client.post("/logout/", {"next": f"/invitations/{sent.token}/"})
+    assert response["Location"] == f"/invitations/{sent.token}/"
+    page = client.get(response["Location"]).content.decode()
+    assert "Create your account" in page and 'value="dana@example.com"' in page
+
+
+def test_the_address_matches_whatever_its_case(owner, org, outsider):
+    sent = actions.invite(Membership.objects.for_org(org).get(user=owner), "CHARLIE@Example.com", Role.MEMBER)
+    client = Client()
+    client.force_login(outsider)
+    assert client.post(f"/invitations/{sent.token}/")["Location"] == "/o/acme/"
+    assert Membership.objects.for_org(org).filter(user=outsider).exists()
+
+
+def test_the_action_refuses_another_account_too(owner, org, outsider):
+    sent = actions.invite(Membership.objects.for_org(org).get(user=owner), "dana@example.com", Role.MEMBER)
+    with pytest.raises(actions.ActionError, match="This invitation is for dana@example.com"):
+        actions.accept_invitation(sent.token, outsider)
+    assert not Membership.objects.for_org(org).filter(user=outsider).exists()
 
 
 def test_inviting_a_member_again_is_refused(owner_client, member):

@@ -74,8 +74,8 @@ def test_owners_remove_members(owner_client, org, member):
     assert client_for(member).get("/o/acme/").status_code == 404
 
 
-def test_members_cannot_remove_even_themselves(member_client, org, member):
-    # Membership changes are admin work; a member asks an admin to be removed.
+def test_members_cannot_use_the_remove_route_even_on_themselves(member_client, org, member):
+    # Removing is admin work; members leave through settings/organization/leave/ (test_org_settings).
     response = member_client.post(f"/o/acme/settings/members/{_membership(org, member).id}/remove/")
     assert response.status_code == 403
     assert Membership.objects.for_org(org).filter(user=member).exists()

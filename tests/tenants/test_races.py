@@ -53,14 +53,24 @@ def test_two_owners_demoting_each_other_leave_one_owner(org, owner, admin):
     assert Membership.objects.for_org(org).filter(role=Role.OWNER).count() == 1
 
 
-def test_an_invitation_accepted_twice_at_once_joins_once(org, owner, outsider):
+def test_an_invitation_accepted_twice_at_once_joins_once(org, owner):
     from tests.conftest import make_user
 
-    eve = make_user("eve@example.com")
+    dana = make_user("dana@example.com")  # e.g. two tabs, or a double click
     sent = actions.invite(Membership.objects.for_org(org).get(user=owner), "dana@example.com", Role.VIEWER)
     results = _race(
-        lambda: actions.accept_invitation(sent.token, outsider),
-        lambda: actions.accept_invitation(sent.token, eve),
+        lambda: actions.accept_invitation(sent.token, dana),
+        lambda: actions.accept_invitation(sent.token, dana),
     )
     assert sum(isinstance(r, actions.ActionError) for r in results) == 1
-    assert Membership.objects.for_org(org).filter(user__in=[outsider, eve]).count() == 1
+    assert sum(isinstance(r, Membership) for r in results) == 1
+    assert Membership.objects.for_org(org).filter(user=dana).count() == 1
+
+
+def test_two_owners_leaving_at_once_leave_one_owner(org, owner, admin):
+    Membership.objects.for_org(org).filter(user=admin).update(role=Role.OWNER)
+    mine = Membership.objects.for_org(org).get(user=owner)
+    theirs = Membership.objects.for_org(org).get(user=admin)
+    results = _race(lambda: actions.leave_organization(mine), lambda: actions.leave_organization(theirs))
+    assert sum(isinstance(r, actions.ActionError) for r in results) == 1
+    assert Membership.objects.for_org(org).filter(role=Role.OWNER).count() == 1
