@@ -2,19 +2,22 @@
 routes are covered without editing this file — except PARAMS below.
 
 For each route taking ``org_slug``:
-- an outsider (member of another organisation) gets 404 for GET and POST;
-- the owner of the organisation in the URL gets 404 for another organisation's objects
-  in the path (ids are looked up through the organisation);
+- an outsider (member of another organisation) gets 404 whatever the method: the
+  membership is checked before the method, so not even a 405 tells them the route exists;
+- the owner of the organisation in the URL, asking for another organisation's objects in
+  the path, gets exactly what ids that exist nowhere get (ids are looked up through the
+  organisation), and a 404 for at least one method the route takes;
 - an anonymous GET is sent to log in (JSON routes under /api/ may answer 401/403 instead),
   and an anonymous POST changes nothing;
 - a viewer can read (no 403/404/5xx on GET) but not write (POST gets 403, or 405 where the
-  route has no POST at all).
+  route has no POST at all) — except on SELF_SERVICE routes, which concern only the viewer.
 
 A route with a path parameter this file doesn't know fails with a message: add a factory
 for it to PARAMS.
 """
 
 import re
+import uuid
 from functools import cached_property
 
 import pytest
@@ -76,6 +79,21 @@ PARAMS = {
 }
 
 
+# Routes any member may POST to, viewers included, because they act on the member alone.
+SELF_SERVICE = {"o/<slug:org_slug>/settings/organization/leave/"}
+
+METHODS = ("get", "head", "post", "put", "patch", "delete", "options", "trace")
+
+
+def _missing_value(converter):
+    """A value for a path parameter that names no object at all."""
+    if converter == "uuid":
+        return str(uuid.uuid4())
+    if converter == "int":
+        return "2147483000"
+    return "f" * 32  # str parameters hold hex ids (trace ids) or UUIDs
+
+
 def _walk(patterns, prefix=""):
     for entry in patterns:
         if isinstance(entry, URLResolver):
@@ -96,7 +114,8 @@ ROUTES = sorted(org_routes())
 
 
 def build_url(route, org, objects):
-    """The concrete URL for ``route``: org_slug from ``org``, other parameters from ``objects``."""
+    """The concrete URL for ``route``: org_slug from ``org``, other parameters from ``objects``
+    (``None``: values that name no object)."""
     if route.startswith("^") or "(?P<" in route:
         pytest.fail(f"{route!r} is a regular-expression route; use path() converters so the sweep can fill it")
 
@@ -104,6 +123,8 @@ def build_url(route, org, objects):
         name = match.group("name")
         if name == "org_slug":
             return org.slug
+        if objects is None:
+            return _missing_value(match.group("converter"))
         if name not in PARAMS:
             pytest.fail(
                 f"Route {route!r} takes a path parameter {name!r} the route sweep doesn't know. "
@@ -140,19 +161,27 @@ def test_it_fails_a_route_with_a_parameter_it_does_not_know(org, owner):
 
 
 @pytest.mark.parametrize("route", ROUTES)
-def test_it_answers_404_to_outsiders(route, org, owner, outsider_client):
+def test_it_answers_404_to_outsiders_whatever_the_method(route, org, owner, outsider_client):
     url = build_url(route, org, OrgObjects(org, owner))
-    assert outsider_client.get(url).status_code == 404, f"GET {url}"
-    assert outsider_client.post(url).status_code == 404, f"POST {url}"
+    for method in METHODS:
+        status = getattr(outsider_client, method)(url).status_code
+        assert status == 404, f"{method.upper()} {url}: {status}"
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if _has_object_params(r)])
-def test_it_answers_404_for_another_orgs_objects(route, org, owner_client, outsider, outsider_org):
+def test_another_orgs_objects_are_answered_like_missing_ones(route, org, owner_client, outsider, outsider_org):
     # The owner of ``org`` asks, under ``org``'s slug, for objects of ``outsider_org``.
-    url = build_url(route, org, OrgObjects(outsider_org, outsider))
-    # 405 is fine too: a method the route doesn't take says nothing about the object.
-    assert owner_client.get(url).status_code in (404, 405), f"GET {url}"
-    assert owner_client.post(url).status_code in (404, 405), f"POST {url}"
+    foreign = build_url(route, org, OrgObjects(outsider_org, outsider))
+    missing = build_url(route, org, None)
+    answers = {}
+    for method in ("get", "post", "put", "delete"):
+        status = getattr(owner_client, method)(foreign).status_code
+        assert status == getattr(owner_client, method)(missing).status_code, f"{method.upper()} {foreign}: {status}"
+        answers[method] = status
+    # A method the route takes reaches the lookup; others may answer 405 before it, the same
+    # 405 for any id, which says nothing about the object.
+    assert 404 in answers.values(), f"{foreign}: {answers}"
+    assert set(answers.values()) <= {404, 405}, f"{foreign}: {answers}"
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -173,4 +202,7 @@ def test_viewers_can_read_but_not_write(route, org, owner, viewer_client):
     read = viewer_client.get(url)
     assert read.status_code not in (403, 404) and read.status_code < 500, f"GET {url}: {read.status_code}"
     write = viewer_client.post(url)
-    assert write.status_code in (403, 405), f"POST {url}: {write.status_code}"
+    if route in SELF_SERVICE:
+        assert write.status_code == 302, f"POST {url}: {write.status_code}"
+    else:
+        assert write.status_code in (403, 405), f"POST {url}: {write.status_code}"
