@@ -113,10 +113,28 @@ def publish_batch(org_id, app_id, minute_aggregates, events_sample):
             if item.get("transaction_id") is not None:
                 transactions.add(int(item["transaction_id"]))
         events = [row for row in map(_event_row, events_sample or ()) if row is not None]
-        if minutes or events:
-            _publisher().submit(int(org_id), app_key, minutes, transactions, events)
+        pub = _publisher() if minutes or events else None
+        if pub is not None:
+            pub.submit(int(org_id), app_key, minutes, transactions, events)
     except Exception:
         _log_error("live publish failed; live viewers miss this batch")
+
+
+def shutdown(timeout=5.0):
+    """Send what this process has pending, then stop its publisher thread and close its
+    connections; later publishes in this process are dropped.
+
+    For the end of a process or of a test session (before its database is dropped, which
+    the thread would otherwise still try to read). Returns False if the thread is still
+    busy after ``timeout`` seconds.
+    """
+    global _current, _stopped_pid
+    with _current_lock:
+        _stopped_pid = os.getpid()
+        pub, _current = _current, None
+    if pub is None or pub.pid != os.getpid():
+        return True
+    return pub.stop(timeout)
 
 
 def flush(timeout=5.0):
@@ -243,6 +261,7 @@ class _Publisher:
         self.wake = threading.Event()
         self.pending = {}
         self.busy = False
+        self.stopping = False
         self.redis = None
         self.thread = threading.Thread(target=self._run, name="pulse-live-publisher", daemon=True)
         self.thread.start()
@@ -265,25 +284,49 @@ class _Publisher:
                 self.idle.wait(left)
         return True
 
+    def stop(self, timeout):
+        with self.lock:
+            self.stopping = True
+        self.wake.set()
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
     def _run(self):
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        while True:
+        stopping = False
+        while not stopping:
             self.wake.wait()
-            time.sleep(settings.LIVE_FLUSH_INTERVAL)  # let the next few commits join this message
+            if not self.stopping:
+                time.sleep(settings.LIVE_FLUSH_INTERVAL)  # let the next few commits join this message
             with self.lock:
                 self.wake.clear()
                 batch, self.pending = self.pending, {}
                 self.busy = True
+                stopping = self.stopping
             try:
-                messages = self._build(batch)
-                loop.run_until_complete(self._send_all(messages))
+                if batch:
+                    messages = self._build(batch)
+                    loop.run_until_complete(self._send_all(messages))
             except Exception:
                 _log_error("live publisher flush failed")
             finally:
                 with self.lock:
                     self.busy = False
                     self.idle.notify_all()
+        self._close(loop)
+
+    def _close(self, loop):
+        from django.db import connections
+
+        try:
+            connections.close_all()  # this thread's connections only (they are per thread)
+            if self.redis is not None:
+                loop.run_until_complete(self.redis.aclose())
+        except Exception:
+            _log_error("live publisher: closing its connections failed")
+        finally:
+            loop.close()
 
     def _build(self, batch):
         from django.db import close_old_connections, connections
@@ -348,13 +391,17 @@ class _Publisher:
 
 _current = None
 _current_lock = threading.Lock()
+_stopped_pid = None  # the process whose publisher was shut down (a forked child starts afresh)
 
 
 def _publisher():
+    """This process's publisher, started on first use; None once it was shut down."""
     global _current
     pub = _current
     if pub is None or pub.pid != os.getpid():
         with _current_lock:
+            if _stopped_pid == os.getpid():
+                return None
             pub = _current
             if pub is None or pub.pid != os.getpid():
                 pub = _current = _Publisher()

@@ -23,6 +23,19 @@ def make_org(name, slug, owner):
     return org
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's test database, plus: the live publisher thread stops before it is dropped.
+
+    A batch ingested by the last tests would otherwise be flushed after the drop, and the
+    thread would log that the test database does not exist.
+    """
+    yield
+    from apm import live
+
+    live.shutdown(timeout=10)
+
+
 @pytest.fixture
 def owner(db):
     return make_user("alice@example.com")
