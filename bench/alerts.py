@@ -49,6 +49,9 @@ os.environ["ALERTS_ALLOW_PRIVATE_WEBHOOKS"] = "true"  # the receiver is on loopb
 
 UTC = dt_timezone.utc
 
+sys.path.insert(0, str(ROOT / "bench"))
+import loadgen  # noqa: E402  (bench/loadgen.py: protocol-v1 payload builders)
+
 
 def ensure_database(url):
     import psycopg
@@ -82,35 +85,11 @@ def fmt(values, unit="s"):
     )
 
 
-# --- telemetry -----------------------------------------------------------------------
-
-
-def metric_entry(name, minute_ts, durations, errors=0, apdex_t=0.5):
-    from pulse_agent.sketch import DDSketch
-
-    sketch = DDSketch()
-    s = t = f = 0
-    for n, d in enumerate(durations):
-        sketch.add(d)
-        if n < errors or d > 4 * apdex_t:
-            f += 1
-        elif d > apdex_t:
-            t += 1
-        else:
-            s += 1
-    total = sum(durations)
-    return {
-        "name": name, "type": "web", "minute": minute_ts, "count": len(durations), "errors": errors,
-        "sum": total, "min": min(durations), "max": max(durations), "apdex": [s, t, f],
-        "segments": {"python": total}, "sketch": sketch.to_base64(),
-    }
+# --- telemetry (payloads built by the load generator's helpers) ---------------------------
 
 
 def payload(app_name, metrics, inst=None, sent_at=None):
-    return {
-        "v": 1, "batch_id": uuid.uuid4().hex, "app": app_name, "sent_at": sent_at or time.time(), "apdex_t": 0.5,
-        "metrics": metrics, "events": [], "events_seen": 0, "traces": [], "errors": [], "instance": inst,
-    }
+    return {"batch_id": uuid.uuid4().hex, **loadgen.envelope(app_name, metrics, sent_at or time.time(), inst=inst)}
 
 
 def slow_durations(p95, n=40):
@@ -201,7 +180,7 @@ def detection_delay(boundaries, orgs_per_boundary):
                 condition.warning_channels.set([channel])
                 for i in (3, 2, 1):
                     minute = int((boundary - timedelta(minutes=i)).timestamp())
-                    body = gzip.compress(json.dumps(payload("checkout", [metric_entry("checkout", minute, slow_durations(0.6))])).encode())
+                    body = gzip.compress(json.dumps(payload("checkout", [loadgen.metric("checkout", slow_durations(0.6), minute)])).encode())
                     r = client.post("/api/v1/ingest", body, content_type="application/json",
                                     HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_CONTENT_ENCODING="gzip")
                     assert r.status_code == 202, r.content
@@ -260,13 +239,10 @@ def seed_evaluation(org_slug):
         for m in range(HISTORY_MINUTES + 10, 0, -1):
             minute = int((end - timedelta(minutes=m)).timestamp())
             metrics = [
-                metric_entry(f"txn-{t}", minute, [rng.lognormvariate(-2.5, 0.8) for _ in range(30)], errors=rng.randint(0, 2))
+                loadgen.metric(f"txn-{t}", [rng.lognormvariate(-2.5, 0.8) for _ in range(30)], minute, errors=rng.randint(0, 2))
                 for t in range(TXNS)
             ]
-            inst = {"host": "web-1", "pid": 1, "time": minute + 30.0, "cpu_percent": rng.uniform(5, 60),
-                    "memory_bytes": 200_000_000, "threads": 4, "started_at": minute - 3600.0, "agent_version": "0.1.0",
-                    "language": "python", "runtime_version": "3.11", "framework": None, "period": 2.0,
-                    "dropped": {"events": 0, "traces": 0, "errors": 0, "metrics": 0, "payloads": 0}}
+            inst = loadgen.instance("web-1", 1, minute + 30.0, rng.uniform(5, 60), 200_000_000)
             body = json.dumps(payload(app.name, metrics, inst=inst, sent_at=minute + 59.0)).encode()
             entries.append(Queued(entry_id="0-0", org_id=org.id, app_id=str(app.id), body=body, gzipped=False, received_at=time.time()))
     for i in range(0, len(entries), 200):

@@ -45,6 +45,73 @@ N_ERRORS = 2
 _SEGMENTS = ("python", "database", "external", "template")
 
 
+def metric(name, durs, minute, apdex_t=0.5, errors=0, type="web"):
+    """One ``metrics`` entry: exact aggregates and a real DDSketch of ``durs`` (seconds).
+
+    The first ``errors`` requests failed; a failed request counts as frustrated.
+    """
+    sketch = DDSketch()
+    s = t = f = 0
+    for k, d in enumerate(durs):
+        sketch.add(d)
+        if k < errors or d > 4 * apdex_t:
+            f += 1
+        elif d > apdex_t:
+            t += 1
+        else:
+            s += 1
+    total = sum(durs)
+    shares = (0.4, 0.35, 0.2, 0.05)
+    return {
+        "name": name,
+        "type": type,
+        "minute": minute,
+        "count": len(durs),
+        "errors": errors,
+        "sum": total,
+        "min": min(durs),
+        "max": max(durs),
+        "apdex": [s, t, f],
+        "segments": {k: total * w for k, w in zip(_SEGMENTS, shares)},
+        "sketch": sketch.to_base64(),
+    }
+
+
+def instance(host, pid, now, cpu_percent, memory_bytes):
+    """The ``instance`` sample of an agent process."""
+    return {
+        "host": host,
+        "pid": pid,
+        "time": now,
+        "cpu_percent": cpu_percent,
+        "memory_bytes": memory_bytes,
+        "threads": 8,
+        "started_at": now - 3600,
+        "agent_version": "0.1.0",
+        "language": "python",
+        "runtime_version": "3.11.7",
+        "framework": "django 5.2.3",
+        "period": 2.0,
+        "dropped": {"events": 0, "traces": 0, "errors": 0, "metrics": 0, "payloads": 0},
+    }
+
+
+def envelope(app, metrics, sent_at, apdex_t=0.5, events=(), events_seen=0, traces=(), errors=(), inst=None):
+    """A protocol-v1 payload dict without its batch id."""
+    return {
+        "v": 1,
+        "app": app,
+        "sent_at": sent_at,
+        "apdex_t": apdex_t,
+        "metrics": list(metrics),
+        "events": list(events),
+        "events_seen": events_seen,
+        "traces": list(traces),
+        "errors": list(errors),
+        "instance": inst,
+    }
+
+
 def transaction_names(n=N_TRANSACTIONS):
     names = ["shop.views.checkout", "shop.views.cart", "GET /items/{id}", "GET /search", "POST /api/orders"]
     k = 0
@@ -118,64 +185,13 @@ class Process:
             }
             for k in range(N_ERRORS)
         ]
-        return {
-            "v": 1,
-            "app": self.app,
-            "sent_at": now,
-            "apdex_t": self.apdex_t,
-            "metrics": metrics,
-            "events": events,
-            "events_seen": N_EVENTS * 3,
-            "traces": traces,
-            "errors": errors,
-            "instance": {
-                "host": self.host,
-                "pid": self.pid,
-                "time": now,
-                "cpu_percent": rng.uniform(5, 80),
-                "memory_bytes": rng.randint(80, 400) * 1_000_000,
-                "threads": 8,
-                "started_at": now - 3600,
-                "agent_version": "0.1.0",
-                "language": "python",
-                "runtime_version": "3.11.7",
-                "framework": "django 5.2.3",
-                "period": 2.0,
-                "dropped": {"events": 0, "traces": 0, "errors": 0, "metrics": 0, "payloads": 0},
-            },
-        }
+        inst = instance(self.host, self.pid, now, rng.uniform(5, 80), rng.randint(80, 400) * 1_000_000)
+        return envelope(self.app, metrics, now, self.apdex_t, events, N_EVENTS * 3, traces, errors, inst)
 
     def metric(self, name, durs, minute, type="web"):
-        sketch = DDSketch()
-        s = t = f = 0
-        errors = 0
         err_rate = self.behaviour.get(name, (0, 0, 0))[2]
-        for d in durs:
-            sketch.add(d)
-            if self.rng.random() < err_rate:
-                errors += 1
-                f += 1
-            elif d <= self.apdex_t:
-                s += 1
-            elif d <= 4 * self.apdex_t:
-                t += 1
-            else:
-                f += 1
-        total = sum(durs)
-        shares = (0.4, 0.35, 0.2, 0.05)
-        return {
-            "name": name,
-            "type": type,
-            "minute": minute,
-            "count": len(durs),
-            "errors": errors,
-            "sum": total,
-            "min": min(durs),
-            "max": max(durs),
-            "apdex": [s, t, f],
-            "segments": {k: total * w for k, w in zip(_SEGMENTS, shares)},
-            "sketch": sketch.to_base64(),
-        }
+        errors = sum(self.rng.random() < err_rate for _ in durs)
+        return metric(name, durs, minute, self.apdex_t, errors, type)
 
     def trace(self, name, now):
         rng = self.rng
