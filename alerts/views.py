@@ -52,6 +52,57 @@ def _url(request, name, *args):
     return reverse(f"alerts:{name}", args=[request.org.slug, *args])
 
 
+# --- the shapes conditions, channels and SLOs share ----------------------------------
+
+
+def _editor_page(request, form, instance, *, noun, template, done, reevaluate=False, **context):
+    """A create/edit page: a valid POST saves the organisation's object and redirects to
+    ``done(obj)``; anything else shows the form."""
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            obj = form.save(commit=False)
+            obj.organization = request.org
+            if instance is None and hasattr(obj, "created_by"):
+                obj.created_by = request.user
+            if reevaluate:
+                # A changed definition is judged afresh from the next minute.
+                obj.last_evaluated_minute = None
+            obj.save()
+            form.save_m2m()
+        messages.success(request, f"{noun} \u201c{obj.name}\u201d saved.")
+        return redirect(done(obj))
+    return render(request, template, _ctx(request, form=form, **context))
+
+
+def _editor_views(model, id_name, page):
+    """The ``new`` and ``edit`` views of one kind of object (admins write), both drawn by
+    ``page(request, instance_or_None)``."""
+
+    @org_view(write_role=ADMIN)
+    def new(request):
+        return page(request, None)
+
+    @org_view(write_role=ADMIN)
+    def edit(request, **kwargs):
+        return page(request, get_object_or_404(model, id=kwargs[id_name]))
+
+    return new, edit
+
+
+def _delete_view(model, id_name, noun, back, delete):
+    """An admin's POST that deletes one object with ``delete(item, user)``, then goes ``back``."""
+
+    @org_view(write_role=ADMIN)
+    @require_POST
+    def view(request, **kwargs):
+        item = get_object_or_404(model, id=kwargs[id_name])
+        delete(item, request.user)
+        messages.success(request, f"{noun} \u201c{item.name}\u201d deleted.")
+        return redirect(_url(request, back))
+
+    return view
+
+
 # --- incidents ------------------------------------------------------------------
 
 
@@ -231,36 +282,23 @@ def _preview_for(request, form):
 
 
 def _condition_form_page(request, instance):
-    creating = instance is None
+    chart = None
     if request.method == "POST":
         form = ConditionForm(request.POST, instance=instance, org=request.org)
-        if form.is_valid():
-            with transaction.atomic():
-                condition = form.save(commit=False)
-                condition.organization = request.org
-                if creating:
-                    condition.created_by = request.user
-                # A changed definition is judged afresh from the next minute.
-                condition.last_evaluated_minute = None
-                condition.save()
-                form.save_m2m()
-            messages.success(request, f"Condition \u201c{condition.name}\u201d saved.")
-            return redirect(_url(request, "conditions"))
-        chart = None
     elif "preview" in request.GET:
         form = ConditionForm(request.GET, instance=instance, org=request.org)
         chart = _preview_for(request, form)
-    elif creating:
+    elif instance is None:
         form = ConditionForm(initial=_prefill(request), org=request.org)
         chart = _bare_preview(request, form.initial)
     else:
         form = ConditionForm(instance=instance, org=request.org)
         end = timezone.now()
         chart = preview.replay(request.org, instance, end - timedelta(days=1), end)
-    return render(
-        request,
-        "alerts/condition_form.html",
-        _ctx(request, form=form, condition=instance, chart=chart, section="conditions"),
+    return _editor_page(
+        request, form, instance, noun="Condition", template="alerts/condition_form.html",
+        done=lambda _: _url(request, "conditions"), reevaluate=True,
+        condition=instance, chart=chart, section="conditions",
     )
 
 
@@ -279,23 +317,8 @@ def _bare_preview(request, initial):
     return preview.replay(request.org, candidate, end - timedelta(days=1), end)
 
 
-@org_view(write_role=ADMIN)
-def condition_new(request):
-    return _condition_form_page(request, None)
-
-
-@org_view(write_role=ADMIN)
-def condition_edit(request, condition_id):
-    return _condition_form_page(request, get_object_or_404(Condition, id=condition_id))
-
-
-@org_view(write_role=ADMIN)
-@require_POST
-def condition_delete(request, condition_id):
-    item = get_object_or_404(Condition, id=condition_id)
-    actions.delete_source(item, request.user)
-    messages.success(request, f"Condition \u201c{item.name}\u201d deleted.")
-    return redirect(_url(request, "conditions"))
+condition_new, condition_edit = _editor_views(Condition, "condition_id", _condition_form_page)
+condition_delete = _delete_view(Condition, "condition_id", "Condition", "conditions", actions.delete_source)
 
 
 @org_view(write_role=MEMBER)
@@ -326,41 +349,17 @@ def channels(request):
 
 
 def _channel_form_page(request, instance):
-    if request.method == "POST":
-        form = ChannelForm(request.POST, instance=instance)
-        if form.is_valid():
-            channel = form.save(commit=False)
-            channel.organization = request.org
-            channel.save()
-            messages.success(request, f"Channel \u201c{channel.name}\u201d saved.")
-            return redirect(_url(request, "channel", channel.id))
-    else:
-        form = ChannelForm(instance=instance)
+    form = ChannelForm(request.POST if request.method == "POST" else None, instance=instance)
     deliveries = instance.deliveries.select_related("event__incident")[:20] if instance else []
-    return render(
-        request,
-        "alerts/channel_form.html",
-        _ctx(request, form=form, channel=instance, deliveries=deliveries, section="channels"),
+    return _editor_page(
+        request, form, instance, noun="Channel", template="alerts/channel_form.html",
+        done=lambda channel: _url(request, "channel", channel.id),
+        channel=instance, deliveries=deliveries, section="channels",
     )
 
 
-@org_view(write_role=ADMIN)
-def channel_new(request):
-    return _channel_form_page(request, None)
-
-
-@org_view(write_role=ADMIN)
-def channel_edit(request, channel_id):
-    return _channel_form_page(request, get_object_or_404(NotificationChannel, id=channel_id))
-
-
-@org_view(write_role=ADMIN)
-@require_POST
-def channel_delete(request, channel_id):
-    item = get_object_or_404(NotificationChannel, id=channel_id)
-    item.delete()
-    messages.success(request, f"Channel \u201c{item.name}\u201d deleted.")
-    return redirect(_url(request, "channels"))
+channel_new, channel_edit = _editor_views(NotificationChannel, "channel_id", _channel_form_page)
+channel_delete = _delete_view(NotificationChannel, "channel_id", "Channel", "channels", lambda item, _: item.delete())
 
 
 @org_view(write_role=ADMIN)
@@ -445,38 +444,13 @@ def slo_detail(request, slo_id):
 
 
 def _slo_form_page(request, instance):
-    if request.method == "POST":
-        form = SLOForm(request.POST, instance=instance, org=request.org)
-        if form.is_valid():
-            with transaction.atomic():
-                item = form.save(commit=False)
-                item.organization = request.org
-                if instance is None:
-                    item.created_by = request.user
-                item.last_evaluated_minute = None
-                item.save()
-                form.save_m2m()
-            messages.success(request, f"SLO \u201c{item.name}\u201d saved.")
-            return redirect(_url(request, "slo", item.id))
-    else:
-        form = SLOForm(instance=instance, org=request.org, initial={"objective": 99.9, "period_days": 28})
-    return render(request, "alerts/slo_form.html", _ctx(request, form=form, slo=instance, section="slos"))
+    data = request.POST if request.method == "POST" else None
+    form = SLOForm(data, instance=instance, org=request.org, initial={"objective": 99.9, "period_days": 28})
+    return _editor_page(
+        request, form, instance, noun="SLO", template="alerts/slo_form.html",
+        done=lambda slo: _url(request, "slo", slo.id), reevaluate=True, slo=instance, section="slos",
+    )
 
 
-@org_view(write_role=ADMIN)
-def slo_new(request):
-    return _slo_form_page(request, None)
-
-
-@org_view(write_role=ADMIN)
-def slo_edit(request, slo_id):
-    return _slo_form_page(request, get_object_or_404(SLO, id=slo_id))
-
-
-@org_view(write_role=ADMIN)
-@require_POST
-def slo_delete(request, slo_id):
-    item = get_object_or_404(SLO, id=slo_id)
-    actions.delete_source(item, request.user)
-    messages.success(request, f"SLO \u201c{item.name}\u201d deleted.")
-    return redirect(_url(request, "slos"))
+slo_new, slo_edit = _editor_views(SLO, "slo_id", _slo_form_page)
+slo_delete = _delete_view(SLO, "slo_id", "SLO", "slos", actions.delete_source)
