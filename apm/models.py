@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Func, Sum
 from django.utils import timezone
 
+from apm.fields import JSONTextField
 from tenants.scoping import OrgOwnedModel
 
 
@@ -180,7 +181,7 @@ class Trace(OrgOwnedModel):  # partitioned by day on ``start``
     status = models.SmallIntegerField(null=True)
     error = models.BooleanField(default=False)
     span_count = models.IntegerField(default=0)
-    spans = models.JSONField(default=list)  # [{id, parent, kind, name, offset, duration, attrs}]
+    spans = JSONTextField(default=list)  # [{id, parent, kind, name, offset, duration, attrs}]
 
     class Meta:
         indexes = [
@@ -249,6 +250,34 @@ class InstanceMinute(OrgOwnedModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["app", "host", "pid", "time"], name="instance_minute_unique")]
         indexes = [models.Index(fields=["app", "time"], name="instance_minute_app_time")]
+
+
+class InstanceHour(OrgOwnedModel):
+    """One agent process (host, pid) over one hour: sums of its minute samples (mergeable into
+    longer buckets) and its newest sample, recomputed by apm/downsample.py."""
+
+    id = models.BigAutoField(primary_key=True)
+    app = models.ForeignKey("tenants.App", on_delete=models.CASCADE, related_name="+")
+    host = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    time = models.DateTimeField()  # hour start (UTC)
+    samples = models.IntegerField()  # minutes with a sample
+    cpu_sum = models.FloatField()
+    cpu_max = models.FloatField()
+    memory_sum = models.BigIntegerField()
+    memory_max = models.BigIntegerField()
+    last_time = models.DateTimeField()  # the newest sample's minute, and what it said:
+    last_cpu_percent = models.FloatField()
+    last_memory_bytes = models.BigIntegerField()
+    threads = models.IntegerField(null=True)
+    started_at = models.DateTimeField(null=True)
+    agent_version = models.CharField(max_length=64, blank=True)
+    runtime_version = models.CharField(max_length=64, blank=True)
+    framework = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "host", "pid", "time"], name="instance_hour_unique")]
+        indexes = [models.Index(fields=["app", "time"], name="instance_hour_app_time")]
 
 
 class ProcessedBatch(OrgOwnedModel):  # partitioned by day on ``sent_day``

@@ -29,11 +29,15 @@ from django.db import connection, transaction
 
 from apm import partitions, pgarray
 from apm.sketches import DDSketch, decode, decode_base64, merge_into
+from ingest import queued
 
 UTC = dt.timezone.utc
 OTHER = "(other)"
 
-# --- decoding (payloads were validated at ingest; these structs only read them) ----
+# --- decoding ---------------------------------------------------------------------
+# Entries queued by ingest are ingest.queued's form (validated there). These lenient
+# structs read agent JSON queued as is (tests, seeding tools) and entries of the
+# previous release's format ("m"); both are converted to the queued form.
 
 
 class _Segments(msgspec.Struct, gc=False):
@@ -118,8 +122,6 @@ class _Payload(msgspec.Struct, gc=False):
     traces: list[_Trace] = []
     errors: list[_Error] = []
     instance: _Instance | None = None
-    # From ingest (msgpack): per metric, its sketch already decoded as (zero count, bins).
-    sketches: list = []
 
 
 class _SpanM(msgspec.Struct, gc=False, omit_defaults=True):
@@ -149,10 +151,9 @@ _decode_msgpack = msgspec.msgpack.Decoder(tuple[_PayloadM, list[tuple[int, dict[
 class Queued(msgspec.Struct):
     """One stream entry: a payload accepted by ingest for an org and app.
 
-    ``fmt`` "m": ``body`` is msgpack of (validated payload, [(zero count, bins)] per metric):
-    what ingest queues, with the sketches it already decoded to validate them (about a
-    fifth of the decoding work of gzip JSON). Otherwise ``body`` is the JSON body as the
-    agent sent it, gzip-compressed when ``gzipped``.
+    ``fmt`` "q": ``body`` is ingest.queued's msgpack, what ingest queues. "m": msgpack of
+    (payload, sketches) as the previous release queued it. Otherwise ``body`` is the
+    JSON body as the agent sent it, gzip-compressed when ``gzipped``.
     """
 
     entry_id: str
@@ -165,12 +166,14 @@ class Queued(msgspec.Struct):
 
 
 def decode_entry(q):
+    """The entry's payload as ingest.queued.QueuedPayload."""
+    if q.fmt == queued.FORMAT:
+        return queued.unpack(q.body)
     if q.fmt == "m":
-        p, sketches = _decode_msgpack(q.body)
-        p.sketches = sketches
-        return p
+        return queued.from_payload(*_decode_msgpack(q.body))
     raw = zlib.decompress(q.body, 16 + zlib.MAX_WBITS) if q.gzipped else q.body
-    return _decode(raw)
+    p = _decode(raw)
+    return queued.from_payload(p, [(s.zero_count, s.bins) for s in (decode_base64(m.sketch) for m in p.metrics)])
 
 
 # --- time helpers ----------------------------------------------------------------
@@ -310,15 +313,13 @@ class Agg:
             self.min = m.min
         if m.max > self.max:
             self.max = m.max
-        a = m.apdex
-        self.s += a[0]
-        self.t += a[1]
-        self.f += a[2]
-        seg = m.segments
-        self.py += seg.python
-        self.db += seg.database
-        self.ext += seg.external
-        self.tpl += seg.template
+        self.s += m.apdex_s
+        self.t += m.apdex_t
+        self.f += m.apdex_f
+        self.py += m.python
+        self.db += m.database
+        self.ext += m.external
+        self.tpl += m.template
         merge_into(self.sketch, sketch)
 
     def add(self, o):
@@ -419,12 +420,11 @@ def apply_batch(entries, after_commit=None):
         for m in p.metrics:
             days.add(minute_dt(m.minute).date())
             names[k].add((m.type, m.name))
-        for e in p.events:
-            names[k].add((e.type, e.name))
+        names[k].update(zip(p.events.types, p.events.names))
         for t in p.traces:
             names[k].add((t.type, t.name))
         if p.events:
-            days |= _event_days(p.events)
+            days |= _event_days(p.events.ends)
         for t in p.traces:
             days.add(dt.datetime.fromtimestamp(t.start, UTC).date())
     partitions.ensure_days(days)
@@ -478,32 +478,29 @@ def _collect(todo, txn_ids):
         if ab is None:
             ab = apps[k] = AppBatch(q.org_id, q.app_id)
         ids = txn_ids[k]
-        sketches = p.sketches
-        for i, m in enumerate(p.metrics):
+        for m in p.metrics:
             tid = ids[(m.type, m.name)]
             ab.txn_names[tid] = (m.type, m.name)
-            if sketches:
-                sketch = DDSketch()
-                sketch.zero_count, sketch.bins = sketches[i]
-                sketch.count = sketch.zero_count + sum(sketch.bins.values())
-            else:
-                sketch = decode_base64(m.sketch)
+            sketch = DDSketch()
+            sketch.zero_count, sketch.bins = m.zero_count, m.bins
+            sketch.count = m.zero_count + sum(m.bins.values())
             ab.txn_rows[(tid, m.minute)].add_metric(m, sketch)
-        if len(ab.events_live) < 500:
-            for e in p.events[: 500 - len(ab.events_live)]:
-                ab.events_live.append(
-                    {
-                        "t": e.end,
-                        "transaction_id": ids[(e.type, e.name)],
-                        "name": e.name,
-                        "type": e.type,
-                        "duration_ms": e.duration * 1000.0,
-                        "status": e.status,
-                        "error": e.error,
-                        "trace_id": e.trace_id,
-                        "has_trace": e.has_trace,
-                    }
-                )
+        ev = p.events
+        for i in range(min(len(ev), 500 - len(ab.events_live))):
+            key = (ev.types[i], ev.names[i])
+            ab.events_live.append(
+                {
+                    "t": ev.ends[i],
+                    "transaction_id": ids[key],
+                    "name": key[1],
+                    "type": key[0],
+                    "duration_ms": ev.durations[i] * 1000.0,
+                    "status": ev.statuses[i],
+                    "error": ev.errors[i],
+                    "trace_id": ev.trace_ids[i],
+                    "has_trace": ev.has_trace[i],
+                }
+            )
     for ab in apps.values():
         for (tid, minute), agg in ab.txn_rows.items():
             ab.app_rows[(ab.txn_names[tid][0], minute)].add(agg)
@@ -524,25 +521,29 @@ EVENT_BATCH_SPAN = 600
 
 
 def _event_chunks(events):
-    """[(events, their ends, min end, max end)]: one chunk, unless the ends spread wider
-    than EVENT_BATCH_SPAN, then split by end time."""
-    ends = [e.end for e in events]
+    """[(events, min end, max end)] of ingest.queued.QueuedEvents: the events as one
+    chunk, unless their ends spread wider than EVENT_BATCH_SPAN, then split by end time."""
+    ends = events.ends
     lo, hi = min(ends), max(ends)
     if hi - lo <= EVENT_BATCH_SPAN:
-        return [(events, ends, lo, hi)]
-    order = sorted(range(len(events)), key=ends.__getitem__)
+        return [(events, lo, hi)]
+    order = sorted(range(len(ends)), key=ends.__getitem__)
     groups = [[order[0]]]
     for i in order[1:]:
         if ends[i] - ends[groups[-1][0]] > EVENT_BATCH_SPAN:
             groups.append([])
         groups[-1].append(i)
-    return [([events[i] for i in g], [ends[i] for i in g], ends[g[0]], ends[g[-1]]) for g in groups]
+    chunks = []
+    for g in groups:
+        pick = [[col[i] for i in g] for col in msgspec.structs.astuple(events)]
+        chunks.append((queued.QueuedEvents(*pick), ends[g[0]], ends[g[-1]]))
+    return chunks
 
 
-def _event_days(events):
-    """UTC days of the rows' end_max (the partition column) for these events."""
-    lo = min(e.end for e in events)
-    hi = max(e.end for e in events)
+def _event_days(ends):
+    """UTC days of the rows' end_max (the partition column) for events ending at ``ends``."""
+    lo = min(ends)
+    hi = max(ends)
     day = dt.datetime.fromtimestamp(hi, UTC).date()
     if hi - lo <= EVENT_BATCH_SPAN:
         return {day}
@@ -564,25 +565,25 @@ def _copy_events(cur, todo, txn_ids):
         for q, p in todo:
             if not p.events:
                 continue
-            ids = txn_ids[(q.org_id, q.app_id)]
+            id_of = txn_ids[(q.org_id, q.app_id)].__getitem__
             org_id, app_id = q.org_id, uuid.UUID(q.app_id)
-            for events, ends, lo, hi in _event_chunks(p.events):
+            for ev, lo, hi in _event_chunks(p.events):
                 write_row(
                     (
                         org_id,
                         app_id,
                         fromtimestamp(lo, UTC),
                         fromtimestamp(hi, UTC),
-                        pgarray.int8s([ids[e.type, e.name] for e in events]),
-                        pgarray.float8s(ends),
-                        pgarray.float8s([e.duration for e in events]),
-                        pgarray.int2s([e.status for e in events]),
-                        pgarray.bools([e.error for e in events]),
-                        pgarray.varchars([e.trace_id for e in events], 32),
-                        pgarray.bools([e.has_trace for e in events]),
+                        pgarray.int8s(list(map(id_of, zip(ev.types, ev.names)))),
+                        pgarray.float8s(ev.ends),
+                        pgarray.float8s(ev.durations),
+                        pgarray.int2s(ev.statuses),
+                        pgarray.bools(ev.errors),
+                        pgarray.varchars(ev.trace_ids, 32),
+                        pgarray.bools(ev.has_trace),
                     )
                 )
-                rows += len(events)
+                rows += len(ev)
     return rows
 
 
@@ -598,18 +599,14 @@ def _insert_traces(cur, todo, txn_ids):
     for q, p in todo:
         ids = txn_ids[(q.org_id, q.app_id)]
         for t in p.traces:
-            if isinstance(t, _TraceM):
-                spans = msgspec.json.encode(t.spans)
-            else:
-                spans = b"[" + b",".join(t.spans) + b"]"
             status = "\\N" if t.status is None else t.status
             buf.append(
                 (
                     f"{q.org_id}\t{q.app_id}\t{ids[(t.type, t.name)]}\t{t.trace_id}\t{t.parent_span_id or ''}\t"
                     f"{ts_text(t.start)}\t{t.duration!r}\t{status}\t{'t' if t.error else 'f'}\t"
-                    f"{len(t.spans)}\t"
+                    f"{t.span_count}\t"
                 ).encode()
-                + _copy_escape(spans)
+                + _copy_escape(t.spans)
                 + b"\n"
             )
     if buf:

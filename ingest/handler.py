@@ -13,7 +13,7 @@ import msgspec
 from django.conf import settings
 from django.db import OperationalError
 
-from ingest import queue
+from ingest import queue, queued
 from ingest.app_resolver import AppLimitReached, resolve_app
 from ingest.schema import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES, decode_payload
 from ingest.sketch_check import check_sketch
@@ -23,7 +23,6 @@ _PATH_RE = re.compile(r"^(.*) - at `\$\.?(.*)`$", re.S)
 _FIELD_RE = re.compile(r"^\[([\w.\[\]]+)\] (.*)$", re.S)
 _NUL_RE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _encode = msgspec.json.encode
-_msgpack = msgspec.msgpack.Encoder().encode
 
 
 class Response:
@@ -132,7 +131,6 @@ def check(headers, body, inline=False):
             return error(400, "invalid", problem, f"metrics[{i}].sketch")
         # Hand the decoded bins to the worker instead of decoding them twice.
         sketches.append((sketch.zero_count, sketch.bins))
-        metric.sketch = ""
 
     try:
         app_id, apdex_t = resolve_app(resolved.organization_id, payload.app, cache_only=inline)
@@ -144,8 +142,8 @@ def check(headers, body, inline=False):
             "delete one or use an existing app name",
             "app",
         )
-    # The workers get the validated payload as msgpack: cheaper to read than gzip JSON.
-    return Accepted(resolved.organization_id, app_id, _msgpack((payload, sketches)), payload.batch_id, apdex_t)
+    # The workers get the validated payload in a form cheaper to apply than gzip JSON.
+    return Accepted(resolved.organization_id, app_id, queued.pack(payload, sketches), payload.batch_id, apdex_t)
 
 
 def finish(accepted, enqueued):

@@ -12,6 +12,8 @@ import time
 import redis
 from django.conf import settings
 
+from ingest import queued
+
 GROUP = "rollup"
 
 
@@ -51,7 +53,7 @@ def client():
 def _keys_args(org_id, app_id, body, now):
     minute = int(now // 60)
     keys = [stream(), f"pulse:quota:{org_id}:{minute}"]
-    args = [settings.INGEST_QUOTA_PER_MINUTE, settings.INGEST_BACKLOG_MAX, org_id, str(app_id), "m", repr(now), body]
+    args = [settings.INGEST_QUOTA_PER_MINUTE, settings.INGEST_BACKLOG_MAX, org_id, str(app_id), queued.FORMAT, repr(now), body]
     return keys, args
 
 
@@ -65,7 +67,7 @@ def _result(reply, now):
 
 
 def enqueue(org_id, app_id, body):
-    """Queue one validated payload: msgpack of (ingest.schema.Payload, its decoded sketches).
+    """Queue one validated payload, ``body`` as made by ingest.queued.pack.
 
     Returns (status, retry_after_seconds, stream_id). Redis out of reach counts as a full
     backlog: the agent keeps the payload and retries after Retry-After."""
