@@ -4,16 +4,18 @@ import re
 import time
 import uuid
 from functools import wraps
+from typing import NamedTuple
 
 from django.http import Http404, JsonResponse
 
-from apm import queries, ui_queries
+from apm import queries
 from tenants.access import org_view
 from tenants.models import App
 
 _RANGE = re.compile(r"^(\d{1,4})([mhd])$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
 MAX_SPAN = 400 * 86400
+SORTS = ("time", "avg", "p95", "rpm", "errors")  # ``errors`` ranks by count
 
 
 class BadParam(Exception):
@@ -84,7 +86,7 @@ def _int(request, field, default, lo, hi):
     return int(raw)
 
 
-def _txn_type(request, default="web", allow_none=False):
+def _txn_type(request, default="web"):
     raw = request.GET.get("type")
     if raw is None:
         return default
@@ -104,15 +106,49 @@ def get_app(request, app_id):
     return app
 
 
+class Scope(NamedTuple):
+    """What an app endpoint reads: the app (of the request's organisation) and the range."""
+
+    app: App
+    since: float
+    until: float
+
+
+def app_endpoint(max_span=MAX_SPAN, ranged=True):
+    """@api for endpoints under apps/<app_id>/: the view gets a Scope instead of the app id.
+
+    The app is looked up first, so another organisation's app is a 404 whatever the
+    parameters; then the range (a 400 naming ``range``/``from``/``to`` when bad).
+    """
+
+    def decorate(view):
+        @api
+        @wraps(view)
+        def wrapped(request, app_id, *args, **kwargs):
+            app = get_app(request, app_id)
+            since, until = time_range(request, max_span=max_span) if ranged else (None, None)
+            return view(request, Scope(app, since, until), *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
 def _transaction_param(request, app):
+    """The ``transaction`` parameter as {id, name, type} of one of the app's transactions, or None."""
     raw = request.GET.get("transaction")
     if raw is None or raw == "":
         return None
     if not raw.isdigit() or len(raw) > 18:
         bad("transaction", "transaction must be a transaction id")
-    if queries.transaction_info(request.org, app, int(raw)) is None:
+    txn = queries.transaction_info(request.org, app, int(raw))
+    if txn is None:
         raise Http404("No such transaction")
-    return int(raw)
+    return txn
+
+
+def _limit(request, default, most=500):
+    return _int(request, "limit", default, 1, most)
 
 
 @api
@@ -121,99 +157,76 @@ def apps(request):
     return {"apps": queries.app_summaries(request.org, minutes=minutes)}
 
 
-@api
-def timeseries(request, app_id):
-    app = get_app(request, app_id)
-    since, until = time_range(request)
-    txn = _transaction_param(request, app)
-    txn_type = _txn_type(request)
-    if txn is not None:
-        txn_type = queries.transaction_info(request.org, app, txn)["type"]
-    # Same body as queries.timeseries (tests/frontend/test_ui_queries.py holds them equal),
-    # with the sketch work cached, which keeps long ranges fast.
-    out = ui_queries.series(request.org, app, since, until, transaction=txn, txn_type=txn_type)
-    txn_info = queries.transaction_info(request.org, app, txn) if txn is not None else None
-    return {"app": queries._app_info(app), "transaction": txn_info, **out}
+@app_endpoint()
+def timeseries(request, s):
+    txn = _transaction_param(request, s.app)
+    txn_type = txn["type"] if txn is not None else _txn_type(request)
+    out = queries.timeseries(request.org, s.app, s.since, s.until, transaction=txn["id"] if txn else None, txn_type=txn_type)
+    return {"app": queries.app_info(s.app), "transaction": txn, **out}
 
 
-@api
-def transactions(request, app_id):
-    app = get_app(request, app_id)
-    since, until = time_range(request)
+@app_endpoint()
+def transactions(request, s):
     sort = request.GET.get("sort", "time")
-    if sort not in queries.SORTS:
-        bad("sort", "sort must be one of " + ", ".join(queries.SORTS))
+    if sort not in SORTS:
+        bad("sort", "sort must be one of " + ", ".join(SORTS))
     q = request.GET.get("q") or None
     if q is not None and len(q) > 255:
         bad("q", "q is at most 255 characters")
     return queries.transactions(
-        request.org, app, since, until, txn_type=_txn_type(request), sort=sort,
-        limit=_int(request, "limit", 50, 1, 500), q=q,
+        request.org, s.app, s.since, s.until, txn_type=_txn_type(request), sort=sort, limit=_limit(request, 50), q=q
     )
 
 
-@api
-def transaction_detail(request, app_id, txn_id):
-    app = get_app(request, app_id)
-    since, until = time_range(request)
-    out = queries.transaction_detail(request.org, app, txn_id, since, until)
+@app_endpoint()
+def transaction_detail(request, s, txn_id):
+    out = queries.transaction_detail(request.org, s.app, txn_id, s.since, s.until)
     if out is None:
         raise Http404("No such transaction")
     return out
 
 
-@api
-def errors(request, app_id):
-    app = get_app(request, app_id)
-    since, until = time_range(request)
-    return queries.error_groups(request.org, app, since, until, limit=_int(request, "limit", 50, 1, 500))
+@app_endpoint()
+def errors(request, s):
+    return queries.error_groups(request.org, s.app, s.since, s.until, limit=_limit(request, 50))
 
 
-@api
-def error_detail(request, app_id, group_id):
-    app = get_app(request, app_id)
-    since, until = time_range(request)
-    out = queries.error_group(request.org, app, group_id, since, until)
+@app_endpoint()
+def error_detail(request, s, group_id):
+    out = queries.error_group(request.org, s.app, group_id, s.since, s.until)
     if out is None:
         raise Http404("No such error group")
     return out
 
 
-@api
-def traces(request, app_id):
-    app = get_app(request, app_id)
-    since, until = time_range(request)
+@app_endpoint()
+def traces(request, s):
+    txn = _transaction_param(request, s.app)
     return queries.traces(
-        request.org, app, since, until, transaction=_transaction_param(request, app),
-        limit=_int(request, "limit", 50, 1, 500),
+        request.org, s.app, s.since, s.until, transaction=txn["id"] if txn else None, limit=_limit(request, 50)
     )
 
 
-@api
-def trace_detail(request, app_id, trace_id):
-    app = get_app(request, app_id)
+@app_endpoint(ranged=False)
+def trace_detail(request, s, trace_id):
     if not re.fullmatch(r"[0-9a-f]{32}", trace_id):
         raise Http404("No such trace")
-    out = queries.trace(request.org, app, trace_id)
+    out = queries.trace(request.org, s.app, trace_id)
     if out is None:
         raise Http404("No such trace")
     return out
 
 
-@api
-def events(request, app_id):
-    app = get_app(request, app_id)
-    since, until = time_range(request, max_span=86400)
-    raw_type = request.GET.get("type")
-    txn_type = _txn_type(request) if raw_type is not None else None
+@app_endpoint(max_span=86400)
+def events(request, s):
+    txn_type = _txn_type(request, default=None)
+    txn = _transaction_param(request, s.app)
     return queries.events(
-        request.org, app, since, until, transaction=_transaction_param(request, app), txn_type=txn_type,
-        limit=_int(request, "limit", 2000, 1, 10_000),
+        request.org, s.app, s.since, s.until, transaction=txn["id"] if txn else None, txn_type=txn_type,
+        limit=_limit(request, 2000, most=10_000),
     )
 
 
-@api
-def instances(request, app_id):
-    app = get_app(request, app_id)
-    since, until = time_range(request)
-    return queries.instances(request.org, app, since, until)
+@app_endpoint()
+def instances(request, s):
+    return queries.instances(request.org, s.app, s.since, s.until)

@@ -1,7 +1,8 @@
 """Minute rows → hour rows → day rows, recomputed whole (so running twice changes nothing).
 
 A coarser row is replaced by the merge of all its finer rows: sums added, min/max
-kept, sketches merged in Python. The ingest workers record which (organisation,
+kept, sketches merged in Python. Instance samples get hour rows too (sums and peaks,
+and the newest sample), computed in SQL alone. The ingest workers record which (organisation,
 hour) pairs they touched in a Redis set after each commit; beat recomputes those,
 plus the current and previous hour, every minute.
 """
@@ -70,6 +71,28 @@ def _rebuild(cur, org_id, source, target, key_col, unit, start, end):
     return len(rows)
 
 
+_INSTANCE_LAST = ("cpu_percent", "memory_bytes", "threads", "started_at", "agent_version", "runtime_version", "framework")
+_INSTANCE_COLUMNS = (
+    "samples, cpu_sum, cpu_max, memory_sum, memory_max, last_time, last_cpu_percent, last_memory_bytes, threads, "
+    "started_at, agent_version, runtime_version, framework"
+)
+
+
+def _rebuild_instances(cur, org_id, start, end):
+    """Replace the instance hour rows of [start, end) for one organisation with sums of its minute samples."""
+    newest = ", ".join(f"(array_agg({c} ORDER BY time DESC))[1]" for c in _INSTANCE_LAST)
+    replace = ", ".join(f"{c} = EXCLUDED.{c}" for c in _INSTANCE_COLUMNS.split(", "))
+    cur.execute(
+        f"INSERT INTO apm_instancehour (organization_id, app_id, host, pid, time, {_INSTANCE_COLUMNS}) "
+        "SELECT organization_id, app_id, host, pid, date_trunc('hour', time) AS b, count(*), sum(cpu_percent), "
+        f"max(cpu_percent), sum(memory_bytes), max(memory_bytes), max(time), {newest} FROM apm_instanceminute "
+        "WHERE organization_id = %s AND time >= %s AND time < %s GROUP BY organization_id, app_id, host, pid, b "
+        f"ON CONFLICT (app_id, host, pid, time) DO UPDATE SET {replace}",
+        [org_id, start, end],
+    )
+    return cur.rowcount
+
+
 def downsample_hours(org_id, hours):
     """Recompute the hour rows of the given hour starts (unix seconds), then their day rows."""
     hours = sorted({int(h) // 3600 * 3600 for h in hours})
@@ -80,6 +103,7 @@ def downsample_hours(org_id, hours):
             start = dt.datetime.fromtimestamp(h, UTC)
             for source, target, key_col, unit in STEPS["hour"]:
                 written += _rebuild(cur, org_id, source, target, key_col, unit, start, start + dt.timedelta(hours=1))
+            written += _rebuild_instances(cur, org_id, start, start + dt.timedelta(hours=1))
         for d in days:
             start = dt.datetime.fromtimestamp(d, UTC)
             for source, target, key_col, unit in STEPS["day"]:

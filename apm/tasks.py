@@ -71,6 +71,7 @@ def maintain_partitions():
 RETAINED = [
     ("apm_transactionhour", "time", "RETENTION_HOUR_DAYS"),
     ("apm_apphour", "time", "RETENTION_HOUR_DAYS"),
+    ("apm_instancehour", "time", "RETENTION_HOUR_DAYS"),
     ("apm_transactionday", "time", "RETENTION_DAY_DAYS"),
     ("apm_appday", "time", "RETENTION_DAY_DAYS"),
     ("apm_errorminute", "time", "RETENTION_MINUTE_DAYS"),

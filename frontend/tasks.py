@@ -5,7 +5,7 @@ import time
 from celery import shared_task
 from django.db import OperationalError
 
-from apm import ui_queries
+from apm import queries
 
 # Minutes whose quantiles get warmed on each run: those that closed since about the last
 # run, with overlap so that a late or skipped run leaves no gap.
@@ -24,5 +24,5 @@ WARM_WINDOW_SECONDS = 180
 )
 def warm_chart_cache():
     """Cache the per-minute percentiles of every app's charts as their minutes close."""
-    closed_until = time.time() - ui_queries.CLOSED_AFTER - 60
-    return ui_queries.warm_app_quantiles(closed_until - WARM_WINDOW_SECONDS, closed_until)
+    closed_until = time.time() - queries.CLOSED_AFTER - 60
+    return queries.warm_app_quantiles(closed_until - WARM_WINDOW_SECONDS, closed_until)

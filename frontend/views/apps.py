@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from alerts.status import open_incident_severity_by_app
-from apm import ui_queries
+from apm import queries
 from frontend.chartdata import spark_values
 from frontend.status import FROM_API, LABELS, with_incident
 from frontend.views.common import with_params
@@ -30,7 +30,7 @@ STATUS_RANK = {"bad": 3, "warn": 2, "ok": 1, "none": 0}  # sorting by status: wo
 @require_GET
 def app_list(request):
     org = request.org
-    summaries = ui_queries.app_summaries(org, minutes=SUMMARY_MINUTES)
+    summaries = queries.app_summaries(org, minutes=SUMMARY_MINUTES)
     incidents = {str(k): v for k, v in open_incident_severity_by_app(org).items()}
     query = request.GET.get("q", "").strip()
     sort = request.GET.get("sort", "name")

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 from django.shortcuts import render
 
-from apm import ui_queries
+from apm import queries
 from frontend.capacity import CPU_TARGET_DEFAULT, what_if
 from frontend.forms import WhatIfForm
 from frontend.views.common import app_page, app_page_context, time_range_or_error, txn_type, type_links
@@ -41,9 +41,9 @@ def capacity(request, app):
     if error:
         return error
     kind = txn_type(request)
-    load = ui_queries.peak_and_concurrency(org, app, time_range.start, time_range.end, txn_type=kind)
-    efficiency = ui_queries.cpu_per_tps(org, app, time_range.start, time_range.end)
-    heat_rows, heat_peak = heatmap_rows(ui_queries.throughput_heatmap(org, app, HEATMAP_WEEKS, kind))
+    load = queries.peak_and_concurrency(org, app, time_range.start, time_range.end, txn_type=kind)
+    efficiency = queries.cpu_per_tps(org, app, time_range.start, time_range.end)
+    heat_rows, heat_peak = heatmap_rows(queries.throughput_heatmap(org, app, HEATMAP_WEEKS, kind))
 
     data = None
     if "target_tps" in request.GET:

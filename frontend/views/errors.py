@@ -6,7 +6,7 @@ import uuid
 from django.http import Http404
 from django.shortcuts import render
 
-from apm import queries, ui_queries
+from apm import queries
 from frontend.chartdata import count_series, spark_values
 from frontend.views.common import app_page, app_page_context, time_range_or_error
 from tenants.access import org_view
@@ -33,8 +33,8 @@ def error_list(request, app):
     groups = queries.error_groups(org, app, time_range.start, time_range.end, limit=LIMIT)["groups"]
     ids = [uuid.UUID(str(g["id"])) for g in groups]
     step, buckets = _spark_buckets(time_range)
-    counts = ui_queries.error_counts(org, app, ids, time_range.start, time_range.end, step)
-    affected = ui_queries.affected_transactions(org, ids)
+    counts = queries.error_counts(org, app, ids, time_range.start, time_range.end, step)
+    affected = queries.affected_transactions(org, ids)
     for group, gid in zip(groups, ids):
         per_bucket = counts.get(gid, {})
         group["spark"] = spark_values([per_bucket.get(b, 0) for b in buckets])

@@ -4,7 +4,7 @@ import math
 
 from django.shortcuts import render
 
-from apm import ui_queries
+from apm import queries
 from frontend.views.common import app_page, app_page_context, time_range_or_error
 from tenants.access import org_view
 
@@ -39,7 +39,7 @@ def instance_list(request, app):
     if error:
         return error
     step = _step(time_range)
-    rows, series = ui_queries.instances_overview(org, app, time_range.start, time_range.end, step)
+    rows, series = queries.instances_overview(org, app, time_range.start, time_range.end, step)
     keys = [(r["host"], r["pid"]) for r in rows[:MAX_CHART_SERIES]]
     context = app_page_context(
         request,

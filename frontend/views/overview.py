@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.shortcuts import render
 
-from apm import ui_queries
+from apm import queries
 from frontend.chartdata import stats_series
 from frontend.views.common import (
     app_page,
@@ -26,7 +26,7 @@ def app_overview(request, app):
     if error:
         return error
     kind = txn_type(request)
-    series = ui_queries.series(org, app, time_range.start, time_range.end, txn_type=kind)
+    series = queries.timeseries(org, app, time_range.start, time_range.end, txn_type=kind)
     totals = series["totals"]
     context = app_page_context(
         request,
@@ -41,12 +41,13 @@ def app_overview(request, app):
         range_query=time_range.query,
     )
     if not totals["count"]:
-        context["never_reported"] = not ui_queries.has_data(org, app)
+        context["never_reported"] = not queries.has_data(org, app)
         context["public_url"] = settings.PUBLIC_URL
         context["app_name"] = app.name
     else:
         # Ranked by time consumed, which needs no percentiles: plain sums in SQL.
-        context["top"] = ui_queries.transaction_table(
-            org, app, time_range.start, time_range.end, txn_type=kind, limit=TOP_TRANSACTIONS, percentiles=False
+        context["top"] = queries.transactions(
+            org, app, time_range.start, time_range.end, txn_type=kind, limit=TOP_TRANSACTIONS, percentiles=False,
+            whole_hours=True,
         )["transactions"]
     return render(request, "frontend/app_overview.html", context)

@@ -5,7 +5,7 @@ import re
 from django.http import Http404
 from django.shortcuts import render
 
-from apm import queries, ui_queries
+from apm import queries
 from frontend.views.common import app_page, app_page_context
 from tenants.access import org_view
 
@@ -60,7 +60,7 @@ def trace_detail(request, app, trace_id):
     if result is None:
         raise Http404("No such trace")
     trace = result["trace"]
-    related = ui_queries.traces_sharing_id(org, trace_id, exclude_app=app)
+    related = queries.traces_sharing_id(org, trace_id, exclude_app=app)
     context = app_page_context(
         request,
         app,

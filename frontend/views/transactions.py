@@ -3,7 +3,7 @@
 from django.http import Http404
 from django.shortcuts import render
 
-from apm import queries, ui_queries
+from apm import queries
 from frontend.chartdata import SEGMENTS, stats_series
 from frontend.views.common import (
     app_page,
@@ -39,8 +39,9 @@ def transaction_list(request, app):
         sort = "time"
     kind = txn_type(request)
     query = request.GET.get("q", "").strip()[:255]
-    result = ui_queries.transaction_table(
-        org, app, time_range.start, time_range.end, txn_type=kind, sort=sort, limit=LIMIT, q=query or None
+    result = queries.transactions(
+        org, app, time_range.start, time_range.end, txn_type=kind, limit=LIMIT, q=query or None, whole_hours=True,
+        sort="error_rate" if sort == "errors" else sort,  # the page's "errors" column is the rate
     )
     context = app_page_context(
         request,
@@ -92,7 +93,7 @@ def transaction_detail(request, app, txn_id):
     txn = queries.transaction_info(org, app, txn_id)
     if txn is None:
         raise Http404("No such transaction")
-    series = ui_queries.series(org, app, time_range.start, time_range.end, transaction=txn["id"], txn_type=txn["type"])
+    series = queries.timeseries(org, app, time_range.start, time_range.end, transaction=txn["id"], txn_type=txn["type"])
     traces = queries.traces(org, app, time_range.start, time_range.end, transaction=txn["id"], limit=SLOW_TRACES)
     context = app_page_context(
         request,

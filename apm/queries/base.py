@@ -1,0 +1,175 @@
+"""What every query module shares: time conversions, the rollup tables, the plan of which
+rows cover a range, and the accumulator that turns rollup sums into a ``stats`` dict."""
+
+import datetime as dt
+import time
+
+from django.conf import settings
+from django.db import connection
+
+UTC = dt.timezone.utc
+MAX_POINTS = 1500
+SEGMENTS = ("python", "database", "external", "template")
+
+# resolution seconds -> (per-transaction table, per-app table)
+TABLES = {
+    60: ("apm_transactionminute", "apm_appminute"),
+    3600: ("apm_transactionhour", "apm_apphour"),
+    86400: ("apm_transactionday", "apm_appday"),
+}
+ROW_COLUMNS = (
+    "count, errors, sum, min, max, apdex_s, apdex_t, apdex_f, seg_python, seg_database, seg_external, seg_template"
+)
+
+
+def to_unix(value):
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def to_dt(seconds):
+    return dt.datetime.fromtimestamp(seconds, UTC)
+
+
+def org_id(org):
+    return getattr(org, "pk", org)
+
+
+def app_id(app):
+    return str(getattr(app, "pk", app))
+
+
+def rows(sql, params):
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
+def ms(seconds):
+    return None if seconds is None else seconds * 1000.0
+
+
+def align(since, until, step):
+    """[start, end) of whole ``step`` buckets covering [since, until), at least one bucket."""
+    start = int(since // step) * step
+    end = int(-(-until // step)) * step
+    if end <= start:
+        end = start + step
+    return start, end
+
+
+def series_resolution(span):
+    """Seconds per point for a span so that there are at most MAX_POINTS points."""
+    if span <= 25 * 3600:
+        return 60
+    if span <= 62 * 86400:
+        return 3600
+    return 86400
+
+
+def tiers(start, end, finest, coarsest=86400):
+    """[(step, start, end)] covering [start, end) (aligned to ``finest``) with the coarsest rows
+    up to ``coarsest``: whole days from day rows, whole hours from hour rows, only the edges
+    from finer rows."""
+    for step in (86400, 3600):
+        if step <= finest or step > coarsest:
+            continue
+        first = -(-start // step) * step
+        last = end // step * step
+        if last - first >= step:
+            return (
+                (tiers(start, first, finest, coarsest) if first > start else [])
+                + [(step, first, last)]
+                + (tiers(last, end, finest, coarsest) if end > last else [])
+            )
+    return [(finest, start, end)] if end > start else []
+
+
+def range_plan(since, until, finest=60, coarsest=86400, now=None):
+    """[(step, start, end)] covering [since, until) aligned to ``finest``, the coarsest rows
+    (up to ``coarsest``) inside.
+
+    Exact to ``finest`` at the edges, except where the finer rows are past retention:
+    there the edge is widened to the hour (or the day).
+    """
+    now = now or time.time()
+    start, end = align(since, until, finest)
+    minute_horizon = now - settings.RETENTION_MINUTE_DAYS * 86400 + 3600
+    if start < minute_horizon:
+        start = start // 3600 * 3600
+        if end < minute_horizon:
+            end = -(-end // 3600) * 3600
+    if start < now - settings.RETENTION_HOUR_DAYS * 86400 + 86400:
+        start = start // 86400 * 86400
+    return tiers(start, end, finest, coarsest)
+
+
+class Acc:
+    """Sums of rollup rows, turned into a ``stats`` dict (percentiles are added by the caller)."""
+
+    __slots__ = ("count", "errors", "sum", "min", "max", "s", "t", "f", "seg")
+
+    def __init__(self):
+        self.count = self.errors = self.s = self.t = self.f = 0
+        self.sum = 0.0
+        self.min = None
+        self.max = None
+        self.seg = [0.0, 0.0, 0.0, 0.0]
+
+    def add_row(self, count, errors, total, mn, mx, s, t, f, py, db, ext, tpl):
+        self.count += count
+        self.errors += errors
+        self.sum += total
+        if mn is not None and (self.min is None or mn < self.min):
+            self.min = mn
+        if mx is not None and (self.max is None or mx > self.max):
+            self.max = mx
+        self.s += s
+        self.t += t
+        self.f += f
+        seg = self.seg
+        seg[0] += py
+        seg[1] += db
+        seg[2] += ext
+        seg[3] += tpl
+
+    def stats(self, minutes, quantiles=(None, None, None)):
+        """The ``stats`` dict; ``quantiles`` are (p50, p95, p99) seconds."""
+        n = self.count
+        p50, p95, p99 = quantiles if n else (None, None, None)
+        return {
+            "count": n,
+            "rpm": n / minutes if minutes else 0.0,
+            "avg_ms": ms(self.sum / n) if n else None,
+            "min_ms": ms(self.min) if n else None,
+            "max_ms": ms(self.max) if n else None,
+            "p50_ms": ms(p50),
+            "p95_ms": ms(p95),
+            "p99_ms": ms(p99),
+            "error_count": self.errors,
+            "error_rate": self.errors / n if n else None,
+            "apdex": (self.s + self.t / 2.0) / (self.s + self.t + self.f) if n and (self.s + self.t + self.f) else None,
+            "apdex_s": self.s,
+            "apdex_t": self.t,
+            "apdex_f": self.f,
+            "segments_ms": {k: (ms(v / n) if n else None) for k, v in zip(SEGMENTS, self.seg)},
+        }
+
+
+def app_info(app):
+    return {"id": str(app.pk), "name": app.name, "apdex_t": app.apdex_t}
+
+
+def transaction_info(org, app, txn_id):
+    """{id, name, type} of one transaction of the app, or None."""
+    found = rows(
+        "SELECT id, name, type FROM apm_transaction WHERE organization_id = %s AND app_id = %s AND id = %s",
+        [org_id(org), app_id(app), int(txn_id)],
+    )
+    if not found:
+        return None
+    i, name, typ = found[0]
+    return {"id": i, "name": name, "type": typ}

@@ -1,0 +1,205 @@
+"""Agent processes (host, pid) of an app: CPU and memory series, latest samples, traffic shares.
+
+Samples are kept per minute (apm_instanceminute) and summed per hour (apm_instancehour,
+apm/downsample.py). A range is read like the other series: buckets of whole hours from
+the hour rows, the ragged edges (and buckets under an hour) from the minute rows; the two
+are summed in one SQL aggregate, so a long range costs hundreds of rows, not tens of thousands.
+"""
+
+import time
+from collections import defaultdict
+
+from django.conf import settings
+from django.core.cache import cache
+
+from apm.models import InstanceMinute
+from apm.queries.base import app_id, org_id, range_plan, rows, series_resolution, to_dt, to_unix
+from apm.queries.sketchcache import CLOSED_AFTER, COARSE_CACHE_SECONDS
+
+# The same columns from both tables: per-minute samples are sums of one.
+_SOURCES = {
+    60: "SELECT host, pid, time, 1 AS samples, cpu_percent AS cpu_sum, cpu_percent AS cpu_max, "
+    "memory_bytes AS memory_sum, memory_bytes AS memory_max, time AS last_time, cpu_percent AS last_cpu, "
+    "memory_bytes AS last_memory, threads, started_at, agent_version, runtime_version, framework "
+    "FROM apm_instanceminute",
+    3600: "SELECT host, pid, time, samples, cpu_sum, cpu_max, memory_sum, memory_max, last_time, "
+    "last_cpu_percent AS last_cpu, last_memory_bytes AS last_memory, threads, started_at, agent_version, runtime_version, framework "
+    "FROM apm_instancehour",
+}
+
+
+def _samples(org, app, spans, step):
+    """SQL and params of the rows (minute samples and hour sums, one column set) covering the
+    [start, end) unix ``spans``; hour rows only when ``step`` is whole hours."""
+    parts = defaultdict(list)
+    for start, end in spans:
+        for level, a, b in range_plan(start, end, 60, 3600 if step % 3600 == 0 else 60):
+            # The plan is aligned to minutes; minute rows are read from the span's exact bounds.
+            parts[level].append((max(a, start), min(b, end)) if level == 60 else (a, b))
+    sql, params = [], []
+    for level, ranges in parts.items():
+        where = " OR ".join(["(time >= %s AND time < %s)"] * len(ranges))
+        sql.append(f"{_SOURCES[level]} WHERE organization_id = %s AND app_id = %s AND ({where})")
+        params += [org_id(org), app_id(app)] + [to_dt(t) for r in ranges for t in r]
+    return " UNION ALL ".join(sql), params
+
+
+def buckets(org, app, spans, step):
+    """(host, pid, bucket start, cpu avg, cpu max, memory avg, memory max, samples, last time) rows
+    of the processes, in ``step``-second buckets (aligned to the epoch) over the ``spans``."""
+    source, params = _samples(org, app, spans, step)
+    if not source:
+        return []
+    return rows(
+        "SELECT host, pid, (floor(extract(epoch FROM time) / %s) * %s)::bigint AS b, "
+        "(sum(cpu_sum) / sum(samples))::float8, max(cpu_max)::float8, (sum(memory_sum) / sum(samples))::float8, "
+        f"max(memory_max)::bigint, sum(samples)::bigint, max(last_time) FROM ({source}) s "
+        "GROUP BY host, pid, b ORDER BY host, pid, b",
+        [step, step, *params],
+    )
+
+
+def instances(org, app, since, until):
+    """The ``instances`` response: processes that reported in the range, latest first, each
+    with a CPU/memory series at the resolution series_resolution picks (average CPU and peak
+    memory of each bucket)."""
+    since, until = to_unix(since), to_unix(until)
+    step = series_resolution(until - since)
+    spans = [(since // 60 * 60, until)]
+    series = defaultdict(list)
+    for host, pid, t, cpu, _, _, memory, _, _ in buckets(org, app, spans, step):
+        series[(host, pid)].append({"t": int(t), "cpu_percent": cpu, "memory_bytes": int(memory)})
+    source, params = _samples(org, app, spans, step)
+    latest = rows(
+        "SELECT DISTINCT ON (host, pid) host, pid, extract(epoch FROM last_time)::bigint, last_cpu, last_memory, "
+        f"threads, extract(epoch FROM started_at), agent_version, runtime_version, framework FROM ({source}) s "
+        "ORDER BY host, pid, last_time DESC",
+        params,
+    )
+    out = [
+        {
+            "host": host,
+            "pid": pid,
+            "series": series[(host, pid)],
+            "last_seen": t,
+            "cpu_percent": cpu,
+            "memory_bytes": mem,
+            "threads": threads,
+            "started_at": float(started) if started is not None else None,
+            "agent_version": agent_v,
+            "runtime_version": runtime_v,
+            "framework": framework or None,
+        }
+        for host, pid, t, cpu, mem, threads, started, agent_v, runtime_v, framework in latest
+    ]
+    out.sort(key=lambda p: (-p["last_seen"], p["host"], p["pid"]))
+    return {"instances": out}
+
+
+def instance_stats(org, app, since, until):
+    """For instance alerts: the busiest process's average CPU and memory over the range."""
+    since, until = to_unix(since), to_unix(until)
+    found = rows(
+        "SELECT avg(cpu_percent), avg(memory_bytes) FROM apm_instanceminute WHERE organization_id = %s "
+        "AND app_id = %s AND time >= %s AND time < %s GROUP BY host, pid",
+        [org_id(org), app_id(app), to_dt(int(since // 60) * 60), to_dt(until)],
+    )
+    if not found:
+        return {"cpu_percent": None, "memory_bytes": None, "instances": 0}
+    return {
+        "cpu_percent": max(float(r[0]) for r in found),
+        "memory_bytes": max(float(r[1]) for r in found),
+        "instances": len(found),
+    }
+
+
+def instances_overview(org, app, since, until, step):
+    """Processes (host, pid) that reported in [since, until): a table row each, and their CPU
+    and memory averaged into ``step``-second buckets for the charts.
+
+    The agent reports throughput per app, not per process, so each process is credited
+    with the app's transactions of a bucket in proportion to the minutes it reported in
+    that bucket: exact for a load-balanced pool, an estimate otherwise (the page says so).
+    One aggregate over the instance rows (whole past buckets cached), one over the
+    app's rollups, and one index lookup per process for its latest sample.
+    """
+    bucket = "(floor(extract(epoch FROM time) / %s) * %s)::bigint"
+    found = _cached_buckets(org, app, since, until, step)
+    if not found:
+        return [], {}
+    # The app's traffic per bucket, from minute rows while retained, else hour rows.
+    short = (until - since).total_seconds() <= settings.RETENTION_MINUTE_DAYS * 86400
+    table = "apm_appminute" if short and step % 3600 else "apm_apphour"
+    traffic = {
+        b: (c, s)
+        for b, c, s in rows(
+            f"""SELECT {bucket} AS b, SUM(count)::float8, SUM(sum) FROM {table}
+                WHERE organization_id = %s AND app_id = %s AND time >= %s AND time < %s GROUP BY b""",
+            [step, step, org_id(org), app_id(app), since, until],
+        )
+    }
+    reported = defaultdict(int)  # bucket -> process-minutes
+    for row in found:
+        reported[row[2]] += row[7]
+    procs = {}
+    series = defaultdict(dict)
+    for host, pid, b, cpu_avg, cpu_max, mem_avg, _, minutes, last in found:
+        p = procs.get((host, pid))
+        if p is None:
+            p = procs[(host, pid)] = {"host": host, "pid": pid, "minutes": 0, "cpu_sum": 0.0, "cpu_max": 0.0,
+                                      "last_seen": last, "share_count": 0.0, "share_busy": 0.0}
+        p["minutes"] += minutes
+        p["cpu_sum"] += cpu_avg * minutes
+        p["cpu_max"] = max(p["cpu_max"], cpu_max)
+        p["last_seen"] = max(p["last_seen"], last)
+        count, busy = traffic.get(b, (0.0, 0.0))
+        p["share_count"] += count * minutes / reported[b]
+        p["share_busy"] += busy * minutes / reported[b]
+        series[(host, pid)][b] = (cpu_avg, mem_avg)
+    out = []
+    for p in sorted(procs.values(), key=lambda p: (-p["last_seen"].timestamp(), p["host"], p["pid"])):
+        sample = (
+            InstanceMinute.objects.for_org(org)
+            .filter(app=app, host=p["host"], pid=p["pid"], time__lte=p["last_seen"])
+            .order_by("-time")
+            .first()
+        )
+        out.append(
+            {
+                "host": p["host"],
+                "pid": p["pid"],
+                "minutes": p["minutes"],
+                "cpu_avg": p["cpu_sum"] / p["minutes"],
+                "cpu_max": p["cpu_max"],
+                "memory_last": sample.memory_bytes if sample else None,
+                "last_seen": p["last_seen"],
+                "rpm": p["share_count"] / p["minutes"],
+                "avg_response_s": p["share_busy"] / p["share_count"] if p["share_count"] else None,
+                "sample": sample,
+            }
+        )
+    return out, series
+
+
+def _cached_buckets(org, app, since, until, step, now=None):
+    """``buckets`` of [since, until) (datetimes), each whole bucket over for a few minutes cached
+    (it no longer changes): only the edges, or on a miss the whole range, are read."""
+    now = now or time.time()
+    start, end = since.timestamp(), until.timestamp()
+    first = int(-(-start // step) * step)
+    closed = [b for b in range(first, int(end), step) if b + step <= min(end, now - CLOSED_AFTER)]
+    keys = {b: f"apm:instb:{app_id(app)}:{step}:{b}" for b in closed}
+    found = cache.get_many(list(keys.values())) if closed else {}
+    if closed and len(found) == len(closed):
+        spans = [(start, first), (closed[-1] + step, end)]
+        cached_rows = [row for b in closed for row in found[keys[b]]]
+    else:
+        spans, cached_rows = [(start, end)], []
+    fresh = buckets(org, app, [(a, b) for a, b in spans if b > a], step)
+    if not cached_rows and closed:
+        per_bucket = {b: [] for b in closed}
+        for row in fresh:
+            if row[2] in per_bucket:
+                per_bucket[row[2]].append(row)
+        cache.set_many({keys[b]: v for b, v in per_bucket.items()}, COARSE_CACHE_SECONDS)
+    return sorted(cached_rows + fresh, key=lambda r: r[2])
