@@ -78,7 +78,7 @@ _INSTANCE_COLUMNS = (
 )
 
 
-def _rebuild_instances(cur, org_id, start, end):
+def rebuild_instance_hours(cur, org_id, start, end):
     """Replace the instance hour rows of [start, end) for one organisation with sums of its minute samples."""
     newest = ", ".join(f"(array_agg({c} ORDER BY time DESC))[1]" for c in _INSTANCE_LAST)
     replace = ", ".join(f"{c} = EXCLUDED.{c}" for c in _INSTANCE_COLUMNS.split(", "))
@@ -103,7 +103,7 @@ def downsample_hours(org_id, hours):
             start = dt.datetime.fromtimestamp(h, UTC)
             for source, target, key_col, unit in STEPS["hour"]:
                 written += _rebuild(cur, org_id, source, target, key_col, unit, start, start + dt.timedelta(hours=1))
-            written += _rebuild_instances(cur, org_id, start, start + dt.timedelta(hours=1))
+            written += rebuild_instance_hours(cur, org_id, start, start + dt.timedelta(hours=1))
         for d in days:
             start = dt.datetime.fromtimestamp(d, UTC)
             for source, target, key_col, unit in STEPS["day"]:

@@ -2,7 +2,7 @@
 
 Seeds (once; --reseed to redo) 10 apps x 50 transactions x 14 days of 1-minute rollups, plus
 the hourly and daily rows, error groups with per-minute counts and samples, slow traces,
-sampled events and instance samples, with COPY; then requests every monitoring page and
+sampled events and instance samples (and their hour rows), with COPY; then requests every monitoring page and
 every JSON endpoint of the query API through Django's full request stack (test client,
 in-process: the figure is server time, no network) for the ranges 1h, 24h, 7d and 14d and
 prints median and p95 milliseconds and the number of SQL queries per request.
@@ -130,7 +130,7 @@ class Seeder:
             for table in (
                 "apm_transactionminute", "apm_appminute", "apm_transactionhour", "apm_apphour", "apm_transactionday",
                 "apm_appday", "apm_errorminute", "apm_errorgroup", "apm_errorsample", "apm_trace", "apm_eventbatch",
-                "apm_instanceminute", "apm_transaction",
+                "apm_instanceminute", "apm_instancehour", "apm_transaction",
             ):
                 cur.execute(f"ANALYZE {table}")
         print(f"seeded in {time.time() - t0:.0f} s", flush=True)
@@ -344,6 +344,10 @@ class Seeder:
                         copy.write_row((self.org.id, app.id, f"{app.name}-web-{k}", 1000 + k, t,
                                         10 + 60 * load * rng.uniform(0.9, 1.1), int(2e8 + k * 1e7), 8, self.start,
                                         "0.1.0", "3.11.7", "django 5.2", "{}"))
+        # Their hour rows, as the downsampling writes them every minute.
+        from apm.downsample import rebuild_instance_hours
+
+        rebuild_instance_hours(cur, self.org.id, self.start, self.now + timedelta(hours=1))
 
 
 def _add(store, key, row):
