@@ -14,7 +14,7 @@ from itertools import accumulate, chain
 
 from pulse_agent.sketch import MAX_ABS_INDEX, MAX_BINS, DDSketch, SketchDecodeError
 
-__all__ = ["DDSketch", "SketchDecodeError", "decode", "decode_base64", "merge_encoded", "merge_into", "quantiles"]
+__all__ = ["DDSketch", "SketchDecodeError", "decode", "decode_base64", "decode_parts", "merge_encoded", "merge_into", "quantiles"]
 
 _VARINT = re.compile(rb"[\x80-\xff]{0,9}[\x00-\x7f]")
 _VARINTS = re.compile(rb"(?:[\x80-\xff]{0,9}[\x00-\x7f])*")
@@ -95,30 +95,37 @@ def _varint(data, pos):
     raise SketchDecodeError("varint too long")
 
 
+# A harvest sketch's head: version 1, then zero count, bin count, first index, first count.
+_HEAD = re.compile(rb"\x01" + rb"([\x80-\xff]{0,9}[\x00-\x7f])" * 4)
+
+
 def _small(data):
-    try:
-        if len(data) >= 3 and data[0] == 1:
-            zero, pos = _varint(data, 1)
-            n, pos = _varint(data, pos)
-            if 1 <= n <= MAX_BINS:
-                z0, pos = _varint(data, pos)
-                c0, pos = _varint(data, pos)
-                rest = data[pos:]
-                if c0 and rest.isascii() and len(rest) == 2 * (n - 1):
-                    zs = rest[0::2]
-                    cs = rest[1::2]
-                    if 0 not in zs and 0 not in cs and 1 not in zs.translate(_ODD):
-                        first = (z0 >> 1) if not (z0 & 1) else -((z0 + 1) >> 1)
-                        indexes = list(accumulate(map(_HALF.__getitem__, zs), initial=first))
-                        if -MAX_ABS_INDEX <= indexes[0] and indexes[-1] <= MAX_ABS_INDEX and zero < (1 << 62):
-                            s = DDSketch()
-                            s.bins = dict(zip(indexes, chain((c0,), cs)))
-                            s.zero_count = zero
-                            s.count = zero + c0 + sum(cs)
-                            return s
-    except SketchDecodeError:
-        pass  # the shared decoder gives the authoritative error
-    return None
+    """(zero count, bins, count) of a small sketch of one-byte varints past the first
+    bin, or None for anything else."""
+    m = _HEAD.match(data)
+    if m is None:
+        return None
+    get = _values.get
+    head = [get(t) for t in m.groups()]
+    if None in head:
+        head = [_value(t) for t in m.groups()]
+        if None in head:
+            return None
+    zero, n, z0, c0 = head
+    if not 1 <= n <= MAX_BINS or not c0:
+        return None
+    rest = data[m.end() :]
+    if not rest.isascii() or len(rest) != 2 * (n - 1):
+        return None
+    zs = rest[0::2]
+    cs = rest[1::2]
+    if 0 in zs or 0 in cs or 1 in zs.translate(_ODD):
+        return None
+    first = (z0 >> 1) if not (z0 & 1) else -((z0 + 1) >> 1)
+    indexes = list(accumulate(map(_HALF.__getitem__, zs), initial=first))
+    if indexes[0] < -MAX_ABS_INDEX or indexes[-1] > MAX_ABS_INDEX or zero >= 1 << 62:
+        return None
+    return zero, dict(zip(indexes, chain((c0,), cs))), zero + c0 + sum(cs)
 
 
 def decode(data):
@@ -126,8 +133,26 @@ def decode(data):
     data = bytes(data)
     # Harvest sketches (small, one-byte varints) take slicing; stored rollup sketches
     # (hundreds of bins, large counts) the tokenizer; each is faster where it is used.
-    s = _small(data) if len(data) < 512 else _large(data)
+    if len(data) < 512:
+        parts = _small(data)
+        if parts is not None:
+            s = DDSketch()
+            s.zero_count, s.bins, s.count = parts
+            return s
+        return DDSketch.from_bytes(data)
+    s = _large(data)
     return s if s is not None else DDSketch.from_bytes(data)
+
+
+def decode_parts(data):
+    """(zero count, bins, count) of encoded sketch bytes, accepting and refusing exactly
+    what ``decode`` does, without building a DDSketch: ingest checks 50 harvest
+    sketches a payload and only hands their bins on."""
+    parts = _small(data) if len(data) < 512 else None
+    if parts is None:
+        s = decode(data)
+        return s.zero_count, s.bins, s.count
+    return parts
 
 
 def decode_base64(text):

@@ -126,11 +126,10 @@ def check(headers, body, inline=False):
         return error(400, "invalid", "strings must not contain NUL characters", "body")
     sketches = []
     for i, metric in enumerate(payload.metrics):
-        problem, sketch = check_sketch(metric.sketch, metric.count)
+        problem, parts = check_sketch(metric.sketch, metric.count)
         if problem:
             return error(400, "invalid", problem, f"metrics[{i}].sketch")
-        # Hand the decoded bins to the worker instead of decoding them twice.
-        sketches.append((sketch.zero_count, sketch.bins))
+        sketches.append(parts)  # handed to the worker, which need not decode them again
 
     try:
         app_id, apdex_t = resolve_app(resolved.organization_id, payload.app, cache_only=inline)
