@@ -44,16 +44,22 @@ def _samples(org, app, spans, step):
     return " UNION ALL ".join(sql), params
 
 
-def buckets(org, app, spans, step):
-    """(host, pid, bucket start, cpu avg, cpu max, memory avg, memory max, samples, last time) rows
-    of the processes, in ``step``-second buckets (aligned to the epoch) over the ``spans``."""
+PAGE_COLUMNS = (
+    "(sum(cpu_sum) / sum(samples))::float8, max(cpu_max)::float8, (sum(memory_sum) / sum(samples))::float8, "
+    "max(memory_max)::bigint, sum(samples)::bigint, extract(epoch FROM max(last_time))::float8"
+)
+SERIES_COLUMNS = "(sum(cpu_sum) / sum(samples))::float8, max(memory_max)::bigint"
+
+
+def buckets(org, app, spans, step, columns=PAGE_COLUMNS):
+    """(host, pid, bucket start, *columns) rows of the processes, in ``step``-second buckets
+    (aligned to the epoch) over the ``spans``. PAGE_COLUMNS: cpu avg, cpu max, memory avg,
+    memory max, samples, last sample unix seconds; SERIES_COLUMNS: cpu avg, memory max."""
     source, params = _samples(org, app, spans, step)
     if not source:
         return []
     return rows(
-        "SELECT host, pid, (floor(extract(epoch FROM time) / %s) * %s)::bigint AS b, "
-        "(sum(cpu_sum) / sum(samples))::float8, max(cpu_max)::float8, (sum(memory_sum) / sum(samples))::float8, "
-        f"max(memory_max)::bigint, sum(samples)::bigint, max(last_time) FROM ({source}) s "
+        f"SELECT host, pid, extract(epoch FROM time)::bigint / %s * %s AS b, {columns} FROM ({source}) s "
         "GROUP BY host, pid, b ORDER BY host, pid, b",
         [step, step, *params],
     )
@@ -67,7 +73,7 @@ def instances(org, app, since, until):
     step = series_resolution(until - since)
     spans = [(since // 60 * 60, until)]
     series = defaultdict(list)
-    for host, pid, t, cpu, _, _, memory, _, _ in buckets(org, app, spans, step):
+    for host, pid, t, cpu, memory in buckets(org, app, spans, step, SERIES_COLUMNS):
         series[(host, pid)].append({"t": int(t), "cpu_percent": cpu, "memory_bytes": int(memory)})
     source, params = _samples(org, app, spans, step)
     latest = rows(
@@ -157,10 +163,11 @@ def instances_overview(org, app, since, until, step):
         p["share_busy"] += busy * minutes / reported[b]
         series[(host, pid)][b] = (cpu_avg, mem_avg)
     out = []
-    for p in sorted(procs.values(), key=lambda p: (-p["last_seen"].timestamp(), p["host"], p["pid"])):
+    for p in sorted(procs.values(), key=lambda p: (-p["last_seen"], p["host"], p["pid"])):
+        last_seen = to_dt(p["last_seen"])
         sample = (
             InstanceMinute.objects.for_org(org)
-            .filter(app=app, host=p["host"], pid=p["pid"], time__lte=p["last_seen"])
+            .filter(app=app, host=p["host"], pid=p["pid"], time__lte=last_seen)
             .order_by("-time")
             .first()
         )
@@ -172,7 +179,7 @@ def instances_overview(org, app, since, until, step):
                 "cpu_avg": p["cpu_sum"] / p["minutes"],
                 "cpu_max": p["cpu_max"],
                 "memory_last": sample.memory_bytes if sample else None,
-                "last_seen": p["last_seen"],
+                "last_seen": last_seen,
                 "rpm": p["share_count"] / p["minutes"],
                 "avg_response_s": p["share_busy"] / p["share_count"] if p["share_count"] else None,
                 "sample": sample,

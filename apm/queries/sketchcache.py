@@ -142,28 +142,33 @@ def series_quantiles(org, rows, now=None):
 
 
 def merged_quantiles(org, groups, now=None):
-    """{group: [Row]} -> {group: (p50, p95, p99) seconds} of the merge of each group's rows."""
+    """{group: [Row]} -> {group: (p50, p95, p99) seconds} of the merge of each group's rows.
+
+    The closed rows of each group are merged and cached per resolution: a range's minute
+    edge gains a closed row every minute, its hour and day rows stay the same for an hour.
+    """
     now = now or time.time()
-    closed = {g: [r for r in rows if _is_closed(r, now)] for g, rows in groups.items()}
-    keys = {g: _digest("mg", rows) for g, rows in closed.items() if rows}
+    closed = defaultdict(list)  # (group, step) -> closed rows
+    open_rows = defaultdict(list)
+    for g, rows in groups.items():
+        for r in rows:
+            (closed[(g, r.step)] if _is_closed(r, now) else open_rows[g]).append(r)
+    keys = {part: _digest("mg", rows) for part, rows in closed.items()}
     found = cache.get_many(list(keys.values()))
-    todo = [r for g, k in keys.items() if k not in found for r in closed[g]]
-    fresh = {}
+    todo = [r for part, k in keys.items() if k not in found for r in closed[part]]
     if todo:
         decoded = dict(zip(todo, decoded_sketches(org, todo)))
-        for g, k in keys.items():
-            if k not in found:
-                fresh[k] = _as_part(merged(decoded[r] for r in closed[g]))
+        fresh = {k: _as_part(merged(decoded[r] for r in closed[part])) for part, k in keys.items() if k not in found}
         cache.set_many(fresh, COARSE_CACHE_SECONDS)
         found.update(fresh)
-    open_rows = {g: [r for r in rows if not _is_closed(r, now)] for g, rows in groups.items()}
     flat = [r for rows in open_rows.values() for r in rows]
     decoded_open = dict(zip(flat, decoded_sketches(org, flat))) if flat else {}
+    parts = defaultdict(list)
+    for (g, _), k in keys.items():
+        parts[g].append(found[k])
     out = {}
     for g in groups:
-        parts = [found[keys[g]]] if g in keys else []
-        parts += [decoded_open[r] for r in open_rows[g]]
-        sketch = merged(parts)
+        sketch = merged(parts[g] + [decoded_open[r] for r in open_rows[g]])
         out[g] = tuple(quantiles(sketch)) if sketch else NO_QUANTILES
     return out
 
