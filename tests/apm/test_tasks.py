@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apm import partitions
 from apm.celery import app as celery_app
-from apm.models import AppHour, AppMinute
+from apm.models import AppHour, AppMinute, InstanceHour
 from apm.tasks import downsample_recent, enforce_retention
 from tests.ingest import payloads as P
 from tests.ingest.conftest import drain
@@ -43,10 +43,16 @@ def test_it_deletes_rows_past_retention(org, app, settings):
     for age in (0, 89, 91, 200):
         AppHour.objects.for_org(org).create(organization=org, app=app, txn_type="web",
                                             time=now - dt.timedelta(days=age), count=1)
+        InstanceHour.objects.for_org(org).create(
+            organization=org, app=app, host="web-1", pid=1, time=now - dt.timedelta(days=age), samples=1, cpu_sum=1.0,
+            cpu_max=1.0, memory_sum=1, memory_max=1, last_time=now - dt.timedelta(days=age), last_cpu_percent=1.0,
+            last_memory_bytes=1,
+        )
     result = enforce_retention()
-    assert result["apm_apphour"] == 2
+    assert result["apm_apphour"] == result["apm_instancehour"] == 2
     ages = sorted((now - h.time).days for h in AppHour.objects.for_org(org))
     assert ages == [0, 89]
+    assert sorted((now - h.time).days for h in InstanceHour.objects.for_org(org)) == [0, 89]
 
 
 @pytest.mark.django_db
