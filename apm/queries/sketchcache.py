@@ -157,7 +157,7 @@ def merged_quantiles(org, groups, now=None):
     found = cache.get_many(list(keys.values()))
     todo = [r for part, k in keys.items() if k not in found for r in closed[part]]
     if todo:
-        decoded = dict(zip(todo, decoded_sketches(org, todo)))
+        decoded = _decoded_for_merge(org, todo)
         fresh = {k: _as_part(merged(decoded[r] for r in closed[part])) for part, k in keys.items() if k not in found}
         cache.set_many(fresh, COARSE_CACHE_SECONDS)
         found.update(fresh)
@@ -170,6 +170,21 @@ def merged_quantiles(org, groups, now=None):
     for g in groups:
         sketch = merged(parts[g] + [decoded_open[r] for r in open_rows[g]])
         out[g] = tuple(quantiles(sketch)) if sketch else NO_QUANTILES
+    return out
+
+
+def _decoded_for_merge(org, rows):
+    """{row: (zero count, bins)}: minute rows through the per-row cache (a range's minute edge is
+    merged again each minute), hour and day rows decoded directly (their merge is cached whole
+    and changes about hourly; caching each would cost more Redis time and memory than it saves)."""
+    fine = [r for r in rows if r.step == 60]
+    out = dict(zip(fine, decoded_sketches(org, fine))) if fine else {}
+    coarse = [r for r in rows if r.step != 60]
+    if coarse:
+        blobs = _fetch_sketches(org, coarse)
+        for r in coarse:
+            blob = blobs.get((r.kind, r.step, r.id))
+            out[r] = _as_part(decode(blob) if blob else None)
     return out
 
 
