@@ -221,3 +221,16 @@ def test_the_warm_up_task_caches_app_quantiles_of_closed_minutes(org, app, setti
     assert not [q for q in ctx.captured_queries if "sketch" in q["sql"]]
     assert warm_chart_cache() >= 0  # the scheduled task runs (on whatever has just closed)
     assert "frontend-warm-chart-cache" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_a_moved_minute_edge_reuses_the_cached_merge_of_the_hours(org, app):
+    facts = seed_app(org, app, minutes=150)
+    until = facts["last_minute"] + 60
+    since = until // 3600 * 3600 - 2 * 3600 + 17 * 60 + 30  # a minute edge, then whole hours
+    queries.transactions(org, app, since, until)
+    with CaptureQueriesContext(connection) as ctx:
+        moved = queries.transactions(org, app, since + 60, until)
+    assert not [q for q in ctx.captured_queries if "sketch" in q["sql"]]  # hours merged, minutes decoded: cached
+    expected = txn_minutes(org, app, moved["from"], until)
+    for row in moved["transactions"]:
+        assert row["p95_ms"] == pytest.approx(reference(expected[row["name"]], 1)["p95_ms"])
