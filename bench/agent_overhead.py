@@ -218,22 +218,41 @@ class _Sink(BaseHTTPRequestHandler):
 
 
 def child_icount(mode, view, n):
-    """For --instructions: the same app, a fixed number of requests, then exit."""
+    """For --instructions: the same app, a fixed number of requests, then exit.
+
+    Deterministic by construction: the agent's threads are stopped (their wake-ups
+    follow the wall clock, which valgrind slows ~50x) and the transactions buffered
+    by the requests are folded explicitly at the end, so the count covers the request
+    path plus aggregation; building and sending payloads is the harvest-thread figure
+    of the wall-clock mode. Objects made before the measured requests are frozen out
+    of the GC in both modes: otherwise one full collection (~100k instructions per
+    request over 1,000 requests) lands in one run and not in the other."""
+    import gc
+
     db = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False).name
+    agent = None
     if mode == "agent":
         sys.path.insert(0, AGENT_DIR)
         import pulse_agent
 
-        pulse_agent.init(endpoint="http://127.0.0.1:9", ingest_key=KEY, app_name="bench",
-                         # The longest interval the agent accepts (600 fell back to 2 s, and
-                         # under callgrind's slowdown harvests then landed in the per-request count).
-                         log_level="error", harvest_interval=60)
+        agent = pulse_agent.init(endpoint="http://127.0.0.1:9", ingest_key=KEY, app_name="bench",
+                                 log_level="error", harvest_interval=60)
+        agent.stop_event.set()
+        agent.send_wake.set()
+        agent.thread.join()
+        agent.sender.join()
     setup_django(db)
     from django.core.wsgi import get_wsgi_application
 
     app = get_wsgi_application()
     drive(app, "/%s/" % view, 300)
+    if agent is not None:
+        agent.aggregator.fold()
+    gc.collect()
+    gc.freeze()
     drive(app, "/%s/" % view, n)
+    if agent is not None:
+        agent.aggregator.fold()
     os.unlink(db)
     os._exit(0)
 

@@ -14,7 +14,7 @@ import time
 import uuid
 
 from pulse_agent import __version__, config, transaction, transport
-from pulse_agent.aggregator import Aggregator
+from pulse_agent.aggregator import FOLD_INTERVAL, Aggregator
 from pulse_agent.log import log_once, logger
 
 INSTANCE_EVERY = 30.0  # seconds between instance-only payloads when idle
@@ -49,6 +49,7 @@ class Agent:
         self.started_at = time.time()
         self.pending = collections.deque()
         self.pending_bytes = 0
+        self.pending_lock = threading.Lock()  # harvest thread enqueues, sender pops
         self.dropped = dict.fromkeys(("events", "traces", "errors", "metrics", "payloads"), 0)
         self.dropped_lock = threading.Lock()
         self.next_send_at = 0.0
@@ -57,14 +58,16 @@ class Agent:
         self.last_harvest = time.time()
         self.cpu_mark = _cpu_seconds()
         self.stop_event = threading.Event()
+        self.send_wake = threading.Event()
         self.thread = None
+        self.sender = None
         self.send_lock = threading.Lock()
 
     # -- request side ----------------------------------------------------------
 
     def record(self, txn):
         try:
-            self.aggregator.record(txn)
+            transaction.finish(txn, txn.duration)
         except Exception:
             from pulse_agent.log import internal_error
 
@@ -80,40 +83,71 @@ class Agent:
         with self.dropped_lock:
             self.dropped[kind] += n
 
-    # -- harvest thread ----------------------------------------------------------
+    # -- harvest and sender threads -----------------------------------------------
+    #
+    # The harvest thread folds the request threads' buffer every FOLD_INTERVAL and
+    # builds a payload every harvest interval; the sender thread posts payloads, so a
+    # slow or unreachable server never delays folding (and never fills the buffer).
 
     def start(self):
         t = threading.Thread(target=self._run, name="pulse-agent-harvest", daemon=True)
         self.thread = t
         t.start()
+        s = threading.Thread(target=self._send_loop, name="pulse-agent-send", daemon=True)
+        self.sender = s
+        s.start()
 
     def _run(self):
         interval = self.settings.harvest_interval
         stop = self.stop_event
-        while not stop.wait(interval):
+        fold = self.aggregator.fold
+        next_harvest = time.monotonic() + interval
+        while not stop.wait(min(FOLD_INTERVAL, interval)):
             try:
-                self.harvest_once()
+                fold()
+                now = time.monotonic()
+                if now >= next_harvest:
+                    next_harvest = max(next_harvest + interval, now)
+                    self.harvest_once()
             except Exception:
                 from pulse_agent.log import internal_error
 
                 internal_error("harvest")
 
-    def harvest_once(self, deadline=None):
+    def _send_loop(self):
+        stop = self.stop_event
+        wake = self.send_wake
+        while True:
+            wake.wait(self.settings.harvest_interval)
+            wake.clear()
+            if stop.is_set():
+                return
+            try:
+                self.send_pending()
+            except Exception:
+                from pulse_agent.log import internal_error
+
+                internal_error("send")
+
+    def harvest_once(self):
         payload = self.build_payload()
         if payload is not None:
             self.enqueue(Pending(payload))
-        self.send_pending(deadline)
+            self.send_wake.set()
 
     def build_payload(self, force=False):
         h = self.aggregator.swap()
         now = time.time()
         period = max(now - self.last_harvest, 0.001)
         self.last_harvest = now
-        idle = h.is_empty()
+        full = self.aggregator.take_dropped()
+        idle = h.is_empty() and not full
         if idle and not force and now - self.last_sent < INSTANCE_EVERY:
             return None
         metrics, events, events_seen, traces, errors = h.payload_parts()
         with self.dropped_lock:
+            # transactions dropped unfolded (buffer full) count as lost metrics
+            self.dropped["metrics"] += full
             d = dict(self.dropped)
             d["traces"] += h.dropped_traces
             self.dropped["traces"] += h.dropped_traces
@@ -154,13 +188,14 @@ class Agent:
 
     def enqueue(self, pending):
         limit = self.settings.max_buffer_bytes
-        self.pending.append(pending)
-        self.pending_bytes += len(pending.body)
-        while self.pending_bytes > limit and len(self.pending) > 1:
-            old = self.pending.popleft()
-            self.pending_bytes -= len(old.body)
-            self._count_payload_drop(old.payload)
-            log_once("buffer-full", "send buffer full (%d bytes): dropping the oldest payloads", limit)
+        with self.pending_lock:
+            self.pending.append(pending)
+            self.pending_bytes += len(pending.body)
+            while self.pending_bytes > limit and len(self.pending) > 1:
+                old = self.pending.popleft()
+                self.pending_bytes -= len(old.body)
+                self._count_payload_drop(old.payload)
+                log_once("buffer-full", "send buffer full (%d bytes): dropping the oldest payloads", limit)
 
     def _count_payload_drop(self, payload):
         with self.dropped_lock:
@@ -174,10 +209,11 @@ class Agent:
         s = self.settings
         if not s.ingest_key:
             # Nothing can be delivered; keep memory bounded by dropping what was built.
-            while self.pending:
-                old = self.pending.popleft()
-                self._count_payload_drop(old.payload)
-            self.pending_bytes = 0
+            with self.pending_lock:
+                while self.pending:
+                    old = self.pending.popleft()
+                    self._count_payload_drop(old.payload)
+                self.pending_bytes = 0
             log_once("no-key", "PULSE_INGEST_KEY is not set: data is not sent", level=logging.WARNING)
             return
         with self.send_lock:
@@ -194,11 +230,12 @@ class Agent:
                 item = self.pending[0]
                 sends += 1
                 result = transport.post(s.endpoint, s.ingest_key, item.body, timeout)
-                if self.pending and self.pending[0] is item:
-                    self.pending.popleft()
-                    self.pending_bytes -= len(item.body)
-                else:  # dropped by a concurrent enqueue while posting
-                    continue
+                with self.pending_lock:
+                    if self.pending and self.pending[0] is item:
+                        self.pending.popleft()
+                        self.pending_bytes -= len(item.body)
+                    else:  # dropped by a concurrent enqueue while posting
+                        continue
                 if result.outcome == transport.OK:
                     self.failures = 0
                     self._on_accepted(item.payload, result.body)
@@ -216,13 +253,15 @@ class Agent:
                         self._count_payload_drop(item.payload)
                         log_once("too-large", "payload too large and cannot be split: dropped")
                     else:
-                        for half in reversed(halves):
-                            p = Pending(half)
-                            self.pending.appendleft(p)
-                            self.pending_bytes += len(p.body)
+                        parts = [Pending(half) for half in halves]
+                        with self.pending_lock:
+                            for p in reversed(parts):
+                                self.pending.appendleft(p)
+                                self.pending_bytes += len(p.body)
                 else:
-                    self.pending.appendleft(item)
-                    self.pending_bytes += len(item.body)
+                    with self.pending_lock:
+                        self.pending.appendleft(item)
+                        self.pending_bytes += len(item.body)
                     if result.outcome == transport.WAIT:
                         wait = result.retry_after if result.retry_after is not None else 10.0
                         wait = min(max(wait, 0.0), MAX_RETRY_AFTER)
@@ -249,7 +288,7 @@ class Agent:
         if isinstance(body, dict):
             t = body.get("apdex_t")
             if isinstance(t, (int, float)) and 0.001 <= t <= 60:
-                self.aggregator.apdex_t = float(t)
+                self.aggregator.set_apdex_t(float(t))
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -258,6 +297,7 @@ class Agent:
             timeout = self.settings.shutdown_timeout
         deadline = time.monotonic() + timeout
         self.stop_event.set()
+        self.send_wake.set()
         t = self.thread
         if t is not None and t.is_alive() and t is not threading.current_thread():
             t.join(max(0.0, min(timeout, deadline - time.monotonic())))
@@ -277,7 +317,6 @@ class Agent:
 
     def after_fork_in_child(self):
         self.aggregator.reset_after_fork()
-        transaction._sink = self.aggregator.record
         self._reset_process_state()
         self.start()
 
@@ -368,7 +407,7 @@ def init(**overrides):
                 return None
             agent = Agent(settings)
             _agent = agent
-            transaction._sink = agent.aggregator.record
+            agent.aggregator.attach()
             transaction._error_room = agent.error_room
             agent.start()
             if hasattr(os, "register_at_fork"):

@@ -1,20 +1,58 @@
 """Aggregation of finished transactions into one harvest's worth of data.
 
-``record`` runs at the end of every transaction under one short, uncontended lock;
-everything costly (sketch encoding, SQL obfuscation, span trees, JSON) happens in
-``Harvest.payload_parts`` on the harvest thread.
+Request threads only append one flat tuple per finished transaction to a bounded list
+(``transaction.finish``: no lock, no per-name work). The harvest thread drains that
+list every ``FOLD_INTERVAL`` seconds and folds the batch into per-name, per-minute
+metrics with mostly C-level operations (sort, sum, bisect, Counter), decides traces
+among the few transactions flagged as candidates, and samples events with a
+reservoir. Everything costly for the payload (sketch encoding, SQL obfuscation, span
+trees, JSON) happens in ``Harvest.payload_parts``, also on the harvest thread.
 """
 
+import math
 import random
 import threading
+import time
+from bisect import bisect_right
+from itertools import groupby
+from operator import itemgetter
 
+from pulse_agent import transaction
 from pulse_agent.log import internal_error
 from pulse_agent.obfuscate import obfuscate_sql, sql_summary
-from pulse_agent.sketch import _INV_LOG_GAMMA, ZERO_THRESHOLD, DDSketch, _ceil, _log
-from pulse_agent.transaction import new_span_id, new_trace_id
+from pulse_agent.sketch import DDSketch
+from pulse_agent.transaction import DATABASE, EXTERNAL, TEMPLATE, new_span_id, new_trace_id
 
 OTHER_NAME = "Other"
+# Layout of the tuple ``transaction.finish`` appends for each finished transaction.
+RECORD = ("name", "type", "t0", "duration", "status", "error", "database", "external",
+          "template", "trace_id", "txn")
+FOLD_INTERVAL = 0.2  # seconds between folds: bounds how long tuples wait in the buffer
+# At most this many unfolded transactions (a few MB); beyond, they are dropped and
+# counted. Only reachable when the harvest thread can't run for seconds.
+MAX_BUFFERED = 20000
+
 _random = random.random
+_randrange = random.randrange
+_log = math.log
+
+
+def _select(cols, idx):
+    """The rows ``idx`` of each column."""
+    if len(idx) == 1:
+        i = idx[0]
+        return tuple((c[i],) for c in cols)
+    get = itemgetter(*idx)
+    return tuple(map(get, cols))
+
+
+def _event_record(rec):
+    """A tuple as kept in the events reservoir: without the transaction object (so its
+    spans are not held), with its trace id, set by now if it was kept as a trace."""
+    txn = rec[10]
+    if txn is None:
+        return rec
+    return rec[:9] + (txn.trace_id, None)
 
 
 class Metric:
@@ -42,124 +80,141 @@ class Metric:
 
 
 class Harvest:
-    """Everything recorded between two harvests."""
+    """Everything recorded between two harvests (harvest thread only)."""
 
     __slots__ = (
-        "apdex_t", "metrics", "names", "events", "events_seen", "slow", "samples",
-        "errors", "dropped_errors", "dropped_traces", "settings", "sample_minutes",
-        "sampled_names", "max_events", "last_minute", "last_by_name",
+        "apdex_t", "metrics", "names", "events", "events_seen", "next_event", "w",
+        "slow", "samples", "errors", "dropped_traces", "settings", "sample_minutes",
+        "sampled_names", "max_events", "errors_reserved", "offset",
     )
 
     def __init__(self, settings, apdex_t, sample_minutes):
         self.settings = settings
         self.apdex_t = apdex_t
         self.metrics = {}  # minute -> {name: Metric}
-        self.names = set()
-        self.events = []
+        self.names = {}  # name as seen -> name reported (OTHER_NAME past the limit)
+        self.events = []  # reservoir of event tuples
         self.events_seen = 0
+        self.next_event = 0  # stream index of the next transaction the reservoir takes
+        self.w = 1.0
         self.slow = []  # transactions over 4 x apdex_t (slowest kept)
         self.samples = []  # a few ordinary transactions per minute
         self.errors = []
-        self.dropped_errors = 0
         self.dropped_traces = 0
         self.sample_minutes = sample_minutes  # {minute: names sampled}, shared across harvests
         self.sampled_names = set()  # names not to sample again in this harvest
         self.max_events = settings.max_events
-        self.last_minute = None
-        self.last_by_name = None
+        self.errors_reserved = 0  # error events handed out (request threads), see error_room
+        self.offset = time.time() - time.perf_counter()  # perf_counter -> wall clock
 
-    def record(self, txn):
-        # The hottest function of the agent (once per transaction): locals only, the
-        # sketch update inlined, the metric of the last name and minute reused.
-        d = txn.duration
-        end = txn.start + d
-        minute = int(end // 60.0) * 60
-        name = txn.name
-        if minute == self.last_minute:
-            by_name = self.last_by_name
+    # -- folding (harvest thread) ---------------------------------------------------
+
+    def fold(self, batch, offset):
+        """Fold finished-transaction tuples; ``offset`` turns perf_counter into wall time."""
+        self.offset = offset
+        cols = tuple(zip(*batch))  # one pass: a column per field
+        # traces and error events, in arrival order: only the flagged transactions
+        for txn in filter(None, cols[10]):
+            self._candidate(txn, offset)
+        # metrics per (minute, name); a batch almost always falls within one minute
+        # and, in most apps, holds few names
+        t0s = cols[2]
+        lo = int((min(t0s) + offset) // 60.0) * 60  # bounds of every end (t0 + duration)
+        hi = int((max(t0s) + max(cols[3]) + offset) // 60.0) * 60
+        names = cols[0]
+        if lo == hi:
+            if len(set(names)) == 1:
+                self._fold_group(lo, names[0], cols)
+            else:
+                order = sorted(range(len(names)), key=names.__getitem__)
+                for name, idx in groupby(order, names.__getitem__):
+                    self._fold_group(lo, name, _select(cols, list(idx)))
         else:
-            by_name = self.metrics.get(minute)
-            if by_name is None:
-                by_name = self.metrics[minute] = {}
-            self.last_minute = minute
-            self.last_by_name = by_name
+            groups = {}
+            for i, (name, t0, d) in enumerate(zip(names, t0s, cols[3])):
+                key = (int((t0 + d + offset) // 60.0) * 60, name)
+                g = groups.get(key)
+                if g is None:
+                    groups[key] = [i]
+                else:
+                    g.append(i)
+            for (minute, name), idx in groups.items():
+                self._fold_group(minute, name, _select(cols, idx))
+        self._sample_events(batch)
+
+    def _fold_group(self, minute, name, cols):
+        by_name = self.metrics.get(minute)
+        if by_name is None:
+            by_name = self.metrics[minute] = {}
+        name = self._reported_name(name)
         m = by_name.get(name)
         if m is None:
-            m = self._new_metric(txn, minute)
-            name = txn.name
-        status = txn.status
-        error = txn.error or (status is not None and status >= 500)
-        m.count += 1
-        m.sum += d
-        if d < m.min:
-            m.min = d
-        if d > m.max:
-            m.max = d
+            m = by_name[name] = Metric(cols[1][0])
+        _, _, _, durs, statuses, errs, dbs, exts, tmpls = cols[:9]
+        n = len(durs)
+        ordered = sorted(durs)
+        m.count += n
+        m.sum += sum(durs)
+        if ordered[0] < m.min:
+            m.min = ordered[0]
+        if ordered[-1] > m.max:
+            m.max = ordered[-1]
         t = self.apdex_t
-        if error:
-            m.errors += 1
-            m.frustrated += 1
-        elif d <= t:
-            m.satisfied += 1
-        elif d <= 4.0 * t:
-            m.tolerating += 1
+        codes = set(statuses)  # a handful of distinct values
+        codes.discard(None)
+        if any(errs) or (codes and max(codes) >= 500):
+            errors = sat = tol = 0
+            for d, e, s in zip(durs, errs, statuses):
+                if e or (s is not None and s >= 500):
+                    errors += 1
+                elif d <= t:
+                    sat += 1
+                elif d <= 4.0 * t:
+                    tol += 1
+            m.errors += errors
         else:
-            m.frustrated += 1
-        db = txn.t_db
-        ext = txn.t_ext
-        tmpl = txn.t_tmpl
-        if db or ext or tmpl:
-            m.database += db
-            m.external += ext
-            m.template += tmpl
-            py = d - db - ext - tmpl
-            m.python += py if py > 0.0 else 0.0
+            sat = bisect_right(ordered, t)
+            tol = bisect_right(ordered, 4.0 * t) - sat
+        m.satisfied += sat
+        m.tolerating += tol
+        m.frustrated += n - sat - tol
+        if any(dbs) or any(exts) or any(tmpls):
+            m.database += sum(dbs)
+            m.external += sum(exts)
+            m.template += sum(tmpls)
+            py = 0.0
+            for d, a, b, c in zip(durs, dbs, exts, tmpls):
+                p = d - a - b - c
+                if p > 0.0:
+                    py += p
+            m.python += py
         else:
-            m.python += d
-        sk = m.sketch  # DDSketch.add, inlined
-        if d > ZERO_THRESHOLD:
-            i = _ceil(_log(d) * _INV_LOG_GAMMA)
-            bins = sk.bins
-            bins[i] = bins.get(i, 0) + 1
-        else:
-            sk.zero_count += 1
-        sk.count += 1
+            m.python += sum(durs)
+        m.sketch.add_sorted(ordered)
 
-        # traces: slow ones first, then one sample per name and minute, a few per minute
-        has_trace = False
-        if d > 4.0 * t:
-            has_trace = self._keep_slow(txn)
-        elif name not in self.sampled_names:
-            has_trace = self._keep_sample(txn, minute)
+    def _reported_name(self, name):
+        out = self.names.get(name)
+        if out is None:
+            out = name if len(self.names) < self.settings.max_metric_names else OTHER_NAME
+            self.names[name] = out
+        return out
 
-        # events: reservoir sample (Algorithm R) of flat tuples, so the transaction
-        # and its spans are freed right away (only traced ones are kept)
-        seen = self.events_seen = self.events_seen + 1
-        if seen <= self.max_events:
-            self.events.append(
-                (name, txn.type, end, d, status, error, txn.get_trace_id() if has_trace else txn.trace_id)
-            )
-        else:
-            r = int(_random() * seen)
-            if r < self.max_events:
-                self.events[r] = (
-                    name, txn.type, end, d, status, error, txn.get_trace_id() if has_trace else txn.trace_id
-                )
-
+    def _candidate(self, txn, offset):
+        txn.start = txn.t0 + offset
+        name = self._reported_name(txn.name)
+        if name is not txn.name:
+            txn.name = name
         if txn.error_event is not None:
             self.errors.append(txn.error_event)
-
-    def _new_metric(self, txn, minute):
-        name = txn.name
-        if name not in self.names:
-            if len(self.names) >= self.settings.max_metric_names:
-                name = txn.name = OTHER_NAME
-            self.names.add(name)
-        by_name = self.metrics[minute]
-        m = by_name.get(name)
-        if m is None:
-            m = by_name[name] = Metric(txn.type)
-        return m
+        d = txn.duration
+        if d > 4.0 * self.apdex_t:
+            kept = self._keep_slow(txn)
+        elif name not in self.sampled_names:
+            kept = self._keep_sample(txn, int((txn.start + d) // 60.0) * 60)
+        else:
+            kept = False
+        if kept:
+            txn.get_trace_id()
 
     def _keep_slow(self, txn):
         slow = self.slow
@@ -174,16 +229,17 @@ class Harvest:
         return False
 
     def _keep_sample(self, txn, minute):
+        name = txn.name
         if not txn.spans:
+            transaction._claims.discard(name)  # let a later one of this name try
             return False
         taken = self.sample_minutes.get(minute)
         if taken is None:
             if len(self.sample_minutes) > 4:
                 self.sample_minutes.clear()
             taken = self.sample_minutes[minute] = set()
-        name = txn.name
         if name in taken:
-            self.sampled_names.add(name)  # skip the lookups for this name until next harvest
+            self.sampled_names.add(name)  # skip this name until next harvest
             return False
         if len(taken) < self.settings.trace_samples_per_minute and len(self.samples) < 20 - self.settings.max_traces:
             taken.add(name)
@@ -192,8 +248,35 @@ class Harvest:
         self.sampled_names.add(name)
         return False
 
-    def error_room(self):
-        return len(self.errors) < self.settings.max_errors
+    def _sample_events(self, batch):
+        """Reservoir sampling (Vitter's Algorithm L): uniform over every transaction of
+        the harvest, with work proportional to the events taken, not to the batch.
+        The reservoir holds the tuples themselves; events are made at payload time."""
+        k = self.max_events
+        first = self.events_seen
+        stop = self.events_seen = first + len(batch)
+        if k <= 0:
+            return
+        events = self.events
+        if len(events) < k:
+            take = min(k - len(events), len(batch))
+            events.extend(map(_event_record, batch[:take]))
+            if len(events) < k:
+                return
+            self.w = (1.0 - _random()) ** (1.0 / k)
+            self.next_event = first + take + self._skip()
+        nxt = self.next_event
+        while nxt < stop:
+            events[int(_random() * k)] = _event_record(batch[nxt - first])
+            self.w *= (1.0 - _random()) ** (1.0 / k)
+            nxt += self._skip() + 1
+        self.next_event = nxt
+
+    def _skip(self):
+        w = self.w
+        if w >= 1.0:
+            return 0
+        return int(_log(1.0 - _random()) / math.log1p(-w))
 
     def is_empty(self):
         return not self.metrics and not self.errors
@@ -209,14 +292,16 @@ class Harvest:
         traced = {t.get_trace_id() for t in self.slow}
         traced.update(t.get_trace_id() for t in self.samples)
         events = []
-        for name, type_, end, duration, status, error, trace_id in self.events:
+        names = self.names
+        offset = self.offset
+        for name, type_, t0, duration, status, error, _, _, _, trace_id, _ in self.events:
             events.append({
-                "name": name,
+                "name": names.get(name, name),
                 "type": type_,
-                "end": end,
+                "end": t0 + duration + offset,
                 "duration": duration,
                 "status": status,
-                "error": bool(error),
+                "error": bool(error or (status is not None and status >= 500)),
                 "trace_id": trace_id or new_trace_id(),
                 "has_trace": trace_id in traced,
             })
@@ -245,6 +330,15 @@ def metric_dict(name, minute, m):
     }
 
 
+def _span_attrs(kind, name, attrs, extra):
+    """Protocol attributes of a span tuple (see ``Transaction.leave``)."""
+    if kind == DATABASE and attrs is not None and not isinstance(attrs, dict):
+        return {"sql": attrs, "db.system": extra}
+    if kind == TEMPLATE and attrs is None:
+        return {"template": name}
+    return attrs
+
+
 def trace_dict(txn, settings):
     """A transaction's span tree in protocol form; parents from time containment."""
     root_id = new_span_id()
@@ -259,14 +353,18 @@ def trace_dict(txn, settings):
         "attrs": {},
     }]
     record_sql = settings.record_sql
+    base = txn.t0
     # sort by start, longer first on ties, so a parent precedes its children
-    order = sorted(txn.spans, key=lambda sp: (sp[2], -sp[3]))
+    order = sorted(txn.spans, key=lambda sp: (sp[2], sp[2] - sp[3]))
     stack = [(0.0, txn.duration + 1e-9, root_id)]  # (start, end, id)
-    for kind, name, offset, duration, attrs, span_id in order[: settings.max_spans - 1]:
+    for kind, name, t0, t1, attrs, extra in order[: settings.max_spans - 1]:
+        offset = t0 - base
+        duration = t1 - t0
         end = offset + duration
         while len(stack) > 1 and not (stack[-1][0] <= offset and end <= stack[-1][1] + 1e-9):
             stack.pop()
-        sid = span_id or new_span_id()
+        attrs = _span_attrs(kind, name, attrs, extra)
+        sid = (extra if kind == EXTERNAL else None) or new_span_id()
         if name is None:
             name = sql_summary(attrs.get("sql", "")) if attrs else kind
         out_attrs = {}
@@ -301,33 +399,79 @@ def trace_dict(txn, settings):
 
 
 class Aggregator:
-    """Holds the current Harvest; swaps it out for the harvest thread."""
+    """Owns the buffer request threads append to and the current Harvest."""
 
     def __init__(self, settings):
         self.settings = settings
         self.apdex_t = settings.apdex_t
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # fold vs swap: harvest thread and shutdown
+        self.drop_lock = threading.Lock()
+        self.buffer = []
+        self.dropped = 0  # transactions dropped because the buffer was full
         self.sample_minutes = {}
         self.current = Harvest(settings, self.apdex_t, self.sample_minutes)
 
-    def record(self, txn):
-        """Called at the end of every transaction (request thread); never raises."""
+    def attach(self):
+        """Point the request-side hot path (module globals of ``transaction``) here."""
+        transaction._capacity = MAX_BUFFERED
+        transaction._on_full = self.count_full
+        transaction._slow = 4.0 * self.apdex_t
+        transaction._buffer = self.buffer
+
+    def set_apdex_t(self, t):
+        self.apdex_t = t
+        transaction._slow = 4.0 * t
+
+    def count_full(self):
+        with self.drop_lock:
+            self.dropped += 1
+
+    def take_dropped(self):
+        with self.drop_lock:
+            n, self.dropped = self.dropped, 0
+        return n
+
+    def fold(self):
+        """Drain the buffer into the current harvest (harvest thread); never raises."""
+        with self.lock:
+            self._fold_locked()
+
+    def _fold_locked(self):
+        buf = self.buffer
+        n = len(buf)
+        if not n:
+            return
+        # Copy then delete the first n: both atomic; appends racing with this land
+        # after index n and wait for the next fold.
+        batch = buf[:n]
+        del buf[:n]
         try:
-            with self.lock:
-                self.current.record(txn)
+            self.current.fold(batch, time.time() - time.perf_counter())
         except Exception:
-            internal_error("record")
+            internal_error("fold")
 
     def error_room(self):
-        return self.current.error_room()
+        h = self.current
+        if h.errors_reserved < self.settings.max_errors:
+            h.errors_reserved += 1
+            return True
+        return False
 
     def swap(self):
+        """Fold what is buffered and start a new harvest; returns the finished one."""
         with self.lock:
+            self._fold_locked()
             h = self.current
             self.current = Harvest(self.settings, self.apdex_t, self.sample_minutes)
+            transaction._claims.clear()
         return h
 
     def reset_after_fork(self):
         self.lock = threading.Lock()
+        self.drop_lock = threading.Lock()
+        del self.buffer[:]  # the parent's transactions are the parent's to report
+        self.dropped = 0
         self.sample_minutes = {}
         self.current = Harvest(self.settings, self.apdex_t, self.sample_minutes)
+        transaction._claims.clear()
+        self.attach()

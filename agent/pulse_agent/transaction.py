@@ -1,11 +1,12 @@
 """The per-request object and the hot path that hooks use.
 
 Design for overhead: one ``Transaction`` (with ``__slots__``) per request, stored in a
-ContextVar; spans are appended as tuples; exclusive time per segment is kept with a
-single running accumulator (``acc``) that each hook saves and restores on the Python
-stack, so nesting (a query inside a template) is counted once, in the innermost
-segment. Parents of spans are worked out from time containment only when a trace is
-actually sent, on the harvest thread.
+ContextVar; spans are flat tuples of raw ``perf_counter`` readings; exclusive time per
+segment is kept with a single running accumulator (``acc``) that each hook saves and
+restores on the Python stack, so nesting (a query inside a template) is counted once,
+in the innermost segment. A finished transaction becomes one flat tuple appended to a
+bounded list (no lock: ``list.append`` is atomic); the harvest thread folds those
+into metrics. Span trees are built only for the few transactions kept as traces.
 """
 
 import random
@@ -33,10 +34,21 @@ PRIORITY_FRAMEWORK = 2
 PRIORITY_USER = 3
 
 MAX_SPANS = 500
+MAX_STACK = 100
+MAX_MESSAGE = 2048
 
-# Set by the agent when it starts: where finished transactions go, and whether there
-# is room for one more error event in this harvest.
-_sink = None
+# Set by the agent when it starts (see ``Aggregator.attach``): the list finished
+# transactions are appended to and its bound, the duration above which a transaction
+# is a slow-trace candidate (4 x Apdex T), and the names that already have a sample
+# trace candidate in this harvest. None/0 while the agent is not running.
+_buffer = None
+_capacity = 0
+_slow = float("inf")
+_claims = set()
+
+
+def _on_full():
+    """Called when the buffer is full (the harvest thread fell behind)."""
 
 
 def error_room():
@@ -45,8 +57,6 @@ def error_room():
 
 def _error_room():
     return False
-MAX_STACK = 100
-MAX_MESSAGE = 2048
 
 
 def new_trace_id():
@@ -62,8 +72,8 @@ class Transaction:
         "name",
         "priority",
         "type",
-        "start",
         "t0",
+        "start",
         "duration",
         "status",
         "error",
@@ -83,10 +93,10 @@ class Transaction:
     )
 
     def __init__(self, name, type_="web", priority=PRIORITY_URL):
+        # ``start`` (wall clock) is derived from ``t0`` when needed, on the harvest thread.
         self.name = name
         self.priority = priority
         self.type = type_
-        self.start = _time()
         self.duration = 0.0
         self.status = None
         self.error = False
@@ -147,6 +157,10 @@ class Transaction:
         return headers
 
     # -- hot path for hooks --------------------------------------------------
+    #
+    # A span is ``(kind, name, t0, t1, attrs, extra)`` with raw perf_counter readings.
+    # ``attrs`` is None, a dict, or (database spans) the SQL text with ``extra`` naming
+    # the database system; for external spans ``extra`` is the span id sent downstream.
 
     def enter(self):
         """Start timing a segment; returns the saved accumulator for ``leave``."""
@@ -154,9 +168,10 @@ class Transaction:
         self.acc = 0.0
         return saved
 
-    def leave(self, kind, name, t0, saved, attrs=None, span_id=None):
+    def leave(self, kind, name, t0, saved, attrs=None, extra=None):
         try:
-            d = perf_counter() - t0
+            t1 = perf_counter()
+            d = t1 - t0
             excl = d - self.acc
             if excl < 0.0:
                 excl = 0.0
@@ -169,7 +184,7 @@ class Transaction:
                 self.t_tmpl += excl
             spans = self.spans
             if len(spans) < MAX_SPANS:
-                spans.append((kind, name, t0 - self.t0, d, attrs, span_id))
+                spans.append((kind, name, t0, t1, attrs, extra))
             else:
                 self.spans_dropped += 1
         except Exception:
@@ -180,7 +195,7 @@ class Transaction:
         try:
             spans = self.spans
             if len(spans) < MAX_SPANS:
-                spans.append((FUNCTION, name, t0 - self.t0, perf_counter() - t0, None, None))
+                spans.append((FUNCTION, name, t0, perf_counter(), None, None))
             else:
                 self.spans_dropped += 1
         except Exception:
@@ -241,8 +256,8 @@ def start_transaction(name, type_="web", priority=PRIORITY_URL):
 
 
 def end_transaction(txn, exc=None):
-    """Finish ``txn``: compute duration, detach from the context, hand to the aggregator."""
-    txn.duration = perf_counter() - txn.t0
+    """Finish ``txn``: compute duration, detach from the context, hand it to the buffer."""
+    d = txn.duration = perf_counter() - txn.t0
     token = txn.token
     if token is not None:
         txn.token = None
@@ -252,9 +267,32 @@ def end_transaction(txn, exc=None):
             _current.set(None)
     if exc is not None:
         txn.record_exception(exc)
-    if txn.ignore:
-        return
-    sink = _sink
-    if sink is not None:
-        sink(txn)
+    if not txn.ignore:
+        finish(txn, d)
 
+
+def finish(txn, d):
+    """Append the finished transaction to the buffer as one flat tuple (no lock).
+
+    The transaction object itself rides along only when it may become a trace (slow,
+    or the first of its name since the harvest thread last looked) or carries an error
+    event; everything else is freed right away. The harvest thread folds the tuples
+    (``aggregator.Harvest.fold``). Layout: see ``aggregator.RECORD``.
+    """
+    buf = _buffer
+    if buf is None:
+        return
+    if d > _slow or txn.error_event is not None:
+        keep = txn
+    else:
+        name = txn.name
+        if name in _claims:
+            keep = None
+        else:
+            _claims.add(name)
+            keep = txn
+    if len(buf) < _capacity:
+        buf.append((txn.name, txn.type, txn.t0, d, txn.status, txn.error,
+                    txn.t_db, txn.t_ext, txn.t_tmpl, txn.trace_id, keep))
+    else:
+        _on_full()

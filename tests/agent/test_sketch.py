@@ -135,3 +135,19 @@ def test_it_rejects_bad_base64():
 def test_quantile_rejects_out_of_range_q():
     with pytest.raises(ValueError):
         make([1.0]).quantile(1.5)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_add_sorted_gives_the_same_sketch_as_add_one_by_one(seed):
+    rng = random.Random(seed)
+    values = [rng.lognormvariate(-7, 3) for _ in range(5000)]
+    values += [rng.uniform(5e-5, 6e-5) for _ in range(2000)]
+    values += [0.0, ZERO_THRESHOLD, ZERO_THRESHOLD / 2, -1.0]
+    for i in range(-600, 300, 7):  # values on and next to bin edges
+        edge = GAMMA ** i
+        values += [edge, math.nextafter(edge, 0.0), math.nextafter(edge, 1.0)]
+    batched = DDSketch()
+    batched.add_sorted(sorted(values[:100]))
+    batched.add_sorted(sorted(values[100:]))
+    assert batched.to_bytes() == make(values).to_bytes()
+    assert batched.count == len(values)

@@ -21,7 +21,7 @@ def traced(original, system):
         finally:
             try:
                 txn.in_leaf = False
-                txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": system})
+                txn.leave(DATABASE, None, t0, saved, sql, system)
             except Exception:
                 internal_error("_dbapi")
 
@@ -43,7 +43,7 @@ def traced_async(original, system):
             return await original(self, sql, *args, **kwargs)
         finally:
             try:
-                txn.leave(DATABASE, None, t0, saved, {"sql": sql, "db.system": system})
+                txn.leave(DATABASE, None, t0, saved, sql, system)
             except Exception:
                 internal_error("_dbapi")
 

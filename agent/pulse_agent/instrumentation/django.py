@@ -6,17 +6,16 @@ Templates and the ORM have their own modules (django_templates, django_orm).
 """
 
 from pulse_agent.instrumentation import unwrap_method, wrap_method
-from pulse_agent.instrumentation.wsgi import finish
+from pulse_agent.instrumentation.wsgi import finish as finish_wsgi
 from pulse_agent.log import internal_error
 from pulse_agent.naming import callable_name
 from pulse_agent.transaction import (
     FUNCTION,
-    MAX_SPANS,
     PRIORITY_FRAMEWORK,
     PRIORITY_URL,
     Transaction,
     _current,
-    end_transaction,
+    finish,
     perf_counter,
 )
 
@@ -28,12 +27,19 @@ _UNRESOLVED = "(no route)"
 
 
 def _wsgi_call(original):
+    # Module globals bound as closure locals: this runs once per request.
+    get_txn = _current.get
+    set_txn = _current.set
+    reset_txn = _current.reset
+    clock = perf_counter
+    url = PRIORITY_URL
+
     def __call__(self, environ, start_response):
-        if _current.get() is not None:
+        if get_txn() is not None:
             return original(self, environ, start_response)
         try:
             txn = Transaction(_UNRESOLVED)  # start_transaction, inlined (hot path)
-            txn.token = _current.set(txn)
+            token = txn.token = set_txn(txn)
             tp = environ.get("HTTP_TRACEPARENT")
             if tp:
                 txn.accept_traceparent(tp, environ.get("HTTP_TRACESTATE"))
@@ -44,13 +50,18 @@ def _wsgi_call(original):
             response = original(self, environ, start_response)
         except BaseException as exc:
             _name_unresolved(txn, environ)
-            finish(txn, exc)
+            finish_wsgi(txn, exc)
             raise
         try:
-            txn.status = getattr(response, "status_code", None)
-            if txn.priority == PRIORITY_URL:
+            # end_transaction, inlined
+            d = txn.duration = clock() - txn.t0
+            txn.status = response.status_code
+            if txn.priority == url:
                 _name_unresolved(txn, environ)
-            end_transaction(txn)
+            txn.token = None
+            reset_txn(token)
+            if not txn.ignore:
+                finish(txn, d)
         except Exception:
             internal_error("django.end")
         return response
@@ -116,11 +127,11 @@ def _timed(handler, name):
         return markcoroutinefunction(inner_async)
 
     # Module globals bound as locals of the closure: this runs once per middleware
-    # per request.
+    # per request. No span bound check: a request has as many of these as the
+    # project has middleware.
     get_txn = _current.get
     clock = perf_counter
     function = FUNCTION
-    max_spans = MAX_SPANS
 
     def inner(request):
         txn = get_txn()
@@ -131,11 +142,7 @@ def _timed(handler, name):
             return handler(request)
         finally:
             try:
-                spans = txn.spans
-                if len(spans) < max_spans:
-                    spans.append((function, name, t0 - txn.t0, clock() - t0, None, None))
-                else:
-                    txn.spans_dropped += 1
+                txn.spans.append((function, name, t0, clock(), None, None))
             except Exception:
                 internal_error("django.middleware_span")
 

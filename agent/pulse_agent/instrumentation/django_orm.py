@@ -31,7 +31,8 @@ def _execute(original):
         finally:
             try:
                 # Transaction.leave, inlined: this runs once per query
-                d = perf_counter() - t0
+                t1 = perf_counter()
+                d = t1 - t0
                 excl = d - txn.acc
                 txn.acc = saved + d
                 txn.in_leaf = False
@@ -39,7 +40,7 @@ def _execute(original):
                     txn.t_db += excl
                 spans = txn.spans
                 if len(spans) < MAX_SPANS:
-                    spans.append((DATABASE, None, t0 - txn.t0, d, {"sql": sql, "db.system": self.db.vendor}, None))
+                    spans.append((DATABASE, None, t0, t1, sql, self.db.vendor))
                 else:
                     txn.spans_dropped += 1
             except Exception:
@@ -66,7 +67,8 @@ def _executemany(original):
         finally:
             try:
                 # Transaction.leave, inlined: this runs once per query
-                d = perf_counter() - t0
+                t1 = perf_counter()
+                d = t1 - t0
                 excl = d - txn.acc
                 txn.acc = saved + d
                 txn.in_leaf = False
@@ -74,7 +76,7 @@ def _executemany(original):
                     txn.t_db += excl
                 spans = txn.spans
                 if len(spans) < MAX_SPANS:
-                    spans.append((DATABASE, None, t0 - txn.t0, d, {"sql": sql, "db.system": self.db.vendor}, None))
+                    spans.append((DATABASE, None, t0, t1, sql, self.db.vendor))
                 else:
                     txn.spans_dropped += 1
             except Exception:

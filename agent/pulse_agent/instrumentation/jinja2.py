@@ -24,7 +24,7 @@ def _render(original):
         finally:
             try:
                 name = self.name or "<string>"
-                txn.leave(TEMPLATE, name, t0, saved, {"template": name})
+                txn.leave(TEMPLATE, name, t0, saved)
             except Exception:
                 internal_error("jinja2")
 
@@ -47,7 +47,7 @@ def _render_async(original):
         finally:
             try:
                 name = self.name or "<string>"
-                txn.leave(TEMPLATE, name, t0, saved, {"template": name})
+                txn.leave(TEMPLATE, name, t0, saved)
             except Exception:
                 internal_error("jinja2")
 

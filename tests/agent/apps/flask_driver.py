@@ -6,6 +6,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+import time
 
 import flask
 import psycopg
@@ -128,9 +129,12 @@ def main():
         transaction.Transaction.leave = broken
         transaction.Transaction.enter = broken
         transaction.Transaction.add_function_span = broken
-        aggregator.Harvest.record = broken
+        aggregator.Harvest.fold = broken  # harvest thread
         statuses = []
-        for _ in range(3):
+        for i in range(3):
+            if i == 2:
+                time.sleep(0.5)  # let the harvest thread try (and fail) to fold first
+                transaction.finish = broken  # end of every request
             statuses.append(client.get("/items/1").status_code)
             statuses.append(client.get("/call").status_code)
             statuses.append(client.get("/boom").status_code)

@@ -1,0 +1,118 @@
+"""Folding finished transactions on the harvest side, in-process: the request path
+only appends tuples; these check that what comes out is exact."""
+
+import random
+
+import pytest
+
+from pulse_agent import config, transaction
+from pulse_agent.aggregator import OTHER_NAME, Aggregator
+from pulse_agent.sketch import DDSketch
+
+
+@pytest.fixture
+def agg():
+    a = Aggregator(config.load(environ={"PULSE_APDEX_T": "0.1", "PULSE_MAX_EVENTS": "50"}))
+    a.attach()
+    yield a
+    transaction._buffer = None
+    transaction._capacity = 0
+    transaction._claims.clear()
+
+
+def run(name, duration, status=200, db=0.0, error=False):
+    txn = transaction.Transaction(name)
+    txn.status = status
+    txn.t_db = db
+    txn.error = error
+    txn.spans.append((transaction.FUNCTION, "view", txn.t0, txn.t0 + duration, None, None))
+    txn.duration = duration
+    transaction.finish(txn, duration)
+    return txn
+
+
+def test_metrics_are_exact_per_name(agg):
+    rng = random.Random(7)
+    expected = {}
+    for i in range(3000):
+        name = "view.%d" % (i % 3)
+        d = rng.choice([0.01, 0.05, 0.2, 0.6, 1e-12]) * rng.uniform(0.5, 1.5)
+        status = 500 if i % 97 == 0 else 200
+        db = d / 3 if i % 2 else 0.0
+        run(name, d, status, db)
+        e = expected.setdefault(name, {"durations": [], "errors": 0, "db": 0.0, "apdex": [0, 0, 0]})
+        e["durations"].append(d)
+        e["db"] += db
+        if status >= 500:
+            e["errors"] += 1
+            e["apdex"][2] += 1
+        else:
+            e["apdex"][0 if d <= 0.1 else 1 if d <= 0.4 else 2] += 1
+        if i % 700 == 0:
+            agg.fold()  # several batches into one harvest
+    h = agg.swap()
+    [by_name] = h.metrics.values()  # (a minute boundary is covered below)
+    assert set(by_name) == set(expected)
+    for name, e in expected.items():
+        m = by_name[name]
+        assert m.count == len(e["durations"])
+        assert m.errors == e["errors"]
+        assert [m.satisfied, m.tolerating, m.frustrated] == e["apdex"]
+        assert m.min == min(e["durations"]) and m.max == max(e["durations"])
+        assert m.sum == pytest.approx(sum(e["durations"]))
+        assert m.database == pytest.approx(e["db"])
+        assert m.python == pytest.approx(sum(e["durations"]) - e["db"])
+        one_by_one = DDSketch()
+        for d in e["durations"]:
+            one_by_one.add(d)
+        assert m.sketch.to_bytes() == one_by_one.to_bytes()
+    assert h.events_seen == 3000
+    assert len(h.events) == 50
+
+
+def test_a_batch_across_a_minute_boundary_is_split_by_end_minute(agg):
+    for _ in range(5):
+        run("a", 0.01)
+    h = agg.current
+    batch = agg.buffer[:]
+    del agg.buffer[:]
+    minute_end = 1_800_000_060.0  # perf_counter -> wall offset chosen to straddle it
+    first_end = batch[0][2] + batch[0][3]
+    h.fold(batch[:2], minute_end - first_end - 0.5)
+    h.fold(batch[2:], minute_end - first_end + 0.5)
+    counts = {minute: by_name["a"].count for minute, by_name in h.metrics.items()}
+    assert counts == {1_800_000_000: 2, 1_800_000_060: 3}
+
+
+def test_names_past_the_limit_are_counted_as_other(agg):
+    agg.settings.max_metric_names = 2
+    agg.current.settings = agg.settings
+    for name in ("a", "b", "c", "d", "a"):
+        run(name, 0.01)
+    h = agg.swap()
+    [by_name] = h.metrics.values()
+    assert {n: m.count for n, m in by_name.items()} == {"a": 2, "b": 1, OTHER_NAME: 2}
+    metrics, events, seen, traces, errors = h.payload_parts()
+    assert {e["name"] for e in events} == {"a", "b", OTHER_NAME}
+
+
+def test_slow_transactions_become_traces_and_their_events_name_them(agg):
+    run("fast", 0.01)
+    slow = run("slow", 0.5)  # over 4 x Apdex T
+    h = agg.swap()
+    metrics, events, seen, traces, errors = h.payload_parts()
+    names = [t["name"] for t in traces]
+    assert "slow" in names
+    [event] = [e for e in events if e["name"] == "slow"]
+    assert event["has_trace"] and event["trace_id"] == slow.trace_id
+
+
+def test_a_full_buffer_drops_and_counts(agg):
+    transaction._capacity = 10
+    for _ in range(25):
+        run("a", 0.01)
+    assert len(agg.buffer) == 10
+    assert agg.take_dropped() == 15
+    h = agg.swap()
+    [by_name] = h.metrics.values()
+    assert by_name["a"].count == 10
