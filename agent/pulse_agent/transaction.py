@@ -97,7 +97,6 @@ class Transaction:
         self.name = name
         self.priority = priority
         self.type = type_
-        self.duration = 0.0
         self.status = None
         self.error = False
         self.error_event = None
@@ -113,6 +112,7 @@ class Transaction:
         self.token = None
         self.ignore = False
         self.in_leaf = False
+        self.duration = 0.0
         self.t0 = perf_counter()
 
     # -- naming and identity -------------------------------------------------
