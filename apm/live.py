@@ -81,8 +81,54 @@ def events_per_second():
     return settings.LIVE_EVENTS_PER_SECOND
 
 
+# --- Who is watching ------------------------------------------------------------------
+# Most apps have nobody on their live pages at a given moment. Each open live socket
+# keeps a mark in Redis (frontend/consumers.py renews it every WATCH_SECONDS / 3), and
+# workers publish only for marked apps: no minute rows read, no token taken, nothing
+# sent for the others. A worker asks Redis at most once a second per app.
+
+WATCH_SECONDS = 30
+_WATCH_RECHECK = 1.0
+_watch_cache = {}  # app key (str UUID) -> (watched, monotonic time of the answer)
+
+
+def _watch_key(app_id):
+    return f"pulse:live:watched:{uuid.UUID(str(app_id)).hex}"
+
+
+def mark_watched(app_id):
+    """Say that a live socket is open on this app (for WATCH_SECONDS)."""
+    from ingest.queue import client
+
+    client().set(_watch_key(app_id), b"1", ex=WATCH_SECONDS)
+    _watch_cache.pop(str(uuid.UUID(str(app_id))), None)
+
+
+def is_watched(app_id):
+    """Whether any live socket is open on this app, as of at most a second ago.
+
+    Fails open: when Redis cannot tell, publish as if someone watched."""
+    import redis
+
+    from ingest.queue import client
+
+    key = str(app_id)
+    now = time.monotonic()
+    hit = _watch_cache.get(key)
+    if hit is not None and now - hit[1] < _WATCH_RECHECK:
+        return hit[0]
+    try:
+        watched = bool(client().exists(_watch_key(key)))
+    except redis.RedisError:
+        watched = True
+    if len(_watch_cache) > 10_000:
+        _watch_cache.clear()
+    _watch_cache[key] = (watched, now)
+    return watched
+
+
 def publish_batch(org_id, app_id, minute_aggregates, events_sample):
-    """Publish what one committed batch added for one app.
+    """Publish what one committed batch added for one app, if anyone watches it live.
 
     ``org_id``: int. ``app_id``: str (UUID).
 
@@ -107,6 +153,8 @@ def publish_batch(org_id, app_id, minute_aggregates, events_sample):
     """
     try:
         app_key = str(uuid.UUID(str(app_id)))
+        if not is_watched(app_key):
+            return
         minutes, transactions = set(), set()
         for item in minute_aggregates or ():
             minutes.add(int(item["minute"]))

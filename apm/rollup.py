@@ -822,6 +822,8 @@ def _publish(apps):
     from apm import live
 
     for ab in apps.values():
+        if not live.is_watched(ab.app_id):
+            continue  # nobody on its live pages: spare building the message
         aggregates = []
         for (tid, minute), agg in ab.txn_rows.items():
             typ, name = ab.txn_names[tid]

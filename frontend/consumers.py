@@ -23,6 +23,7 @@ import uuid
 from importlib import import_module
 from urllib.parse import urlparse
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -31,6 +32,8 @@ from apm import live
 from tenants.access import find_membership
 
 _RECHECK_EVERY = 60.0  # default seconds between membership checks on an open socket (LIVE_RECHECK_SECONDS)
+_RENEW_WATCH = live.WATCH_SECONDS / 3  # seconds between renewals of the app's "watched" mark
+_mark_watched = sync_to_async(live.mark_watched, thread_sensitive=False)
 
 
 def _header(scope, name):
@@ -91,6 +94,7 @@ class LiveAppConsumer(AsyncWebsocketConsumer):
         self.ready = asyncio.Event()
         self.group = live.group_name(self.app_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await _mark_watched(self.app_id)  # workers publish for this app from now on
         await self.accept()
         hello = {
             "type": "hello",
@@ -118,13 +122,19 @@ class LiveAppConsumer(AsyncWebsocketConsumer):
 
     async def _send_loop(self):
         every = getattr(settings, "LIVE_RECHECK_SECONDS", _RECHECK_EVERY)
-        checked = time.monotonic()
+        checked = marked = time.monotonic()
         while True:
             try:
-                await asyncio.wait_for(self.ready.wait(), every)
+                await asyncio.wait_for(self.ready.wait(), min(every, _RENEW_WATCH))
             except asyncio.TimeoutError:
                 pass
             self.ready.clear()
+            if time.monotonic() - marked >= _RENEW_WATCH:
+                marked = time.monotonic()
+                try:
+                    await _mark_watched(self.app_id)
+                except Exception:
+                    pass  # Redis away: workers fail open and publish anyway
             if time.monotonic() - checked >= every:
                 checked = time.monotonic()
                 # A member removed from the organisation, or signed out, stops receiving within a minute.
