@@ -2,8 +2,9 @@
 
 Request threads only append one flat tuple per finished transaction to a bounded list
 (``transaction.finish``: no lock, no per-name work). The harvest thread drains that
-list every ``FOLD_INTERVAL`` seconds and folds the batch into per-name, per-minute
-metrics with mostly C-level operations (sort, sum, bisect, Counter), decides traces
+list when it reaches ``FOLD_AT`` and at every harvest, and folds the batch into
+per-name, per-minute metrics with mostly C-level operations (sort, sum, bisect,
+``DDSketch.add_sorted``), decides traces
 among the few transactions flagged as candidates, and samples events with a
 reservoir. Everything costly for the payload (sketch encoding, SQL obfuscation, span
 trees, JSON) happens in ``Harvest.payload_parts``, also on the harvest thread.
@@ -27,9 +28,13 @@ OTHER_NAME = "Other"
 # Layout of the tuple ``transaction.finish`` appends for each finished transaction.
 RECORD = ("name", "type", "t0", "duration", "status", "error", "database", "external",
           "template", "trace_id", "txn")
-FOLD_INTERVAL = 0.2  # seconds between folds: bounds how long tuples wait in the buffer
+# The harvest thread folds the buffer at every harvest and, in between, as soon as
+# it holds FOLD_AT transactions (the request thread that appends that one wakes it):
+# a busy process folds in efficient batches with little memory held, an idle one
+# wakes once per harvest interval.
+FOLD_AT = 1000
 # At most this many unfolded transactions (a few MB); beyond, they are dropped and
-# counted. Only reachable when the harvest thread can't run for seconds.
+# counted. Only reachable when the harvest thread can't run for a long while.
 MAX_BUFFERED = 20000
 
 _random = random.random
@@ -411,10 +416,14 @@ class Aggregator:
         self.sample_minutes = {}
         self.current = Harvest(settings, self.apdex_t, self.sample_minutes)
 
-    def attach(self):
-        """Point the request-side hot path (module globals of ``transaction``) here."""
+    def attach(self, wake=None):
+        """Point the request-side hot path (module globals of ``transaction``) here;
+        ``wake()`` is called when the buffer reaches FOLD_AT transactions."""
         transaction._capacity = MAX_BUFFERED
         transaction._on_full = self.count_full
+        if wake is not None:
+            transaction._wake = wake
+            transaction._wake_at = FOLD_AT - 1  # length before the append
         transaction._slow = 4.0 * self.apdex_t
         transaction._buffer = self.buffer
 
@@ -474,4 +483,3 @@ class Aggregator:
         self.sample_minutes = {}
         self.current = Harvest(self.settings, self.apdex_t, self.sample_minutes)
         transaction._claims.clear()
-        self.attach()

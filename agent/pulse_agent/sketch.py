@@ -21,6 +21,8 @@ import base64
 import binascii
 import math
 from bisect import bisect_right
+from itertools import groupby, repeat
+from operator import mul
 
 __all__ = [
     "DDSketch",
@@ -76,13 +78,25 @@ class DDSketch:
 
     def add_sorted(self, values):
         """Add a list of values in ascending order: the same result as ``add`` for each,
-        with one log per distinct bin instead of one per value (the agent folds a batch
-        of durations at once). Bins are contiguous runs of a sorted list: the end of each
-        run is guessed from the bin's upper bound and then settled with ``add``'s own
-        formula, so rounding at a bin edge can't put a value in a different bin."""
+        faster (the agent folds a batch of durations at once). Many values over few
+        bins: one log per bin, the end of each bin's run guessed from its upper bound
+        and then settled with ``add``'s own formula (so rounding at a bin edge can't
+        move a value). Otherwise: one log per value, counted at C speed."""
         n = len(values)
         z = bisect_right(values, ZERO_THRESHOLD)  # these go to the zero bucket
+        self.zero_count += z
+        self.count += n
+        if z == n:
+            return
         bins = self.bins
+        first = _ceil(_log(values[z]) * _INV_LOG_GAMMA)
+        span = _ceil(_log(values[-1]) * _INV_LOG_GAMMA) - first + 1
+        if n - z < 32 * span:
+            positive = values[z:] if z else values
+            # sorted values give sorted indexes: count runs
+            for i, run in groupby(map(_ceil, map(mul, map(_log, positive), repeat(_INV_LOG_GAMMA)))):
+                bins[i] = bins.get(i, 0) + len(list(run))
+            return
         s = z
         while s < n:
             i = _ceil(_log(values[s]) * _INV_LOG_GAMMA)
@@ -93,8 +107,6 @@ class DDSketch:
                 e += 1
             bins[i] = bins.get(i, 0) + e - s
             s = e
-        self.zero_count += z
-        self.count += n
 
     def merge(self, other):
         """Add all of ``other``'s counts into this sketch; returns self."""

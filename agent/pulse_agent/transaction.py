@@ -43,12 +43,17 @@ MAX_MESSAGE = 2048
 # trace candidate in this harvest. None/0 while the agent is not running.
 _buffer = None
 _capacity = 0
+_wake_at = -1
 _slow = float("inf")
 _claims = set()
 
 
 def _on_full():
     """Called when the buffer is full (the harvest thread fell behind)."""
+
+
+def _wake():
+    """Called when the buffer reaches ``_wake_at``: the harvest thread folds it early."""
 
 
 def error_room():
@@ -291,8 +296,11 @@ def finish(txn, d):
         else:
             _claims.add(name)
             keep = txn
-    if len(buf) < _capacity:
+    n = len(buf)
+    if n < _capacity:
         buf.append((txn.name, txn.type, txn.t0, d, txn.status, txn.error,
                     txn.t_db, txn.t_ext, txn.t_tmpl, txn.trace_id, keep))
+        if n == _wake_at:
+            _wake()
     else:
         _on_full()

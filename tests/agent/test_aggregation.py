@@ -6,7 +6,7 @@ import random
 import pytest
 
 from pulse_agent import config, transaction
-from pulse_agent.aggregator import OTHER_NAME, Aggregator
+from pulse_agent.aggregator import FOLD_AT, OTHER_NAME, Aggregator
 from pulse_agent.sketch import DDSketch
 
 
@@ -17,6 +17,7 @@ def agg():
     yield a
     transaction._buffer = None
     transaction._capacity = 0
+    transaction._wake_at = -1
     transaction._claims.clear()
 
 
@@ -116,3 +117,16 @@ def test_a_full_buffer_drops_and_counts(agg):
     h = agg.swap()
     [by_name] = h.metrics.values()
     assert by_name["a"].count == 10
+
+
+def test_the_request_that_fills_a_fold_batch_wakes_the_harvest_thread(agg):
+    woken = []
+    agg.attach(wake=lambda: woken.append(len(agg.buffer)))
+    for _ in range(FOLD_AT - 1):
+        run("a", 0.01)
+    assert woken == []
+    run("a", 0.01)
+    assert woken == [FOLD_AT]
+    for _ in range(10):
+        run("a", 0.01)
+    assert woken == [FOLD_AT]  # once per batch

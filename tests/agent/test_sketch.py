@@ -151,3 +151,15 @@ def test_add_sorted_gives_the_same_sketch_as_add_one_by_one(seed):
     batched.add_sorted(sorted(values[100:]))
     assert batched.to_bytes() == make(values).to_bytes()
     assert batched.count == len(values)
+
+
+def test_add_sorted_with_many_values_in_few_bins_settles_each_bin_edge_exactly():
+    rng = random.Random(3)
+    values = []
+    for i in range(-480, -470):  # ten bins, each edge and its neighbours many times
+        edge = GAMMA ** i
+        values += [edge, math.nextafter(edge, 0.0), math.nextafter(edge, 1.0)] * 40
+    values += [rng.uniform(GAMMA ** -480, GAMMA ** -470) for _ in range(500)]
+    batched = DDSketch()
+    batched.add_sorted(sorted(values))
+    assert batched.to_bytes() == make(values).to_bytes()
