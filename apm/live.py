@@ -85,11 +85,12 @@ def events_per_second():
 # Most apps have nobody on their live pages at a given moment. Each open live socket
 # keeps a mark in Redis (frontend/consumers.py renews it every WATCH_SECONDS / 3), and
 # workers publish only for marked apps: no minute rows read, no token taken, nothing
-# sent for the others. A worker asks Redis at most once a second per app.
+# sent for the others. A worker asks Redis once per batch for an unwatched app (so a new
+# viewer gets the very next batch) and at most once a second for a watched one.
 
 WATCH_SECONDS = 30
 _WATCH_RECHECK = 1.0
-_watch_cache = {}  # app key (str UUID) -> (watched, monotonic time of the answer)
+_watch_cache = {}  # app key (str UUID) -> monotonic time Redis last said it was watched
 
 
 def _watch_key(app_id):
@@ -105,7 +106,7 @@ def mark_watched(app_id):
 
 
 def is_watched(app_id):
-    """Whether any live socket is open on this app, as of at most a second ago.
+    """Whether any live socket is open on this app (a "yes" may be a second old).
 
     Fails open: when Redis cannot tell, publish as if someone watched."""
     import redis
@@ -114,16 +115,17 @@ def is_watched(app_id):
 
     key = str(app_id)
     now = time.monotonic()
-    hit = _watch_cache.get(key)
-    if hit is not None and now - hit[1] < _WATCH_RECHECK:
-        return hit[0]
+    seen = _watch_cache.get(key)
+    if seen is not None and now - seen < _WATCH_RECHECK:
+        return True
     try:
         watched = bool(client().exists(_watch_key(key)))
     except redis.RedisError:
-        watched = True
-    if len(_watch_cache) > 10_000:
-        _watch_cache.clear()
-    _watch_cache[key] = (watched, now)
+        return True
+    if watched:
+        if len(_watch_cache) > 10_000:
+            _watch_cache.clear()
+        _watch_cache[key] = now
     return watched
 
 

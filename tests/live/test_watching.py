@@ -29,7 +29,7 @@ def unwatched(app):
     r.delete(f"pulse:live:watched:{app.id.hex}")
 
 
-def _deliveries(org, app, mark_first):
+def _deliveries(org, app, mark_first, mark=live.mark_watched, wait=1.0):
     """Messages a member of the app's group gets for one published batch."""
 
     async def scenario():
@@ -37,12 +37,12 @@ def _deliveries(org, app, mark_first):
         channel = await layer.new_channel()
         await layer.group_add(live.group_name(app.id), channel)
         if mark_first:
-            await asyncio.to_thread(live.mark_watched, app.id)
+            await asyncio.to_thread(mark, app.id)
         live.publish_batch(org.id, app.id, [], [_event()])
         assert await asyncio.to_thread(live.flush, 5)
         got = []
         try:
-            got.append(await asyncio.wait_for(layer.receive(channel), 1.0))
+            got.append(await asyncio.wait_for(layer.receive(channel), wait))
         except asyncio.TimeoutError:
             pass
         await layer.group_discard(live.group_name(app.id), channel)
@@ -71,3 +71,14 @@ def test_the_mark_expires_when_no_socket_renews_it(org, app):
 def test_it_publishes_when_redis_cannot_say(org, app, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     assert live.is_watched(app.id)
+
+
+def test_a_viewer_gets_the_very_next_batch_after_opening(org, app):
+    # A worker that just found the app unwatched must not keep that answer: a page opened
+    # now (its socket served by another process, which marks the app in Redis) would
+    # miss the next batch.
+    def mark_elsewhere(app_id):
+        redis.Redis.from_url(settings.REDIS_URL).set(f"pulse:live:watched:{app_id.hex}", b"1", ex=30)
+
+    assert _deliveries(org, app, mark_first=False, wait=0.1) == []
+    assert len(_deliveries(org, app, mark_first=True, mark=mark_elsewhere)) == 1
