@@ -88,6 +88,9 @@ def tiers(start, end, finest, coarsest=86400):
     return [(finest, start, end)] if end > start else []
 
 
+DOWNSAMPLED_AFTER = 150  # seconds after an hour closes by which beat has written its row
+
+
 def range_plan(since, until, finest=60, coarsest=86400, now=None):
     """[(step, start, end)] covering [since, until) aligned to ``finest``, the coarsest rows
     (up to ``coarsest``) inside.
@@ -104,7 +107,17 @@ def range_plan(since, until, finest=60, coarsest=86400, now=None):
             end = -(-end // 3600) * 3600
     if start < now - settings.RETENTION_HOUR_DAYS * 86400 + 86400:
         start = start // 86400 * 86400
-    return tiers(start, end, finest, coarsest)
+    # Hour and day rows are written by the downsampling beat runs every minute: an hour
+    # still open (or closed less than DOWNSAMPLED_AFTER ago) is read from its minutes,
+    # else a range ending at 10:59:30 would miss up to a minute of data (and all of it
+    # before the first run).
+    settled = int((now - DOWNSAMPLED_AFTER) // 3600 * 3600)
+    if finest >= 3600 or end <= settled:
+        return tiers(start, end, finest, coarsest)
+    plan = tiers(start, settled, finest, coarsest) if start < settled else []
+    if plan and plan[-1][0] == finest:
+        return plan[:-1] + [(finest, plan[-1][1], end)]
+    return plan + [(finest, max(start, settled), end)]
 
 
 class Acc:

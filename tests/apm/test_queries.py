@@ -81,6 +81,18 @@ def test_the_range_plan_widens_edges_past_minute_retention(settings):
     assert recent[0] == (60, (now - 7200 - 90) // 60 * 60, 100 * 86400 + 11 * 3600)
 
 
+def test_the_range_plan_reads_an_hour_not_yet_downsampled_from_its_minutes():
+    now = 100 * 86400 + 9 * 3600 + 59 * 60 + 12  # 09:59:12: the minute edge rounds up to 10:00
+    assert base.range_plan(now - 3600, now, now=now) == [(60, (now - 3600) // 60 * 60, 100 * 86400 + 10 * 3600)]
+    just_closed = 100 * 86400 + 10 * 3600 + 30  # 10:00:30: 09:00-10:00 may not be downsampled yet
+    assert base.range_plan(just_closed - 3 * 3600, just_closed, now=just_closed) == [
+        (3600, 100 * 86400 + 7 * 3600, 100 * 86400 + 9 * 3600),
+        (60, 100 * 86400 + 9 * 3600, -(-just_closed // 60) * 60),
+    ]
+    later = just_closed + 600  # by 10:10 it is
+    assert (3600, 100 * 86400 + 8 * 3600, 100 * 86400 + 10 * 3600) in base.range_plan(later - 3 * 3600, later, now=later)
+
+
 @pytest.mark.parametrize("minutes", [30, 6 * 60, 30 * 60])
 def test_timeseries_equals_a_merge_of_every_minute(org, app, minutes):
     facts = seed_app(org, app, minutes=150)
