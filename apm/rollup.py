@@ -305,7 +305,8 @@ class Agg:
         self.max = 0.0
         self.sketch = DDSketch()
 
-    def add_metric(self, m, sketch):
+    def add_metric(self, m):
+        """Add one ingest.queued.QueuedMetric (its sketch as decoded bins)."""
         self.count += m.count
         self.errors += m.errors
         self.sum += m.sum
@@ -320,7 +321,13 @@ class Agg:
         self.db += m.database
         self.ext += m.external
         self.tpl += m.template
-        merge_into(self.sketch, sketch)
+        sketch = self.sketch
+        bins = sketch.bins
+        get = bins.get
+        for i, c in m.bins.items():
+            bins[i] = get(i, 0) + c
+        sketch.zero_count += m.zero_count
+        sketch.count += m.zero_count + sum(m.bins.values())
 
     def add(self, o):
         self.count += o.count
@@ -417,9 +424,8 @@ def apply_batch(entries, after_commit=None):
         days.add(sent_day)
         k = (q.org_id, q.app_id)
         names[k]  # every app gets an entry, even a payload with only an instance sample
-        for m in p.metrics:
-            days.add(minute_dt(m.minute).date())
-            names[k].add((m.type, m.name))
+        days.update(minute_dt(minute).date() for minute in {m.minute for m in p.metrics})
+        names[k].update([(m.type, m.name) for m in p.metrics])
         names[k].update(zip(p.events.types, p.events.names))
         for t in p.traces:
             names[k].add((t.type, t.name))
@@ -481,10 +487,7 @@ def _collect(todo, txn_ids):
         for m in p.metrics:
             tid = ids[(m.type, m.name)]
             ab.txn_names[tid] = (m.type, m.name)
-            sketch = DDSketch()
-            sketch.zero_count, sketch.bins = m.zero_count, m.bins
-            sketch.count = m.zero_count + sum(m.bins.values())
-            ab.txn_rows[(tid, m.minute)].add_metric(m, sketch)
+            ab.txn_rows[(tid, m.minute)].add_metric(m)
         ev = p.events
         for i in range(min(len(ev), 500 - len(ab.events_live))):
             key = (ev.types[i], ev.names[i])
