@@ -100,17 +100,9 @@ class _Error(msgspec.Struct, gc=False, rename={"error_class": "class"}):
     trace_id: str | None = None
 
 
-class _Instance(msgspec.Struct, gc=False):
-    host: str
-    pid: int
-    time: float
-    cpu_percent: float
-    memory_bytes: int
-    threads: int | None
-    started_at: float
-    agent_version: str
-    runtime_version: str
-    framework: str | None
+class _Instance(queued.QueuedInstance, array_like=False):
+    """The queued form's instance fields, read from a JSON object (``dropped`` optional)."""
+
     dropped: dict = {}
 
 
