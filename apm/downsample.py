@@ -12,7 +12,7 @@ import time
 
 from django.db import connection, transaction
 
-from apm.sketches import DDSketch, decode, merge_into
+from apm.sketches import DDSketch, decode, encode_stored, merge_into
 
 UTC = dt.timezone.utc
 
@@ -43,7 +43,7 @@ def _merge(blobs):
     for b in blobs:
         if b:
             merge_into(out, decode(bytes(b)))
-    return out.to_bytes() if out.count else b""
+    return encode_stored(out) if out.count else b""
 
 
 def _rebuild(cur, org_id, source, target, key_col, unit, start, end):

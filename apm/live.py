@@ -222,7 +222,7 @@ def _ms(seconds):
 
 def row_stats(row):
     """The query layer's ``stats`` object for one minute row (docs/query-api.md)."""
-    from pulse_agent.sketch import DDSketch
+    from apm.sketches import decode
 
     count = row.count
     stats = {
@@ -241,7 +241,7 @@ def row_stats(row):
     quantiles = dict.fromkeys(("p50_ms", "p95_ms", "p99_ms"))
     if row.sketch:
         try:
-            sketch = DDSketch.from_bytes(bytes(row.sketch))
+            sketch = decode(row.sketch)
             quantiles = {f"p{int(q * 100)}_ms": _ms(sketch.quantile(q)) for q in (0.5, 0.95, 0.99)}
         except ValueError:
             _log_error("live: undecodable sketch in a minute row")

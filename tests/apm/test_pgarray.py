@@ -35,3 +35,36 @@ def test_it_round_trips_every_array_kind_through_binary_copy():
             )
         cur.execute("SELECT * FROM t_arrays")
         assert cur.fetchone() == (ids, floats, statuses, [100, -3], flags, hex_ids, odd, [])
+
+
+@pytest.mark.django_db
+def test_every_kind_reads_back_as_a_statement_parameter():
+    import datetime as dt
+    import uuid
+
+    import psycopg
+
+    utc = dt.timezone.utc
+    app = uuid.uuid4()
+    cases = [
+        (pgarray.int8s([1, -(2**63), 2**63 - 1]), [1, -(2**63), 2**63 - 1]),
+        (pgarray.float8s([0.1, -2.5]), [0.1, -2.5]),
+        (pgarray.int2s([1, None]), [1, None]),
+        (pgarray.bools([True, False]), [True, False]),
+        (pgarray.texts(["é\"{},\\", "", None]), ["é\"{},\\", "", None]),
+        (pgarray.byteas([b"\x00\xff", b"", None]), [b"\x00\xff", b"", None]),
+        (pgarray.uuids([str(app), app]), [app, app]),
+        (pgarray.timestamptzs([1764151200, 1764151200.123456]),
+         [dt.datetime(2025, 11, 26, 10, 0, tzinfo=utc), dt.datetime(2025, 11, 26, 10, 0, 0, 123456, tzinfo=utc)]),
+        (pgarray.dates([dt.date(2026, 11, 26), dt.date(1999, 12, 31)]), [dt.date(2026, 11, 26), dt.date(1999, 12, 31)]),
+        (pgarray.int8s([]), []),
+    ]
+    connection.ensure_connection()
+    pgarray.register(connection.connection)
+    cur = psycopg.Cursor(connection.connection)
+    for packed, expected in cases:
+        cur.execute("SELECT %b", [packed])
+        got = cur.fetchone()[0]
+        if expected and isinstance(expected[0], dt.datetime):
+            got = [t.astimezone(utc) for t in got]
+        assert got == expected, packed
