@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from apm import partitions, pgarray
-from apm.sketches import DDSketch, decode, decode_base64, encode_stored, merge_into
+from apm.sketches import DDSketch, bins_of_small, decode, decode_base64, encode_stored, merge_into
 from ingest import queued
 
 UTC = dt.timezone.utc
@@ -163,10 +163,11 @@ def decode_entry(q):
     if q.fmt == queued.FORMAT:
         return queued.unpack(q.body)
     if q.fmt == "m":
-        return queued.from_payload(*_decode_msgpack(q.body))
+        p, sketches = _decode_msgpack(q.body)
+        return queued.from_payload(p, [(zero, bins, 0, 0, b"", b"") for zero, bins in sketches])
     raw = zlib.decompress(q.body, 16 + zlib.MAX_WBITS) if q.gzipped else q.body
     p = _decode(raw)
-    return queued.from_payload(p, [(s.zero_count, s.bins) for s in (decode_base64(m.sketch) for m in p.metrics)])
+    return queued.from_payload(p, [queued.sketch_fields(decode_base64(m.sketch)) for m in p.metrics])
 
 
 # --- time helpers ----------------------------------------------------------------
@@ -299,7 +300,7 @@ class Agg:
         self.sketch = DDSketch()
 
     def add_metric(self, m):
-        """Add one ingest.queued.QueuedMetric (its sketch as decoded bins)."""
+        """Add one ingest.queued.QueuedMetric (its sketch split or as bins)."""
         self.count += m.count
         self.errors += m.errors
         self.sum += m.sum
@@ -317,10 +318,15 @@ class Agg:
         sketch = self.sketch
         bins = sketch.bins
         get = bins.get
-        for i, c in m.bins.items():
-            bins[i] = get(i, 0) + c
+        if m.first_count:
+            for i, c in bins_of_small(m.first_index, m.first_count, m.steps, m.counts):
+                bins[i] = get(i, 0) + c
+            sketch.count += m.zero_count + m.first_count + sum(m.counts)
+        else:
+            for i, c in m.bins.items():
+                bins[i] = get(i, 0) + c
+            sketch.count += m.zero_count + sum(m.bins.values())
         sketch.zero_count += m.zero_count
-        sketch.count += m.zero_count + sum(m.bins.values())
 
     def add(self, o):
         self.count += o.count

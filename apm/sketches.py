@@ -32,6 +32,8 @@ __all__ = [
     "decode_parts",
     "decode_wire",
     "encode_stored",
+    "bins_of_small",
+    "split_small",
     "merge_encoded",
     "merge_into",
     "quantiles",
@@ -56,6 +58,7 @@ def _value(token):
 
 
 def _large(data):
+    """A DDSketch of wire bytes split into varints by one regex pass, or None."""
     if len(data) < 3 or data[0] != 1 or not _VARINTS.fullmatch(data, 1):
         return None
     get = _values.get
@@ -96,9 +99,9 @@ def _large(data):
     return s
 
 
-_HALF = tuple(z >> 1 for z in range(128))
-# Maps every odd byte (a negative zigzag delta) to 1 and every even one to 0.
-_ODD = bytes.maketrans(bytes(range(256)), bytes(b & 1 for b in range(256)))
+# A one-byte zigzag delta past the first bin -> its (positive) step; a byte that is no
+# such delta (0: no step; odd: a step down; >= 0x80: part of a longer varint) -> 0.
+_STEP = bytes((z >> 1) if z and not z & 1 and z < 0x80 else 0 for z in range(256))
 
 
 def _varint(data, pos):
@@ -123,11 +126,23 @@ _HEAD = re.compile(rb"\x01" + rb"([\x80-\xff]{0,9}[\x00-\x7f])" * 4)
 def _small(data):
     """(zero count, bins, count) of a small sketch of one-byte varints past the first
     bin, or None for anything else."""
+    parts = split_small(data)
+    if parts is None:
+        return None
+    zero, first, c0, steps, cs, total = parts
+    return zero, dict(bins_of_small(first, c0, steps, cs)), total
+
+
+def split_small(data):
+    """A harvest sketch (one-byte varints past the first bin), checked as ``decode_wire``
+    would check it but not expanded: (zero count, first index, first count, steps, counts,
+    total count), where ``steps`` (bytes) are the index increments from one bin to the
+    next and ``counts`` (bytes) the counts of the bins after the first. None for any other
+    sketch. ``bins_of_small`` expands it; ingest hands it to the workers as it is."""
     m = _HEAD.match(data)
     if m is None:
         return None
-    get = _values.get
-    head = [get(t) for t in m.groups()]
+    head = [*map(_values.get, m.groups())]
     if None in head:
         head = [_value(t) for t in m.groups()]
         if None in head:
@@ -136,17 +151,21 @@ def _small(data):
     if not 1 <= n <= MAX_BINS or not c0:
         return None
     rest = data[m.end() :]
-    if not rest.isascii() or len(rest) != 2 * (n - 1):
+    if len(rest) != 2 * (n - 1):
         return None
-    zs = rest[0::2]
+    steps = rest[0::2].translate(_STEP)
     cs = rest[1::2]
-    if 0 in zs or 0 in cs or 1 in zs.translate(_ODD):
+    if 0 in steps or 0 in cs or not cs.isascii():
         return None
     first = (z0 >> 1) if not (z0 & 1) else -((z0 + 1) >> 1)
-    indexes = list(accumulate(map(_HALF.__getitem__, zs), initial=first))
-    if indexes[0] < -MAX_ABS_INDEX or indexes[-1] > MAX_ABS_INDEX or zero >= 1 << 62:
+    if first < -MAX_ABS_INDEX or first + sum(steps) > MAX_ABS_INDEX or zero >= 1 << 62:
         return None
-    return zero, dict(zip(indexes, chain((c0,), cs))), zero + c0 + sum(cs)
+    return zero, first, c0, steps, cs, zero + c0 + sum(cs)
+
+
+def bins_of_small(first, first_count, steps, counts):
+    """(index, count) pairs of a sketch split by ``split_small``."""
+    return zip(accumulate(steps, initial=first), chain((first_count,), counts))
 
 
 # --- the stored encoding ------------------------------------------------------------
@@ -234,23 +253,22 @@ def decode_wire(data):
     """Decode the wire encoding only (what agents send): the same result as
     ``DDSketch.from_bytes``, accepting exactly the same input."""
     data = bytes(data)
-    # Harvest sketches (small, one-byte varints) take slicing; stored rollup sketches
-    # (hundreds of bins, large counts) the tokenizer; each is faster where it is used.
-    if len(data) < 512:
-        parts = _small(data)
-        if parts is not None:
-            s = DDSketch()
-            s.zero_count, s.bins, s.count = parts
-            return s
-        return DDSketch.from_bytes(data)
+    # Harvest sketches (small, one-byte varints) take slicing; anything else (a gap
+    # between bins of 64 or more, a count over 127, hundreds of bins) the tokenizer.
+    # Only input that neither accepts reaches the shared decoder, for its precise error.
+    parts = _small(data) if len(data) < 512 else None
+    if parts is not None:
+        s = DDSketch()
+        s.zero_count, s.bins, s.count = parts
+        return s
     s = _large(data)
     return s if s is not None else DDSketch.from_bytes(data)
 
 
 def decode_parts(data):
-    """(zero count, bins, count) of encoded sketch bytes, accepting and refusing exactly
-    what ``decode`` does, without building a DDSketch: ingest checks 50 harvest
-    sketches a payload and only hands their bins on."""
+    """(zero count, bins, count) of wire-encoded sketch bytes, accepting and refusing
+    exactly what ``decode_wire`` does, without building a DDSketch when it can: ingest
+    checks 50 harvest sketches a payload and only hands their bins on."""
     parts = _small(data) if len(data) < 512 else None
     if parts is None:
         s = decode_wire(data)

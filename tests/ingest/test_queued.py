@@ -1,0 +1,76 @@
+"""The queued form carries each metric's sketch so that a worker merges exactly what the
+agent sent, whichever way ingest handed it on (split harvest sketch or bins)."""
+
+import msgspec
+from hypothesis import given, settings, strategies as st
+from pulse_agent.sketch import DDSketch
+
+from apm.rollup import Agg
+from ingest import queued
+from ingest.sketch_check import check_sketch
+
+
+def _metric(fields):
+    return queued.QueuedMetric("t", "web", 0, 1, 0, 0.1, 0.1, 0.1, 1, 0, 0, 0.0, 0.0, 0.0, 0.0, *fields)
+
+
+durations = st.lists(
+    st.one_of(st.floats(min_value=0, max_value=1e-9), st.floats(min_value=1e-6, max_value=3600)), min_size=1,
+    max_size=400,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(harvests=st.lists(durations, min_size=1, max_size=5))
+def test_merging_queued_sketches_gives_the_sketch_of_all_values(harvests):
+    expected = DDSketch()
+    agg = Agg()
+    for values in harvests:
+        s = DDSketch()
+        for v in values:
+            s.add(v)
+            expected.add(v)
+        problem, fields = check_sketch(s.to_bytes(), len(values))
+        assert problem is None
+        agg.add_metric(_metric(fields))
+    assert agg.sketch == expected
+
+
+def test_harvest_sketches_are_handed_on_split_and_others_as_bins():
+    small = DDSketch()
+    for v in (0.010, 0.011, 0.013):  # bins a few apart: one-byte steps
+        small.add(v)
+    big = DDSketch()
+    for _ in range(300):
+        big.add(0.5)
+        big.add(0.6)  # a count over 127 past the first bin: not one-byte varints
+    _, fields = check_sketch(small.to_bytes(), 3)
+    assert fields[1] == {} and fields[3] == 1 and len(fields[4]) == 2
+    _, fields = check_sketch(big.to_bytes(), 600)
+    assert fields[1] == big.bins and fields[3] == 0
+
+
+def test_it_refuses_a_sketch_whose_count_differs_either_way():
+    small = DDSketch()
+    small.add(0.1)
+    big = DDSketch()
+    for _ in range(200):
+        big.add(0.1)
+    assert check_sketch(small.to_bytes(), 2)[0] == "sketch holds 1 values but count is 2"
+    assert check_sketch(big.to_bytes(), 3)[0] == "sketch holds 200 values but count is 3"
+
+
+def test_an_entry_queued_before_the_split_form_still_applies():
+    s = DDSketch()
+    for v in (0.01, 0.02, 0.4):
+        s.add(v)
+    current = queued.QueuedPayload(
+        "a" * 32, 1.0, [_metric(queued.sketch_fields(s))], queued.QueuedEvents([], [], [], [], [], [], [], []), [],
+        [], None,
+    )
+    as_lists = msgspec.to_builtins(current)
+    as_lists[2][0] = as_lists[2][0][:17]  # the metric as the previous release laid it out: ends with bins
+    old_body = msgspec.msgpack.encode(as_lists)
+    agg = Agg()
+    agg.add_metric(queued.unpack(old_body).metrics[0])
+    assert agg.sketch == s
