@@ -245,7 +245,8 @@ INGEST_CONSUMERS = envint("INGEST_CONSUMERS", 1, minimum=0)  # stream consumers 
 INGEST_BATCH_MAX = envint("INGEST_BATCH_MAX", 300, minimum=1)
 INGEST_CLAIM_IDLE_SECONDS = envfloat("INGEST_CLAIM_IDLE_SECONDS", 60.0, minimum=0.1)  # then re-deliver
 TRANSACTIONS_PER_APP_LIMIT = envint("TRANSACTIONS_PER_APP_LIMIT", 2_000, minimum=1)  # then "(other)"
-ERROR_SAMPLES_PER_GROUP = envint("ERROR_SAMPLES_PER_GROUP", 20, minimum=1)
+ERROR_SAMPLES_PER_GROUP = envint("ERROR_SAMPLES_PER_GROUP", 20, minimum=1)  # newest kept per error group
+ERROR_SAMPLES_PER_BATCH = envint("ERROR_SAMPLES_PER_BATCH", 5, minimum=1)  # newest stored per group per batch
 RETENTION_MINUTE_DAYS = envint("RETENTION_MINUTE_DAYS", 8, minimum=1)
 RETENTION_HOUR_DAYS = envint("RETENTION_HOUR_DAYS", 90, minimum=1)
 RETENTION_DAY_DAYS = envint("RETENTION_DAY_DAYS", 400, minimum=1)

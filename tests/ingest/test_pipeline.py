@@ -176,3 +176,27 @@ def test_it_splits_a_payload_whose_events_lie_far_apart_and_still_finds_them(cli
     assert all((b.end_max - b.end_min).total_seconds() <= EVENT_BATCH_SPAN for b in batches)
     assert [e["t"] for e in queries.events(org, app, old, old + 60)["events"]] == [old + 1, old]
     assert [e["t"] for e in queries.events(org, app, old, now)["events"]] == [new, old + 1, old]
+
+
+@pytest.mark.django_db
+def test_an_error_group_keeps_its_newest_samples_storing_a_few_per_batch(client, org, ingest_key, consumer, settings):
+    from apm.models import ErrorGroup, ErrorSample
+
+    settings.ERROR_SAMPLES_PER_GROUP = 4
+    settings.ERROR_SAMPLES_PER_BATCH = 2
+    now = time.time()
+    times = []
+    for batch in range(3):
+        # One payload a batch, five occurrences of one error (numbers in the message vary).
+        whens = [now - 100 + batch * 10 + k for k in range(5)]
+        times += whens
+        errors = [P.error("builtins.KeyError", f"missing key {int(w)}", w) for w in whens]
+        assert post(client, ingest_key, P.payload("shop", errors=errors)).status_code == 202
+        assert drain(consumer) == 1
+        group = ErrorGroup.objects.for_org(org).get()
+        stored = sorted(s.time.timestamp() for s in ErrorSample.objects.for_org(org).filter(group=group))
+        # The batch's two newest were added; past the cap, the oldest went.
+        assert len(stored) == min(4, 2 * (batch + 1))
+        assert stored[-2:] == pytest.approx(sorted(whens)[-2:])
+    assert group.count == 15  # every occurrence is counted, sampled or not
+    assert stored == pytest.approx([times[8], times[9], times[13], times[14]])
