@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import Func, Sum
 from django.utils import timezone
 
-from apm.fields import JSONTextField
+from apm.fields import JSONBytesField
 from tenants.scoping import OrgOwnedModel
 
 
@@ -181,7 +181,7 @@ class Trace(OrgOwnedModel):  # partitioned by day on ``start``
     status = models.SmallIntegerField(null=True)
     error = models.BooleanField(default=False)
     span_count = models.IntegerField(default=0)
-    spans = JSONTextField(default=list)  # [{id, parent, kind, name, offset, duration, attrs}]
+    spans = JSONBytesField(default=list)  # JSON [{id, parent, kind, name, offset, duration, attrs}]
 
     class Meta:
         indexes = [

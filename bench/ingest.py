@@ -309,7 +309,7 @@ def run_phase(procs, url, key, org, app, r, seconds, rate, probe=True):
             jobs.append(probe_freshness(url, key, org, app, stop_at, freshness))
         await asyncio.gather(*jobs)
 
-    asyncio.run(load())
+    loadgen.run(load())
     t_posted = time.monotonic()
     accepted = [x for x in results if x[2] == 202]
     # Everything accepted (probes included) must be applied; wait for the stream to empty.

@@ -315,7 +315,7 @@ class Seeder:
                                       "duration": duration / 50,
                                       "attrs": {"sql": "SELECT * FROM app_item WHERE id = ?"}})
                     copy.write_row((self.org.id, app.id, tid, uuid.uuid4().hex, "", t, duration, 200, False,
-                                    len(spans), json.dumps(spans)))
+                                    len(spans), json.dumps(spans).encode()))
             with cur.copy(
                 "COPY apm_eventbatch (organization_id, app_id, end_min, end_max, transaction_ids, end_times, "
                 "durations, statuses, errors, trace_ids, has_trace) FROM STDIN"

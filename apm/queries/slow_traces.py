@@ -1,6 +1,6 @@
 """Slow-transaction traces: the list, one trace with its spans, and traces sharing a W3C id."""
 
-import json
+import msgspec
 
 from apm.models import Trace
 from apm.queries.base import app_id, org_id, rows as _rows, to_dt, to_unix
@@ -53,8 +53,8 @@ def trace(org, app, trace_id):
         return None
     r = rows[0]
     spans = r[10]
-    if isinstance(spans, str):
-        spans = json.loads(spans)
+    if isinstance(spans, (bytes, memoryview)):  # bytea: the JSON as ingest checked it
+        spans = msgspec.json.decode(spans)
     out = _trace_dict(r)
     out["parent_span_id"] = r[9]
     out["spans"] = [
