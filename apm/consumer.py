@@ -62,9 +62,11 @@ def parse(entry_id, fields):
 
 
 class Consumer:
-    def __init__(self, name=None, batch_max=None):
+    def __init__(self, name=None, batch_max=None, linger_ms=None):
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
         self.batch_max = batch_max or settings.INGEST_BATCH_MAX
+        self.batch_min = min(settings.INGEST_BATCH_MIN, self.batch_max)
+        self.linger = (settings.INGEST_BATCH_LINGER_MS if linger_ms is None else linger_ms) / 1000
         self.redis = redis.Redis.from_url(settings.REDIS_URL)
         self.stream = stream()
         self.last_claim = 0.0
@@ -93,12 +95,19 @@ class Consumer:
                 return claimed
         try:
             resp = self.redis.xreadgroup(GROUP, self.name, {self.stream: ">"}, count=self.batch_max, block=block_ms)
+            entries = resp[0][1] if resp else []
+            if entries and len(entries) < self.batch_min and self.linger:
+                # A small batch: give the next payloads a moment to join it.
+                time.sleep(self.linger)
+                resp = self.redis.xreadgroup(GROUP, self.name, {self.stream: ">"}, count=self.batch_max - len(entries))
+                if resp:
+                    entries += resp[0][1]
         except redis.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             ensure_group(self.redis, self.stream)  # the stream was deleted (e.g. Redis flushed): start afresh
             return []
-        return resp[0][1] if resp else []
+        return entries
 
     def step(self, block_ms=_BLOCK_MS):
         """Read and apply one batch; returns the number of entries handled."""

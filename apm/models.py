@@ -168,6 +168,11 @@ class Trace(OrgOwnedModel):  # partitioned by day on ``start``
     """A slow transaction with its span tree; ``trace_id`` is the W3C id the agent sent."""
 
     id = models.BigAutoField(primary_key=True)
+    # No database-level foreign keys, like EventBatch: a constraint checked per row at
+    # every commit (and a lock on the organisation's row) for three rows a payload.
+    organization = models.ForeignKey(
+        "tenants.Organization", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     app = models.ForeignKey(
         "tenants.App", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )

@@ -243,6 +243,11 @@ INGEST_CONSUMERS = envint("INGEST_CONSUMERS", 1, minimum=0)  # stream consumers 
 # once per batch, so larger batches cost less per payload (300 vs 100: about 110 us less
 # worker + Postgres CPU per harvest payload in bench/ingest.py's payloads).
 INGEST_BATCH_MAX = envint("INGEST_BATCH_MAX", 300, minimum=1)
+# A read that finds fewer than INGEST_BATCH_MIN entries waits INGEST_BATCH_LINGER_MS once
+# for more: under load, batches grow (each costs ~5 ms of worker + Postgres CPU beyond its
+# payloads, mostly the rollup upserts); at most this much later on screen.
+INGEST_BATCH_MIN = envint("INGEST_BATCH_MIN", 100, minimum=1)
+INGEST_BATCH_LINGER_MS = envint("INGEST_BATCH_LINGER_MS", 100, minimum=0)
 INGEST_CLAIM_IDLE_SECONDS = envfloat("INGEST_CLAIM_IDLE_SECONDS", 60.0, minimum=0.1)  # then re-deliver
 TRANSACTIONS_PER_APP_LIMIT = envint("TRANSACTIONS_PER_APP_LIMIT", 2_000, minimum=1)  # then "(other)"
 ERROR_SAMPLES_PER_GROUP = envint("ERROR_SAMPLES_PER_GROUP", 20, minimum=1)  # newest kept per error group

@@ -294,6 +294,14 @@ def missing_batches(org, batch_ids):
         return [r[0] for r in cur.fetchall()]
 
 
+def machine_speed():
+    """Milliseconds for a fixed pure-Python loop (best of 7): the machines these figures
+    come from differ (the same code measured ~1.7x apart), so runs compare by this."""
+    import timeit
+
+    return min(timeit.repeat("sum(i * i for i in range(100000))", number=5, repeat=7)) / 5 * 1000
+
+
 def run_phase(procs, url, key, org, app, r, seconds, rate, probe=True):
     """Post for ``seconds`` (back to back when rate is 0), then wait for the workers to apply
     everything accepted. Returns a dict of figures."""
@@ -349,6 +357,8 @@ def main():
     ap.add_argument("--worker-processes", type=int, default=2)
     args = ap.parse_args()
 
+    speed = machine_speed()
+    print(f"machine: {os.cpu_count()} cores, reference loop {speed:.2f} ms (lower is faster)", flush=True)
     setup_database()
     import redis
 

@@ -136,3 +136,25 @@ def test_two_consumers_on_the_same_rows_lose_nothing(client, org, ingest_key, pr
         assert decode(bytes(r.sketch)).count == r.count  # no sketch merge lost
     total = AppMinute.objects.for_org(org).get()
     assert total.count == 160 and decode(bytes(total.sketch)).count == 160
+
+
+def test_a_small_read_lingers_once_for_more_entries(private_stream):
+    import threading
+
+    from apm.consumer import Consumer
+    from ingest import queue
+
+    consumer = Consumer(name="linger-test", linger_ms=400)
+    queue.enqueue(1, "00000000-0000-0000-0000-000000000001", b"first")
+    late = threading.Timer(0.1, queue.enqueue, (1, "00000000-0000-0000-0000-000000000001", b"second"))
+    late.start()
+    entries = consumer.read(block_ms=1)
+    late.join()
+    assert [fields[b"b"] for _, fields in entries] == [b"first", b"second"]
+    # Without a linger, a read takes what is there.
+    queue.enqueue(1, "00000000-0000-0000-0000-000000000001", b"third")
+    eager = Consumer(name="eager-test", linger_ms=0)
+    late = threading.Timer(0.1, queue.enqueue, (1, "00000000-0000-0000-0000-000000000001", b"fourth"))
+    late.start()
+    assert [fields[b"b"] for _, fields in eager.read(block_ms=1)] == [b"third"]
+    late.join()
