@@ -17,6 +17,7 @@ rollup rows are written last, to hold their locks for the shortest time.
 
 import datetime as dt
 import hashlib
+import operator
 import re
 import threading
 import uuid
@@ -287,34 +288,28 @@ def fingerprint(error_class, normalised, frame):
 # --- accumulation ------------------------------------------------------------------
 
 
-class Agg:
-    """Sums of one rollup row within a batch."""
+# A queued metric's stats, read in one C call (in _STAT_COLUMNS order, as Agg's totals).
+_METRIC_STATS = operator.attrgetter(
+    "count", "errors", "sum", "min", "max", "apdex_s", "apdex_t", "apdex_f", "python", "database", "external",
+    "template",
+)
+_TOTALS = ("count", "errors", "sum", "min", "max", "s", "t", "f", "py", "db", "ext", "tpl")
+_FOLDS = (sum, sum, sum, min, max, sum, sum, sum, sum, sum, sum, sum)
+_AGG_TOTALS = operator.attrgetter(*_TOTALS)
 
-    __slots__ = ("count", "errors", "sum", "min", "max", "s", "t", "f", "py", "db", "ext", "tpl", "sketch")
+
+class Agg:
+    """Sums of one rollup row within a batch: ``add_metric``/``add``, then ``finish``."""
+
+    __slots__ = ("stats", "sketch", *_TOTALS)
 
     def __init__(self):
-        self.count = self.errors = self.s = self.t = self.f = 0
-        self.sum = self.py = self.db = self.ext = self.tpl = 0.0
-        self.min = float("inf")
-        self.max = 0.0
+        self.stats = []  # one tuple of _METRIC_STATS per metric; folded by finish()
         self.sketch = DDSketch()
 
     def add_metric(self, m):
         """Add one ingest.queued.QueuedMetric (its sketch split or as bins)."""
-        self.count += m.count
-        self.errors += m.errors
-        self.sum += m.sum
-        if m.min < self.min:
-            self.min = m.min
-        if m.max > self.max:
-            self.max = m.max
-        self.s += m.apdex_s
-        self.t += m.apdex_t
-        self.f += m.apdex_f
-        self.py += m.python
-        self.db += m.database
-        self.ext += m.external
-        self.tpl += m.template
+        self.stats.append(_METRIC_STATS(m))
         sketch = self.sketch
         bins = sketch.bins
         get = bins.get
@@ -329,19 +324,15 @@ class Agg:
         sketch.zero_count += m.zero_count
 
     def add(self, o):
-        self.count += o.count
-        self.errors += o.errors
-        self.sum += o.sum
-        self.min = min(self.min, o.min)
-        self.max = max(self.max, o.max)
-        self.s += o.s
-        self.t += o.t
-        self.f += o.f
-        self.py += o.py
-        self.db += o.db
-        self.ext += o.ext
-        self.tpl += o.tpl
+        self.stats += o.stats
         merge_into(self.sketch, o.sketch)
+
+    def finish(self):
+        """Fold the stats of everything added into the totals (count, sum, min, ...):
+        column by column at C speed rather than a dozen attribute updates per metric."""
+        for name, fold, column in zip(_TOTALS, _FOLDS, zip(*self.stats)):
+            setattr(self, name, fold(column))
+        return self
 
     def as_live(self):
         return {
@@ -407,10 +398,7 @@ _STAT_UPDATE = """
 
 def _stat_arrays(aggs):
     """The 12 stat columns of ``aggs`` as packed arrays (in _STAT_COLUMNS order)."""
-    cols = [[] for _ in range(12)]
-    for a in aggs:
-        for col, v in zip(cols, (a.count, a.errors, a.sum, a.min, a.max, a.s, a.t, a.f, a.py, a.db, a.ext, a.tpl)):
-            col.append(v)
+    cols = zip(*map(_AGG_TOTALS, aggs))
     packers = (pgarray.int8s, pgarray.int8s) + (pgarray.float8s,) * 3 + (pgarray.int8s,) * 3 + (pgarray.float8s,) * 4
     return [pack(col) for pack, col in zip(packers, cols)]
 
@@ -537,7 +525,10 @@ def _collect(todo, txn_ids):
             ab.event_columns.append(p.events)  # turned into dicts only if someone watches live
     for ab in apps.values():
         for (tid, minute), agg in ab.txn_rows.items():
+            agg.finish()
             ab.app_rows[(ab.txn_names[tid][0], minute)].add(agg)
+        for agg in ab.app_rows.values():
+            agg.finish()
     return apps
 
 

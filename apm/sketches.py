@@ -29,7 +29,7 @@ __all__ = [
     "SketchDecodeError",
     "decode",
     "decode_base64",
-    "decode_parts",
+    "decode_not_small",
     "decode_wire",
     "encode_stored",
     "bins_of_small",
@@ -265,15 +265,10 @@ def decode_wire(data):
     return s if s is not None else DDSketch.from_bytes(data)
 
 
-def decode_parts(data):
-    """(zero count, bins, count) of wire-encoded sketch bytes, accepting and refusing
-    exactly what ``decode_wire`` does, without building a DDSketch when it can: ingest
-    checks 50 harvest sketches a payload and only hands their bins on."""
-    parts = _small(data) if len(data) < 512 else None
-    if parts is None:
-        s = decode_wire(data)
-        return s.zero_count, s.bins, s.count
-    return parts
+def decode_not_small(data):
+    """``decode_wire`` for bytes ``split_small`` already refused (skips trying it again)."""
+    s = _large(data)
+    return s if s is not None else DDSketch.from_bytes(data)
 
 
 def decode_base64(text):

@@ -1,6 +1,6 @@
 """Validating a metric's sketch at ingest, so a bad one is refused with 400, not found by a worker."""
 
-from apm.sketches import SketchDecodeError, decode_parts, split_small
+from apm.sketches import SketchDecodeError, decode_not_small, split_small
 
 _NO_SPLIT = (0, 0, b"", b"")
 
@@ -20,9 +20,9 @@ def check_sketch(data, count):
             return f"sketch holds {total} values but count is {count}", None
         return None, (zero, {}, first, c0, steps, counts)
     try:
-        zero, bins, total = decode_parts(data)
+        s = decode_not_small(data)
     except SketchDecodeError as exc:
         return str(exc), None
-    if total != count:
-        return f"sketch holds {total} values but count is {count}", None
-    return None, (zero, bins, *_NO_SPLIT)
+    if s.count != count:
+        return f"sketch holds {s.count} values but count is {count}", None
+    return None, (s.zero_count, s.bins, *_NO_SPLIT)

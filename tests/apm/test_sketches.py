@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from pulse_agent.sketch import DDSketch, SketchDecodeError
 
-from apm.sketches import decode, decode_base64, decode_parts, decode_wire, encode_stored, quantiles
+from apm.sketches import decode, decode_base64, decode_not_small, decode_wire, encode_stored, quantiles
 
 
 def reference(data):
@@ -108,9 +108,12 @@ def test_decode_refuses_a_malformed_stored_sketch(data, reason):
 def test_agents_cannot_send_the_stored_encoding():
     # The stored encoding is the server's own: on the wire only version 1 is accepted.
     data = encode_stored(_sketch({1: 2, 3: 4}))
-    for wire_decoder in (decode_wire, decode_parts):
+    for wire_decoder in (decode_wire, decode_not_small):
         with pytest.raises(SketchDecodeError):
             wire_decoder(data)
+    from ingest.sketch_check import check_sketch
+
+    assert check_sketch(data, 6) == ("unsupported sketch version 2", None)
     import base64
 
     with pytest.raises(SketchDecodeError):
