@@ -224,11 +224,13 @@ class Body:
 
     def __init__(self, payload):
         rest = json.dumps({k: v for k, v in payload.items() if k != "batch_id"}, separators=(",", ":")).encode()
-        assert rest.startswith(b"{")
-        self.rest = b"," + rest[1:]  # everything after the batch id, as '..."batch_id":"<id>"' + rest
+        assert rest.endswith(b"}")
+        # The batch id goes last: the deflate stream and the CRC of everything before it
+        # are computed once, and each post only compresses and checksums its last bytes.
+        self.rest = rest[:-1] + b',"batch_id":"'
         c = zlib.compressobj(6, zlib.DEFLATED, -15)
-        self.rest_deflated = c.compress(self.rest) + c.flush()
-        self.rest_crc = None
+        self.rest_deflated = c.compress(self.rest) + c.flush(zlib.Z_FULL_FLUSH)  # byte-aligned, not final
+        self.rest_crc = zlib.crc32(self.rest)
         self.payload = payload
         self.events = len(payload["events"])
         self.transactions = sum(m["count"] for m in payload["metrics"])
@@ -236,12 +238,12 @@ class Body:
     def make(self, batch_id=None):
         """(batch_id, gzip bytes) with a fresh batch id."""
         batch_id = batch_id or uuid.uuid4().hex
-        prefix = b'{"batch_id":"' + batch_id.encode() + b'"'
+        tail = batch_id.encode() + b'"}'
         c = zlib.compressobj(6, zlib.DEFLATED, -15)
-        head = c.compress(prefix) + c.flush(zlib.Z_FULL_FLUSH)  # byte-aligned, not final
-        crc = zlib.crc32(self.rest, zlib.crc32(prefix))
-        size = (len(prefix) + len(self.rest)) & 0xFFFFFFFF
-        return batch_id, b"".join((_GZIP_HEADER, head, self.rest_deflated, struct.pack("<II", crc, size)))
+        end = c.compress(tail) + c.flush()  # the final block
+        size = (len(self.rest) + len(tail)) & 0xFFFFFFFF
+        crc = zlib.crc32(tail, self.rest_crc)
+        return batch_id, b"".join((_GZIP_HEADER, self.rest_deflated, end, struct.pack("<II", crc, size)))
 
 
 class Client:
