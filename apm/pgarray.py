@@ -87,13 +87,16 @@ def _fixed(typecode, oid, values):
 
 
 def _general(oid, fmt, values):
-    """Element by element, NULLs allowed (``fmt``: the struct code of one value)."""
+    """Element by element, NULLs allowed (``fmt``: the struct code of one value, or "s"
+    for str, "b" for bytes)."""
     parts = []
     nulls = 0
     for v in values:
         if v is None:
             parts.append(b"\xff\xff\xff\xff")
             nulls = 1
+        elif fmt == "b":
+            parts.append(len(v).to_bytes(4, "big") + v)
         elif fmt == "s":
             b = v.encode()
             parts.append(struct.pack(">i", len(b)) + b)
@@ -141,15 +144,7 @@ def texts(values):
 
 def byteas(values):
     """Byte strings; None becomes NULL."""
-    parts = []
-    nulls = 0
-    for v in values:
-        if v is None:
-            parts.append(b"\xff\xff\xff\xff")
-            nulls = 1
-        else:
-            parts.append(len(v).to_bytes(4, "big") + v)
-    return _packed(BYTEA, _HEADER.pack(1, nulls, BYTEA, len(values), 1) + b"".join(parts))
+    return _general(BYTEA, "b", values)
 
 
 _uuid_bytes = {}  # str -> element (length word + 16 bytes): a batch repeats few apps
