@@ -51,8 +51,9 @@ _dumpers = {
 
 
 def register(connection):
-    """Teach a psycopg connection to send PgArrays as is (a connection copies psycopg's
-    global adapters when it opens, so one opened before this module loaded needs it)."""
+    """Teach a psycopg connection to send PgArrays as is. Connections psycopg opens get
+    them from its global adapters; Django gives its connections adapters of its own, so
+    those need this once each."""
     adapters = connection.adapters
     for cls, dumper in _dumpers.items():
         adapters.register_dumper(cls, dumper)

@@ -468,9 +468,9 @@ def _server_binding_cursor():
     """A psycopg cursor on Django's connection (inside Django's transaction) that sends
     parameters separately from the SQL. Django's cursors bind on the client: they quote
     every array element into the SQL text, regex-escaping each string, which was about a
-    tenth of a batch's CPU. Here arrays go in binary (``%b``: psycopg would send lists of
-    strings as text, quoted element by element), and psycopg prepares statements run
-    repeatedly, sparing Postgres their parsing and planning."""
+    tenth of a batch's CPU. Here arrays go in binary (``%b``; apm/pgarray.py packs them).
+    Prepared statements follow Django's setting (off by default, for connection poolers).
+    Django's query logging and execute wrappers do not see these statements."""
     connection.ensure_connection()
     conn = connection.connection
     if conn is not _registered[0]:
