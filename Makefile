@@ -6,8 +6,9 @@ AGENT := $(wildcard agent/pyproject.toml)
 
 .PHONY: run test setup deps services assets migrate browser demo clean
 
+# honcho hands each process a PORT counting up from 5000 unless told where to start.
 run: setup
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f deploy/local/Procfile -d . start
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f deploy/local/Procfile -d . start -p $${PORT:-8000}
 
 test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
