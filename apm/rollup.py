@@ -165,7 +165,7 @@ def decode_entry(q):
         return queued.unpack(q.body)
     if q.fmt == "m":
         p, sketches = _decode_msgpack(q.body)
-        return queued.from_payload(p, [(zero, bins, 0, 0, b"", b"") for zero, bins in sketches])
+        return queued.from_payload(p, [queued.bins_fields(zero, bins) for zero, bins in sketches])
     raw = zlib.decompress(q.body, 16 + zlib.MAX_WBITS) if q.gzipped else q.body
     p = _decode(raw)
     return queued.from_payload(p, [queued.sketch_fields(decode_base64(m.sketch)) for m in p.metrics])

@@ -261,8 +261,7 @@ def decode_wire(data):
         s = DDSketch()
         s.zero_count, s.bins, s.count = parts
         return s
-    s = _large(data)
-    return s if s is not None else DDSketch.from_bytes(data)
+    return decode_not_small(data)
 
 
 def decode_not_small(data):

@@ -182,9 +182,14 @@ def from_payload(p, sketches):
     )
 
 
+def bins_fields(zero_count, bins):
+    """QueuedMetric's sketch fields for a sketch given as its bins (not split)."""
+    return (zero_count, bins, 0, 0, b"", b"")
+
+
 def sketch_fields(sketch):
     """QueuedMetric's sketch fields for a decoded DDSketch."""
-    return (sketch.zero_count, sketch.bins, 0, 0, b"", b"")
+    return bins_fields(sketch.zero_count, sketch.bins)
 
 
 def pack(p, sketches):

@@ -1,8 +1,7 @@
 """Validating a metric's sketch at ingest, so a bad one is refused with 400, not found by a worker."""
 
 from apm.sketches import SketchDecodeError, decode_not_small, split_small
-
-_NO_SPLIT = (0, 0, b"", b"")
+from ingest.queued import sketch_fields
 
 
 def check_sketch(data, count):
@@ -25,4 +24,4 @@ def check_sketch(data, count):
         return str(exc), None
     if s.count != count:
         return f"sketch holds {s.count} values but count is {count}", None
-    return None, (s.zero_count, s.bins, *_NO_SPLIT)
+    return None, sketch_fields(s)
