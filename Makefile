@@ -6,9 +6,16 @@ AGENT := $(wildcard agent/pyproject.toml)
 
 .PHONY: run test setup deps services assets migrate browser demo clean
 
+# Web and worker processes: one of each per two cores. Here they share the cores with
+# Postgres and Redis, and more processes cost more CPU per payload (bench/ingest.py on
+# 2 cores: one web + one worker process used about 15 % less than two of each).
+HALF_CORES := $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$(( n > 3 ? n / 2 : 1 )))
+
 # honcho hands each process a PORT counting up from 5000 unless told where to start.
 run: setup
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f deploy/local/Procfile -d . start -p $${PORT:-8000}
+	PATH="$(abspath $(BIN)):$$PATH" WEB_CONCURRENCY=$${WEB_CONCURRENCY:-$(HALF_CORES)} \
+	  WORKER_CONCURRENCY=$${WORKER_CONCURRENCY:-$(HALF_CORES)} \
+	  $(BIN)/honcho -f deploy/local/Procfile -d . start -p $${PORT:-8000}
 
 test: setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

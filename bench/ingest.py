@@ -1,7 +1,8 @@
 """Ingest benchmark: the real server and real workers on this machine, end to end.
 
-Starts uvicorn (production-like settings: DEBUG off, 2 workers, no access log) and a
-Celery worker (prefork, 2 processes, each running the stream consumer) against a
+Starts uvicorn (production-like settings: DEBUG off, no access log) and a Celery worker
+(prefork, each process running the stream consumer), as many processes of each as
+``make run`` starts on this machine (half the cores, at least one), against a
 dedicated database, then drives them with simulated agent processes (bench/loadgen.py)
 posting realistic harvest payloads: 50 transaction names in ``metrics``, 200 sampled
 ``events``, 3 slow traces of up to 50 spans, 2 errors, one instance sample.
@@ -353,8 +354,10 @@ def main():
     ap.add_argument("--processes", type=int, default=64, help="simulated agent processes (connections)")
     ap.add_argument("--rate", type=float, default=0.0,
                     help="payloads/s of the latency phase (default: 80%% of the measured capacity)")
-    ap.add_argument("--web-workers", type=int, default=2)
-    ap.add_argument("--worker-processes", type=int, default=2)
+    cores = os.cpu_count() or 2
+    half_cores = cores // 2 if cores > 3 else 1  # what `make run` starts (Makefile)
+    ap.add_argument("--web-workers", type=int, default=half_cores)
+    ap.add_argument("--worker-processes", type=int, default=half_cores)
     args = ap.parse_args()
 
     speed = machine_speed()
