@@ -23,6 +23,18 @@ async def not_django(scope, receive, send):
     await send({"type": "http.response.body", "body": b"django"})
 
 
+def run(coro):
+    """asyncio.run, closing the ingest queue's connections before the loop ends."""
+
+    async def go():
+        try:
+            return await coro
+        finally:
+            await ingest_asgi._enqueuer.aclose()
+
+    return asyncio.run(go())
+
+
 async def call(app, method, path, headers, chunks):
     scope = {"type": "http", "method": method, "path": path, "headers": headers, "query_string": b""}
     comm = ApplicationCommunicator(app, scope)
@@ -53,22 +65,93 @@ def headers(key):
 def test_it_accepts_through_the_fast_path(ingest_key, monkeypatch):
     app = wrap(not_django)
     body = P.body(P.simple())
-    status, hdrs, out = asyncio.run(call(app, "POST", "/api/v1/ingest", headers(ingest_key), [body[:100], body[100:]]))
+    status, hdrs, out = run(call(app, "POST", "/api/v1/ingest", headers(ingest_key), [body[:100], body[100:]]))
     assert status == 202, out
     assert hdrs[b"content-type"] == b"application/json" and json.loads(out)["apdex_t"] == 0.5
     assert redis.Redis.from_url(settings.REDIS_URL).xlen(settings.INGEST_STREAM) == 1
     # Now key and app are cached: answered on the event loop, without the thread pool.
     monkeypatch.setattr(ingest_asgi, "_pool", None)
-    status, _, out = asyncio.run(call(app, "POST", "/api/v1/ingest", headers(ingest_key), [P.body(P.simple())]))
+    status, _, out = run(call(app, "POST", "/api/v1/ingest", headers(ingest_key), [P.body(P.simple())]))
     assert status == 202, out
     assert redis.Redis.from_url(settings.REDIS_URL).xlen(settings.INGEST_STREAM) == 2
-    status, _, out = asyncio.run(call(app, "GET", "/anything", [], [b""]))
+    status, _, out = run(call(app, "GET", "/anything", [], [b""]))
     assert (status, out) == (299, b"django")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_it_stops_reading_an_oversized_body(ingest_key):
     chunk = b"x" * (256 * 1024)
-    status, _, out = asyncio.run(call(wrap(not_django), "POST", "/api/v1/ingest", headers(ingest_key), [chunk] * 5))
+    status, _, out = run(call(wrap(not_django), "POST", "/api/v1/ingest", headers(ingest_key), [chunk] * 5))
     assert status == 413 and json.loads(out)["error"]["code"] == "too_large"
     assert MAX_COMPRESSED_BYTES < 5 * len(chunk)
+
+
+def post_many(app, key, n):
+    """``n`` posts at once on one event loop: (status, body) of each."""
+
+    async def go():
+        results = await asyncio.gather(
+            *(call(app, "POST", "/api/v1/ingest", headers(key), [P.body(P.simple())]) for _ in range(n))
+        )
+        return [(status, json.loads(out)) for status, _, out in results]
+
+    return run(go())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_payloads_posted_together_are_each_queued_once(ingest_key):
+    app = wrap(not_django)
+    post_many(app, ingest_key, 1)  # warms the key and app caches: the rest is checked on the loop
+    answers = post_many(app, ingest_key, 12)
+    assert [status for status, _ in answers] == [202] * 12, answers
+    r = redis.Redis.from_url(settings.REDIS_URL)
+    entries = r.xrange(settings.INGEST_STREAM)
+    assert len(entries) == 13
+    assert len({fields[b"r"] + fields[b"b"] for _, fields in entries}) == 13  # no entry twice
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_loop_answers_429_over_quota_and_503_over_backlog(org, ingest_key, settings):
+    app = wrap(not_django)
+    r = redis.Redis.from_url(settings.REDIS_URL)
+    for counter in r.scan_iter(f"pulse:quota:{org.pk}:*"):  # organisation ids repeat between tests
+        r.delete(counter)
+    settings.INGEST_QUOTA_PER_MINUTE = 3
+    settings.INGEST_BACKLOG_MAX = 2
+    answers = post_many(app, ingest_key, 3)
+    assert sorted(status for status, _ in answers) == [202, 202, 503]
+    assert [body["error"]["code"] for status, body in answers if status == 503] == ["backlog_full"]
+    settings.INGEST_BACKLOG_MAX = 100
+    answers = post_many(app, ingest_key, 2)
+    assert sorted(status for status, _ in answers) == [202, 429]  # the 503 was not counted
+    assert [body["error"]["code"] for status, body in answers if status == 429] == ["over_quota"]
+    assert r.xlen(settings.INGEST_STREAM) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_loop_answers_503_when_redis_is_out_of_reach(ingest_key, settings):
+    app = wrap(not_django)
+    post_many(app, ingest_key, 1)
+    real = settings.REDIS_URL
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    try:
+        answers = post_many(app, ingest_key, 2)
+    finally:
+        settings.REDIS_URL = real
+    assert [status for status, _ in answers] == [503, 503]
+    assert {body["error"]["code"] for _, body in answers} == {"backlog_full"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_loop_reloads_the_script_after_redis_forgot_it(ingest_key):
+    app = wrap(not_django)
+    r = redis.Redis.from_url(settings.REDIS_URL)
+
+    async def go():
+        first = await call(app, "POST", "/api/v1/ingest", headers(ingest_key), [P.body(P.simple())])
+        r.script_flush()  # as after a Redis restart, with the same client still connected
+        second = await call(app, "POST", "/api/v1/ingest", headers(ingest_key), [P.body(P.simple())])
+        return first[0], second[0]
+
+    assert run(go()) == (202, 202)
+    assert r.xlen(settings.INGEST_STREAM) == 2
