@@ -30,7 +30,8 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from apm import partitions, pgarray
-from apm.sketches import DDSketch, bins_of_small, decode, decode_base64, encode_stored, merge_into
+from apm.sketch_sums import Bins
+from apm.sketches import decode, decode_base64, encode_stored_bins
 from ingest import queued
 
 UTC = dt.timezone.utc
@@ -299,33 +300,33 @@ _AGG_TOTALS = operator.attrgetter(*_TOTALS)
 
 
 class Agg:
-    """Sums of one rollup row within a batch: ``add_metric``/``add``, then ``finish``."""
+    """Sums of one rollup row within a batch: ``add_metric``/``add``, then ``finish``.
 
-    __slots__ = ("stats", "sketch", *_TOTALS)
+    Bins go to the batch's apm.sketch_sums.Bins under the row's number; ``bins`` gets
+    their per-row sums, (indexes, counts) arrays, once the whole batch is in."""
 
-    def __init__(self):
+    __slots__ = ("row", "stats", "zero_count", "bins", *_TOTALS)
+
+    def __init__(self, row):
+        self.row = row
         self.stats = []  # one tuple of _METRIC_STATS per metric; folded by finish()
-        self.sketch = DDSketch()
+        self.zero_count = 0
+        self.bins = None
 
-    def add_metric(self, m):
+    def add_metric(self, m, bins):
         """Add one ingest.queued.QueuedMetric (its sketch split or as bins)."""
         self.stats.append(_METRIC_STATS(m))
-        sketch = self.sketch
-        bins = sketch.bins
-        get = bins.get
+        self.zero_count += m.zero_count
         if m.first_count:
-            for i, c in bins_of_small(m.first_index, m.first_count, m.steps, m.counts):
-                bins[i] = get(i, 0) + c
-            sketch.count += m.zero_count + m.first_count + sum(m.counts)
+            bins.add_split(self.row, m.first_index, m.first_count, m.steps, m.counts)
         else:
-            for i, c in m.bins.items():
-                bins[i] = get(i, 0) + c
-            sketch.count += m.zero_count + sum(m.bins.values())
-        sketch.zero_count += m.zero_count
+            bins.add_dict(self.row, m.bins)
 
-    def add(self, o):
-        self.stats += o.stats
-        merge_into(self.sketch, o.sketch)
+    def add(self, o, bins):
+        """Add another row, already finished (its totals folded, its bins summed)."""
+        self.stats.append(_AGG_TOTALS(o))  # finish() folds totals as it folds stats: sums of sums, min of minima, ...
+        self.zero_count += o.zero_count
+        bins.add_arrays(self.row, *o.bins)
 
     def finish(self):
         """Fold the stats of everything added into the totals (count, sum, min, ...):
@@ -333,6 +334,9 @@ class Agg:
         for name, fold, column in zip(_TOTALS, _FOLDS, zip(*self.stats)):
             setattr(self, name, fold(column))
         return self
+
+    def stored_sketch(self):
+        return encode_stored_bins(self.zero_count, *self.bins)
 
     def as_live(self):
         return {
@@ -353,8 +357,8 @@ class AppBatch:
     def __init__(self, org_id, app_id):
         self.org_id = org_id
         self.app_id = app_id
-        self.txn_rows = defaultdict(Agg)  # (txn_id, minute) -> Agg
-        self.app_rows = defaultdict(Agg)  # (type, minute) -> Agg
+        self.txn_rows = {}  # (txn_id, minute) -> Agg
+        self.app_rows = {}  # (type, minute) -> Agg
         self.txn_names = {}  # txn_id -> (type, name)
         self.event_columns = []  # the batch's ingest.queued.QueuedEvents
 
@@ -511,24 +515,39 @@ def _ledger(cur, decoded):
 
 def _collect(todo, txn_ids):
     apps = {}
+    txn_aggs, txn_bins = [], Bins()  # Agg.row numbers index txn_aggs
     for q, p in todo:
         k = (q.org_id, q.app_id)
         ab = apps.get(k)
         if ab is None:
             ab = apps[k] = AppBatch(q.org_id, q.app_id)
         ids = txn_ids[k]
+        rows = ab.txn_rows
         for m in p.metrics:
             tid = ids[(m.type, m.name)]
-            ab.txn_names[tid] = (m.type, m.name)
-            ab.txn_rows[(tid, m.minute)].add_metric(m)
+            agg = rows.get((tid, m.minute))
+            if agg is None:
+                agg = rows[(tid, m.minute)] = Agg(len(txn_aggs))
+                txn_aggs.append(agg)
+                ab.txn_names[tid] = (m.type, m.name)
+            agg.add_metric(m, txn_bins)
         if p.events:
             ab.event_columns.append(p.events)  # turned into dicts only if someone watches live
+    for agg, bins in zip(txn_aggs, txn_bins.sums(len(txn_aggs))):
+        agg.bins = bins
+    app_aggs, app_bins = [], Bins()
     for ab in apps.values():
         for (tid, minute), agg in ab.txn_rows.items():
             agg.finish()
-            ab.app_rows[(ab.txn_names[tid][0], minute)].add(agg)
-        for agg in ab.app_rows.values():
-            agg.finish()
+            key = (ab.txn_names[tid][0], minute)
+            app_agg = ab.app_rows.get(key)
+            if app_agg is None:
+                app_agg = ab.app_rows[key] = Agg(len(app_aggs))
+                app_aggs.append(app_agg)
+            app_agg.add(agg, app_bins)
+    for agg, bins in zip(app_aggs, app_bins.sums(len(app_aggs))):
+        agg.bins = bins
+        agg.finish()
     return apps
 
 
@@ -824,26 +843,32 @@ def _upsert(cur, table, key_col, pack_keys, conflict, keys, minutes, orgs, app_i
             pack_keys(keys),
             pgarray.timestamptzs(minutes),
             *_stat_arrays(aggs),
-            pgarray.byteas([encode_stored(a.sketch) for a in aggs]),
+            pgarray.byteas([a.stored_sketch() for a in aggs]),
         ],
     )
     index = {}
     for n, (app_id, k, minute) in enumerate(zip(app_ids, keys, minutes)):
         index[(str(app_id), k, minute_dt(minute))] = n
-    upd_ids, upd_minutes, upd_sketch = [], [], []
+    upd_ids, upd_minutes, zeros, merged = [], [], [], Bins()
     for row_id, count, old, app_id, k, t in cur.fetchall():
         n = index[(str(app_id), k, t)]
         # (xmax = 0 cannot tell an insert on a partitioned table.) Every row is created
         # with count >= 1, so the count still equal to ours means the row is new and
         # holds our sketch; otherwise it holds the old sketch, locked until commit.
-        if count == aggs[n].count:
+        agg = aggs[n]
+        if count == agg.count:
             continue
-        merged = aggs[n].sketch
-        if old:
-            merged = merge_into(decode(old), merged)
+        row = len(upd_ids)
         upd_ids.append(row_id)
         upd_minutes.append(minutes[n])
-        upd_sketch.append(encode_stored(merged))
+        merged.add_arrays(row, *agg.bins)
+        zero = agg.zero_count
+        if old:
+            old = decode(old)
+            merged.add_dict(row, old.bins)
+            zero += old.zero_count
+        zeros.append(zero)
+    upd_sketch = [encode_stored_bins(z, *b) for z, b in zip(zeros, merged.sums(len(upd_ids)))]
     if upd_ids:
         cur.execute(
             f"UPDATE {table} AS r SET sketch = v.s FROM unnest(%b, %b, %b) AS v(i, t, s) "

@@ -22,6 +22,8 @@ import sys
 from array import array
 from itertools import accumulate, chain
 
+import numpy as np
+
 from pulse_agent.sketch import MAX_ABS_INDEX, MAX_BINS, DDSketch, SketchDecodeError
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "decode_not_small",
     "decode_wire",
     "encode_stored",
+    "encode_stored_bins",
     "bins_of_small",
     "split_small",
     "merge_encoded",
@@ -194,21 +197,28 @@ def _array(typecode, raw):
 def encode_stored(sketch):
     """The stored encoding of a DDSketch (what rollup rows hold)."""
     bins = sketch.bins
+    n = len(bins)
+    return encode_stored_bins(
+        sketch.zero_count, np.fromiter(bins.keys(), np.int64, n), np.fromiter(bins.values(), np.int64, n)
+    )
+
+
+def encode_stored_bins(zero_count, indexes, counts):
+    """The stored encoding of a sketch given as numpy int64 arrays of bin indexes and
+    counts (each index once, counts >= 1; apm.sketch_sums)."""
+    n = len(indexes)
     flags = 0
-    try:
-        indexes = array("h", bins.keys())
-    except OverflowError:  # (rare: values far outside any realistic duration)
-        indexes = array("i", bins.keys())
+    if n and (indexes.min() < -0x8000 or indexes.max() > 0x7FFF):  # (rare: far outside any realistic duration)
         flags |= _WIDE_INDEX
-    try:
-        counts = array("I", bins.values())
-    except OverflowError:
-        counts = array("Q", bins.values())
+    if n and counts.max() > 0xFFFFFFFF:
         flags |= _WIDE_COUNT
-    if not _LITTLE:
-        indexes.byteswap()
-        counts.byteswap()
-    return _STORED_HEAD.pack(STORED, flags, sketch.zero_count, len(bins)) + indexes.tobytes() + counts.tobytes()
+    return b"".join(
+        (
+            _STORED_HEAD.pack(STORED, flags, zero_count, n),
+            indexes.astype("<i4" if flags & _WIDE_INDEX else "<i2").tobytes(),
+            counts.astype("<u8" if flags & _WIDE_COUNT else "<u4").tobytes(),
+        )
+    )
 
 
 def _decode_stored(data):
