@@ -45,6 +45,15 @@ def private_stream(settings):
 
 
 @pytest.fixture
+def fresh_quota(org, settings):
+    """``org``'s quota counters cleared: organisation ids repeat from one test run to the
+    next, and the counters live in Redis for two minutes."""
+    r = redis.Redis.from_url(settings.REDIS_URL)
+    for counter in r.scan_iter(f"pulse:quota:{org.pk}:*"):
+        r.delete(counter)
+
+
+@pytest.fixture
 def consumer(private_stream):
     return Consumer(name="test-consumer")
 

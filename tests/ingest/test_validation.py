@@ -125,7 +125,7 @@ def test_it_creates_apps_on_first_data_up_to_the_limit(client, org, ingest_key, 
 
 
 @pytest.mark.django_db
-def test_it_answers_429_over_quota_and_503_over_backlog(client, ingest_key, settings):
+def test_it_answers_429_over_quota_and_503_over_backlog(client, ingest_key, fresh_quota, settings):
     settings.INGEST_QUOTA_PER_MINUTE = 2
     settings.INGEST_BACKLOG_MAX = 1
     assert post(client, ingest_key, P.simple()).status_code == 202
