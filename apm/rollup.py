@@ -87,19 +87,10 @@ class _Trace(msgspec.Struct, gc=False):
     spans: list[msgspec.Raw]
 
 
-class _Frame(msgspec.Struct, gc=False):
-    file: str
-    line: int | None
-    function: str
-    code: str | None = None
+class _Error(queued.QueuedError, array_like=False):
+    """The queued form's error fields, read from a JSON object (``trace_id`` optional)."""
 
-
-class _Error(msgspec.Struct, gc=False, rename={"error_class": "class"}):
-    error_class: str
-    message: str
-    stack: list[_Frame]
-    transaction: str | None
-    time: float
+    error_class: str = msgspec.field(name="class")
     trace_id: str | None = None
 
 
