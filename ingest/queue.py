@@ -60,6 +60,9 @@ def _keys_args(org_id, app_id, body, now):
     return keys, args
 
 
+_OUT_OF_REACH = (BACKLOG_FULL, "")  # the reply we act on when Redis cannot be reached
+
+
 def _result(reply, now):
     status, entry_id = reply
     if status == OVER_QUOTA:
@@ -81,7 +84,7 @@ def enqueue(org_id, app_id, body):
         reply = _local.script(keys=keys, args=args)
     except (redis.ConnectionError, redis.TimeoutError):
         _local.client = None
-        return BACKLOG_FULL, settings.INGEST_BACKLOG_RETRY_AFTER, None
+        reply = _OUT_OF_REACH
     return _result(reply, now)
 
 
@@ -122,10 +125,7 @@ class Enqueuer:
         self._pending.append((*_keys_args(org_id, app_id, body, now), reply))
         if self._flusher is None:
             self._flusher = loop.create_task(self._flush())
-        reply = await reply
-        if reply is None:  # Redis out of reach: the agent keeps the payload and retries
-            return BACKLOG_FULL, settings.INGEST_BACKLOG_RETRY_AFTER, None
-        return _result(reply, now)
+        return _result(await reply, now)
 
     async def _flush(self):
         try:
@@ -134,7 +134,7 @@ class Enqueuer:
                 try:
                     replies = await self._send(batch)
                 except (redis.ConnectionError, redis.TimeoutError):
-                    replies = [None] * len(batch)
+                    replies = [_OUT_OF_REACH] * len(batch)
                 except Exception as exc:  # a bug: each waiting request answers 500 and logs it
                     replies = [exc] * len(batch)
                 for (_, _, future), reply in zip(batch, replies):
