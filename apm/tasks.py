@@ -1,4 +1,4 @@
-"""Periodic upkeep of the telemetry (scheduled in settings.CELERY_BEAT_SCHEDULE).
+"""Periodic upkeep of the telemetry (scheduled in apm/schedule.py).
 
 Every task is named, idempotent, bounded in time, retried on transient database
 errors, and takes ids; the per-organisation work fans out from the beat tasks.

@@ -42,7 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "apm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pulse.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pulse_alerts_bench")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ["ALERTS_ALLOW_PRIVATE_WEBHOOKS"] = "true"  # the receiver is on loopback
@@ -145,10 +145,10 @@ def detection_delay(boundaries, orgs_per_boundary):
     receiver = Receiver()
     tmp = Path(tempfile.mkdtemp(prefix="pulse-alerts-bench-"))
     env = dict(os.environ, ALERTS_ALLOW_PRIVATE_WEBHOOKS="true", LOG_LEVEL="WARNING")
-    worker = start([sys.executable, "-m", "celery", "-A", "apm", "worker", "--pool=solo", "--loglevel=INFO",
+    worker = start([sys.executable, "-m", "celery", "-A", "pulse", "worker", "--pool=solo", "--loglevel=INFO",
                     "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"alerts-bench-{uuid.uuid4().hex[:6]}@%h"],
                    env, tmp / "worker.log")
-    beat = start([sys.executable, "-m", "celery", "-A", "apm", "beat", "--loglevel=INFO", f"--schedule={tmp / 'beat-schedule'}"],
+    beat = start([sys.executable, "-m", "celery", "-A", "pulse", "beat", "--loglevel=INFO", f"--schedule={tmp / 'beat-schedule'}"],
                  env, tmp / "beat.log")
     client = Client()
     opened, received = [], []

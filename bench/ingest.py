@@ -48,7 +48,7 @@ STREAM = "pulse:ingest:bench"
 os.environ["DATABASE_URL"] = DATABASE_URL
 os.environ["REDIS_URL"] = REDIS_URL
 os.environ["INGEST_STREAM"] = STREAM
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "apm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pulse.settings")
 
 import loadgen  # noqa: E402
 
@@ -373,9 +373,9 @@ def main():
     log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp"))
     web_log = open(log_dir / "pulse-bench-web.log", "w")
     worker_log = open(log_dir / "pulse-bench-worker.log", "w")
-    web = start([sys.executable, "-m", "uvicorn", "apm.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+    web = start([sys.executable, "-m", "uvicorn", "pulse.asgi:application", "--host", "127.0.0.1", "--port", str(port),
                  "--workers", str(args.web_workers), "--no-access-log", "--log-level", "warning"], web_log)
-    worker = start([sys.executable, "-m", "celery", "-A", "apm", "worker", "-l", "WARNING",
+    worker = start([sys.executable, "-m", "celery", "-A", "pulse", "worker", "-l", "WARNING",
                     f"--concurrency={args.worker_processes}", "--without-heartbeat", "--without-gossip",
                     "--without-mingle", "-Q", "bench-none"], worker_log)
     try:

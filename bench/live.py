@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "apm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pulse.settings")
 # Production-like settings, shared by this process (it signs the bench user in) and the servers.
 os.environ.update(
     DEBUG="false",
@@ -96,12 +96,12 @@ def start_platform(port, web_workers):
     env = dict(os.environ)
     logs = open("/tmp/pulse-live-bench.log", "wb")
     web = subprocess.Popen(
-        [str(BIN / "uvicorn"), "apm.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+        [str(BIN / "uvicorn"), "pulse.asgi:application", "--host", "127.0.0.1", "--port", str(port),
          "--workers", str(web_workers), "--no-access-log", "--log-level", "warning"],
         cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True,
     )
     worker = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "apm", "worker", "--loglevel=WARNING", "--concurrency=2", "-n", f"live-bench-{port}@%h"],
+        [str(BIN / "celery"), "-A", "pulse", "worker", "--loglevel=WARNING", "--concurrency=2", "-n", f"live-bench-{port}@%h"],
         cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True,
     )
     return web, worker

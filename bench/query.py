@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "apm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pulse.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pulse_querybench")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 # Production settings (cached templates, manifest static files), as a deployment runs them.
@@ -538,7 +538,7 @@ def browser_timing(org, user, app, runs):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "apm.asgi:application", "--port", str(port), "--no-access-log",
+        [sys.executable, "-m", "uvicorn", "pulse.asgi:application", "--port", str(port), "--no-access-log",
          "--log-level", "warning"],
         cwd=ROOT,
         env={**os.environ, "ALLOWED_HOSTS": "127.0.0.1,localhost"},

@@ -1,4 +1,4 @@
-"""Periodic work of the web UI (scheduled in settings.CELERY_BEAT_SCHEDULE)."""
+"""Periodic work of the web UI (scheduled in frontend/schedule.py)."""
 
 import time
 

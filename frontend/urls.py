@@ -18,7 +18,7 @@ urlpatterns = [
     path(app + "capacity/", capacity.capacity, name="app_capacity"),
 ]
 
-# Live page (frontend/views/live.py); the websocket itself is routed in apm/routing.py.
+# Live page (frontend/views/live.py); the websocket itself is routed in pulse/routing.py.
 from frontend.views import live  # noqa: E402
 
 urlpatterns.append(path(app + "live/", live.app_live, name="app_live"))

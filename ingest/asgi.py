@@ -1,4 +1,4 @@
-"""ASGI fast path for POST /api/v1/ingest, mounted in front of Django in apm/asgi.py.
+"""ASGI fast path for POST /api/v1/ingest, mounted in front of Django in pulse/asgi.py.
 
 Ingest is the hottest path of the service and needs none of Django's middleware
 (sessions, CSRF, auth): this reads the body with a size cap and runs the

@@ -157,7 +157,7 @@ class Worker:
 
 @pytest.fixture(scope="module")
 def celery_worker(django_db_setup, django_db_blocker):
-    """``celery -A apm worker`` in a subprocess, on the test database and our Redis db.
+    """``celery -A pulse worker`` in a subprocess, on the test database and our Redis db.
 
     Its ingest consumer thread applies what the tests post to /api/v1/ingest (on a stream
     of its own: see ``worker_stream``); it runs the alert tasks the tests queue.
@@ -182,7 +182,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"pulse-alerts-worker-{uuid.uuid4().hex[:8]}.log"
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "apm", "worker", "--pool=solo", "--loglevel=INFO",
+        [sys.executable, "-m", "celery", "-A", "pulse", "worker", "--pool=solo", "--loglevel=INFO",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"alerts-test-{uuid.uuid4().hex[:6]}@%h"],
         cwd=ROOT,
         env=env,

@@ -202,9 +202,10 @@ def test_beat_fans_out_one_task_per_organisation_with_alerts(org, app, outsider_
     from celery.schedules import crontab
 
     from alerts.tasks import evaluate_all
+    from pulse.celery import app as celery_app
     from tenants.models import App, Organization
 
-    entry = settings.CELERY_BEAT_SCHEDULE["alerts-evaluate"]
+    entry = celery_app.conf.beat_schedule["alerts-evaluate"]
     assert entry["task"] == "alerts.evaluate_all" and isinstance(entry["schedule"], crontab)
     assert entry["options"]["expires"] < 60
     make_condition(org, app)

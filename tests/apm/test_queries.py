@@ -221,6 +221,7 @@ def test_cached_merges_of_closed_buckets_follow_late_data(org, app):
 
 def test_the_warm_up_task_caches_app_quantiles_of_closed_minutes(org, app, settings):
     from frontend.tasks import warm_chart_cache
+    from pulse.celery import app as celery_app
 
     facts = seed_app(org, app, minutes=20)
     since, until = facts["last_minute"] - 19 * 60, facts["last_minute"] + 60
@@ -233,7 +234,7 @@ def test_the_warm_up_task_caches_app_quantiles_of_closed_minutes(org, app, setti
         sketchcache.series_quantiles(org, keyed)
     assert not [q for q in ctx.captured_queries if "sketch" in q["sql"]]
     assert warm_chart_cache() >= 0  # the scheduled task runs (on whatever has just closed)
-    assert "frontend-warm-chart-cache" in settings.CELERY_BEAT_SCHEDULE
+    assert celery_app.conf.beat_schedule["frontend-warm-chart-cache"]["task"] == warm_chart_cache.name
 
 
 def test_a_moved_minute_edge_reuses_the_cached_merge_of_the_hours(org, app):

@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apm import partitions
-from apm.celery import app as celery_app
+from pulse.celery import app as celery_app
 from apm.models import AppHour, AppMinute, InstanceHour
 from apm.tasks import downsample_recent, enforce_retention
 from tests.ingest import payloads as P

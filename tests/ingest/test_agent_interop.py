@@ -70,7 +70,7 @@ def test_it_accepts_what_the_real_agent_sends(org, ingest_key, consumer, private
         "ALLOWED_HOSTS": "127.0.0.1",
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "apm.asgi:application", "--port", str(port), "--no-access-log"],
+        [sys.executable, "-m", "uvicorn", "pulse.asgi:application", "--port", str(port), "--no-access-log"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:

@@ -1,4 +1,4 @@
-"""The ASGI fast path that production serves POST /api/v1/ingest through (apm/asgi.py)."""
+"""The ASGI fast path that production serves POST /api/v1/ingest through (pulse/asgi.py)."""
 
 import asyncio
 import json

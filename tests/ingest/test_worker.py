@@ -32,7 +32,7 @@ def start_worker(stream, pool="prefork", concurrency=1, **env):
         "PYTHONUNBUFFERED": "1",
         **env,
     }
-    cmd = [sys.executable, "-m", "celery", "-A", "apm", "worker", "-l", "WARNING", f"--pool={pool}",
+    cmd = [sys.executable, "-m", "celery", "-A", "pulse", "worker", "-l", "WARNING", f"--pool={pool}",
            f"--concurrency={concurrency}", "--without-heartbeat", "--without-gossip", "--without-mingle",
            "-Q", f"test-{os.getpid()}"]  # no task queue shared with anyone: only the stream consumer matters
     return subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

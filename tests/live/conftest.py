@@ -86,14 +86,14 @@ def platform(django_db_setup, tmp_path_factory):
     web_log = open(logdir / "web.log", "wb")
     worker_log = open(logdir / "worker.log", "wb")
     web = subprocess.Popen(
-        [str(BIN / "uvicorn"), "apm.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        [str(BIN / "uvicorn"), "pulse.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
         cwd=ROOT,
         env=env,
         stdout=web_log,
         stderr=subprocess.STDOUT,
     )
     worker = subprocess.Popen(
-        [str(BIN / "celery"), "-A", "apm", "worker", "--pool=solo", "--loglevel=WARNING", "-n", f"live-{port}@%h"],
+        [str(BIN / "celery"), "-A", "pulse", "worker", "--pool=solo", "--loglevel=WARNING", "-n", f"live-{port}@%h"],
         cwd=ROOT,
         env=env,
         stdout=worker_log,

@@ -13,7 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from apm import live
-from apm.routing import websocket_urlpatterns
+from pulse.routing import websocket_urlpatterns
 from pulse_agent.sketch import DDSketch
 from apm.models import AppMinute
 from tests.live.threads import run_async
@@ -21,7 +21,7 @@ from tenants.models import App, Membership
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# The websocket half of apm/asgi.py, composed the same way (the HTTP half is not needed here).
+# The websocket half of pulse/asgi.py, composed the same way (the HTTP half is not needed here).
 application = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from apm import health
+from pulse import health
 
 urlpatterns = [
     path("admin/", admin.site.urls),

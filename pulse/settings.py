@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from apm.env import envbool, envfloat, envint, envlist, envstr
+from pulse.env import envbool, envfloat, envint, envlist, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -52,9 +52,9 @@ MIDDLEWARE = [
     "frontend.middleware.ContentSecurityPolicyMiddleware",
 ]
 
-ROOT_URLCONF = "apm.urls"
-ASGI_APPLICATION = "apm.asgi.application"
-WSGI_APPLICATION = "apm.wsgi.application"
+ROOT_URLCONF = "pulse.urls"
+ASGI_APPLICATION = "pulse.asgi.application"
+WSGI_APPLICATION = "pulse.wsgi.application"
 
 TEMPLATES = [
     {
@@ -109,7 +109,7 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 300, minimum=10)}
-CELERY_BEAT_SCHEDULE = {}  # filled by the apps that own periodic work (apm/schedule.py)
+# Periodic tasks: each app declares its own in <app>/schedule.py (gathered by pulse/celery.py).
 
 # --- Auth ------------------------------------------------------------------
 
@@ -212,19 +212,6 @@ ALERTS_ALLOW_PRIVATE_WEBHOOKS = envbool("ALERTS_ALLOW_PRIVATE_WEBHOOKS", False)
 ALERTS_EVALUATION_DELAY = envint("ALERTS_EVALUATION_DELAY", 10, minimum=0)
 ALERTS_WEBHOOK_TIMEOUT = envfloat("ALERTS_WEBHOOK_TIMEOUT", 10.0, minimum=1)
 
-from celery.schedules import crontab  # noqa: E402
-
-CELERY_BEAT_SCHEDULE["alerts-evaluate"] = {
-    "task": "alerts.evaluate_all",
-    "schedule": crontab(minute="*"),
-    "options": {"expires": 50},
-}
-CELERY_BEAT_SCHEDULE["alerts-retry-deliveries"] = {
-    "task": "alerts.retry_due_deliveries",
-    "schedule": crontab(minute="*"),
-    "options": {"expires": 50},
-}
-
 # --- Live views (apm/live.py, frontend/consumers.py) ---------------------------
 
 LIVE_EVENTS_PER_SECOND = envint("LIVE_EVENTS_PER_SECOND", 300, minimum=1)  # scatter points per app, all viewers
@@ -236,16 +223,15 @@ LIVE_SEND_QUEUE = envint("LIVE_SEND_QUEUE", 16, minimum=1)  # messages queued pe
 
 INGEST_STREAM = envstr("INGEST_STREAM", "pulse:ingest")  # Redis Stream of accepted payloads
 INGEST_QUOTA_PER_MINUTE = envint("INGEST_QUOTA_PER_MINUTE", 120_000, minimum=1)  # payloads per organisation
-INGEST_BACKLOG_MAX = envint("INGEST_BACKLOG_MAX", 10_000, minimum=1)  # queued payloads (~50 KB each) before 503
+INGEST_BACKLOG_MAX = envint("INGEST_BACKLOG_MAX", 10_000, minimum=1)  # queued payloads before 503
 INGEST_BACKLOG_RETRY_AFTER = envint("INGEST_BACKLOG_RETRY_AFTER", 5, minimum=1)  # seconds
 INGEST_CONSUMERS = envint("INGEST_CONSUMERS", 1, minimum=0)  # stream consumers per worker process
 # Payloads per Postgres transaction: each rollup row's sketch is decoded, merged and encoded
-# once per batch, so larger batches cost less per payload (300 vs 100: about 110 us less
-# worker + Postgres CPU per harvest payload in bench/ingest.py's payloads).
+# once per batch, so larger batches cost less per payload.
 INGEST_BATCH_MAX = envint("INGEST_BATCH_MAX", 300, minimum=1)
 # A read that finds fewer than INGEST_BATCH_MIN entries waits INGEST_BATCH_LINGER_MS once
-# for more: under load, batches grow (each costs ~5 ms of worker + Postgres CPU beyond its
-# payloads, mostly the rollup upserts); at most this much later on screen.
+# for more: under load, batches grow (each has a fixed cost beyond its payloads, mostly the
+# rollup upserts); at most this much later on screen.
 INGEST_BATCH_MIN = envint("INGEST_BATCH_MIN", 100, minimum=1)
 INGEST_BATCH_LINGER_MS = envint("INGEST_BATCH_LINGER_MS", 100, minimum=0)
 INGEST_CLAIM_IDLE_SECONDS = envfloat("INGEST_CLAIM_IDLE_SECONDS", 60.0, minimum=0.1)  # then re-deliver
@@ -256,29 +242,3 @@ RETENTION_MINUTE_DAYS = envint("RETENTION_MINUTE_DAYS", 8, minimum=1)
 RETENTION_HOUR_DAYS = envint("RETENTION_HOUR_DAYS", 90, minimum=1)
 RETENTION_DAY_DAYS = envint("RETENTION_DAY_DAYS", 400, minimum=1)
 RETENTION_EVENT_DAYS = envint("RETENTION_EVENT_DAYS", 7, minimum=1)  # events and traces
-
-from celery.schedules import crontab  # noqa: E402,F811
-
-CELERY_BEAT_SCHEDULE["apm-downsample"] = {
-    "task": "apm.downsample_recent",
-    "schedule": crontab(minute="*"),
-    "options": {"expires": 50},
-}
-CELERY_BEAT_SCHEDULE["apm-partitions"] = {
-    "task": "apm.maintain_partitions",
-    "schedule": crontab(minute="7"),
-    "options": {"expires": 3000},
-}
-CELERY_BEAT_SCHEDULE["apm-retention"] = {
-    "task": "apm.enforce_retention",
-    "schedule": crontab(minute="17"),
-    "options": {"expires": 3000},
-}
-
-# --- Web UI (frontend/tasks.py) ------------------------------------------------
-
-CELERY_BEAT_SCHEDULE["frontend-warm-chart-cache"] = {
-    "task": "frontend.warm_chart_cache",
-    "schedule": crontab(minute="*"),
-    "options": {"expires": 50},
-}
