@@ -1,5 +1,5 @@
-"""What every query module shares: time conversions, the rollup tables, the plan of which
-rows cover a range, and the accumulator that turns rollup sums into a ``stats`` dict."""
+"""What every query module shares: time conversions, the rollup tables and the plan of which
+rows cover a range."""
 
 import datetime as dt
 import time
@@ -7,9 +7,10 @@ import time
 from django.conf import settings
 from django.db import connection
 
+from apm.models import Transaction
+
 UTC = dt.timezone.utc
 MAX_POINTS = 1500
-SEGMENTS = ("python", "database", "external", "template")
 
 # resolution seconds -> (per-transaction table, per-app table)
 TABLES = {
@@ -120,58 +121,6 @@ def range_plan(since, until, finest=60, coarsest=86400, now=None):
     return plan + [(finest, max(start, settled), end)]
 
 
-class Acc:
-    """Sums of rollup rows, turned into a ``stats`` dict (percentiles are added by the caller)."""
-
-    __slots__ = ("count", "errors", "sum", "min", "max", "s", "t", "f", "seg")
-
-    def __init__(self):
-        self.count = self.errors = self.s = self.t = self.f = 0
-        self.sum = 0.0
-        self.min = None
-        self.max = None
-        self.seg = [0.0, 0.0, 0.0, 0.0]
-
-    def add_row(self, count, errors, total, mn, mx, s, t, f, py, db, ext, tpl):
-        self.count += count
-        self.errors += errors
-        self.sum += total
-        if mn is not None and (self.min is None or mn < self.min):
-            self.min = mn
-        if mx is not None and (self.max is None or mx > self.max):
-            self.max = mx
-        self.s += s
-        self.t += t
-        self.f += f
-        seg = self.seg
-        seg[0] += py
-        seg[1] += db
-        seg[2] += ext
-        seg[3] += tpl
-
-    def stats(self, minutes, quantiles=(None, None, None)):
-        """The ``stats`` dict; ``quantiles`` are (p50, p95, p99) seconds."""
-        n = self.count
-        p50, p95, p99 = quantiles if n else (None, None, None)
-        return {
-            "count": n,
-            "rpm": n / minutes if minutes else 0.0,
-            "avg_ms": ms(self.sum / n) if n else None,
-            "min_ms": ms(self.min) if n else None,
-            "max_ms": ms(self.max) if n else None,
-            "p50_ms": ms(p50),
-            "p95_ms": ms(p95),
-            "p99_ms": ms(p99),
-            "error_count": self.errors,
-            "error_rate": self.errors / n if n else None,
-            "apdex": (self.s + self.t / 2.0) / (self.s + self.t + self.f) if n and (self.s + self.t + self.f) else None,
-            "apdex_s": self.s,
-            "apdex_t": self.t,
-            "apdex_f": self.f,
-            "segments_ms": {k: (ms(v / n) if n else None) for k, v in zip(SEGMENTS, self.seg)},
-        }
-
-
 def app_info(app):
     return {"id": str(app.pk), "name": app.name, "apdex_t": app.apdex_t}
 
@@ -186,3 +135,9 @@ def transaction_info(org, app, txn_id):
         return None
     i, name, typ = found[0]
     return {"id": i, "name": name, "type": typ}
+
+
+def transaction_names(org: object, limit: int = 500) -> list[str]:
+    """Distinct transaction names of every app of the organisation, alphabetically (at most ``limit``)."""
+    names = Transaction.objects.for_org(org).order_by("name").values_list("name", flat=True).distinct()
+    return list(names[:limit])

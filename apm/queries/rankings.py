@@ -2,8 +2,9 @@
 
 from collections import defaultdict
 
-from apm.queries.base import ROW_COLUMNS, TABLES, Acc, app_id, ms, org_id, range_plan, rows, to_dt, to_unix
-from apm.queries.sketchcache import NO_QUANTILES, Row, merged_quantiles
+from apm.queries.base import ROW_COLUMNS, TABLES, app_id, ms, org_id, range_plan, rows, to_dt, to_unix
+from apm.queries.sketchcache import Row, merged_quantiles
+from apm.queries.stats import NO_QUANTILES, Acc
 
 SORTS = {
     "time": lambda r: r["total_time_s"],

@@ -7,7 +7,6 @@ the coarsest rows that fit (days, then hours, then the minutes at the edges).
 from apm.queries.base import (
     ROW_COLUMNS,
     TABLES,
-    Acc,
     align,
     app_id,
     org_id,
@@ -20,6 +19,7 @@ from apm.queries.base import (
     transaction_info,
 )
 from apm.queries.sketchcache import Row, merged_quantiles_of, series_quantiles
+from apm.queries.stats import Acc
 
 
 def rollups(org, app, step, start, end, transaction=None, txn_type="web"):

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from django.core.cache import cache
 
 from apm.queries.base import TABLES, org_id, rows as _rows, to_dt
+from apm.queries.stats import NO_QUANTILES
 from apm.sketches import DDSketch, decode, merge_into, quantiles
 
 # Redis also carries the ingest queue: cached sketches expire, the many minute ones sooner.
@@ -25,7 +26,6 @@ APP_QUANTILE_CACHE_SECONDS = 26 * 3600  # those of app rows, warmed every minute
 SKETCH_CACHE_SECONDS = 3600  # decoded bins of minute rows
 COARSE_CACHE_SECONDS = 6 * 3600  # decoded bins of hour and day rows, merges of closed buckets
 CLOSED_AFTER = 300  # seconds after its end a bucket is taken as complete (only for reuse)
-NO_QUANTILES = (None, None, None)
 
 _LEVEL = {60: "m", 3600: "h", 86400: "d"}
 

@@ -6,8 +6,9 @@ from collections import defaultdict
 from django.conf import settings
 
 from apm.models import AppDay, AppHour, AppMinute
-from apm.queries.base import ROW_COLUMNS, Acc, org_id, rows as _rows, to_dt
-from apm.queries.sketchcache import NO_QUANTILES, Row, decoded_sketches, merged
+from apm.queries.base import ROW_COLUMNS, org_id, rows as _rows, to_dt
+from apm.queries.sketchcache import Row, decoded_sketches, merged
+from apm.queries.stats import NO_QUANTILES, Acc
 from apm.sketches import quantiles
 
 
