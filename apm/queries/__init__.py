@@ -6,7 +6,7 @@ and live views ask of the telemetry. One implementation of each query, by respon
 - ``sketchcache``: percentile work (sketch decoding and merging) cached in Redis;
 - ``series``: metric series and totals of an app or a transaction;
 - ``rankings``: transactions ranked over a range;
-- ``summaries``: the apps page;
+- ``summaries``: the apps page; ``health``: an app's status from its recent figures;
 - ``per_minute``: rollup buckets per scope for alert evaluation, previews and SLO budgets;
 - ``errors``, ``slow_traces``, ``event_samples``, ``processes`` (instances), ``capacity``: the rest.
 
@@ -35,7 +35,8 @@ from apm.queries.rankings import SORTS, transactions
 from apm.queries.series import timeseries, transaction_detail, window_stats
 from apm.queries.sketchcache import CLOSED_AFTER, warm_app_quantiles
 from apm.queries.slow_traces import trace, traces, traces_sharing_id
-from apm.queries.summaries import app_summaries, has_data, status_of
+from apm.queries.health import status_of
+from apm.queries.summaries import app_summaries, has_data
 
 __all__ = [
     "Bucket",

@@ -7,20 +7,10 @@ from django.conf import settings
 
 from apm.models import AppDay, AppHour, AppMinute
 from apm.queries.base import ROW_COLUMNS, org_id, rows as _rows, to_dt
+from apm.queries.health import status_of
 from apm.queries.sketchcache import Row, decoded_sketches, merged
 from apm.queries.stats import NO_QUANTILES, Acc
 from apm.sketches import quantiles
-
-
-def status_of(stats):
-    if not stats["count"]:
-        return "grey"
-    apdex, rate = stats["apdex"], stats["error_rate"] or 0.0
-    if (apdex is not None and apdex < 0.7) or rate > 0.05:
-        return "red"
-    if (apdex is not None and apdex < 0.85) or rate > 0.01:
-        return "amber"
-    return "green"
 
 
 def has_data(org, app):
