@@ -9,8 +9,9 @@ from django.urls import reverse
 
 from alerts.status import incident_periods, open_incident_severity_by_app, with_incident
 from apm import queries
+from apm.params import BadParam
 from frontend.status import status_dot
-from frontend.timerange import DEFAULT, PRESETS, BadRange, parse_range
+from frontend.timerange import DEFAULT, PRESETS, parse_range
 from tenants.models import App
 from tenants.roles import Role, role_at_least
 
@@ -46,7 +47,7 @@ def time_range_or_error(request, default=DEFAULT, **context):
     """(TimeRange, None), or (None, a 400 page saying what is wrong with the range)."""
     try:
         return parse_range(request.GET, default=default), None
-    except BadRange as exc:
+    except BadParam as exc:
         context.update(message=str(exc), org=request.org)
         return None, render(request, "frontend/bad_range.html", context, status=400)
 
