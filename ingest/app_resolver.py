@@ -1,16 +1,15 @@
 """App name → (app id, Apdex T) for ingest, cached per process; apps are created on first data."""
 
-import threading
-import time
-
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
+from tenants.caching import TTLCache
+
 _TTL = 10.0  # seconds: an Apdex T changed in the UI reaches agents within this
 _MAX_ENTRIES = 50_000
+_MISSING = object()
 
-_cache = {}  # (org_id, name) -> (result, expires_at)
-_lock = threading.Lock()
+_cache = TTLCache(_MAX_ENTRIES, _TTL)  # (org_id, name) -> (app_id, apdex_t), or None over the app limit
 
 
 class AppLimitReached(Exception):
@@ -23,22 +22,16 @@ def resolve_app(org_id, name, cache_only=False):
     With ``cache_only``, raises ingest.handler.NeedsDatabase instead of querying.
     """
     key = (org_id, name)
-    now = time.monotonic()
-    hit = _cache.get(key)
-    if hit is not None and hit[1] > now:
-        result = hit[0]
-    elif cache_only:
-        from ingest.handler import NeedsDatabase
+    result = _cache.get(key, _MISSING)
+    if result is _MISSING:
+        if cache_only:
+            from ingest.handler import NeedsDatabase
 
-        raise NeedsDatabase()
-    else:
+            raise NeedsDatabase()
         if not connection.in_atomic_block:  # (tests run inside one)
             close_old_connections()
         result = _load_or_create(org_id, name)
-        with _lock:
-            if len(_cache) >= _MAX_ENTRIES:
-                _cache.clear()
-            _cache[key] = (result, now + _TTL)
+        _cache.set(key, result)
     if result is None:
         raise AppLimitReached()
     return result
@@ -67,5 +60,4 @@ def _load_or_create(org_id, name):
 
 
 def clear_app_cache():
-    with _lock:
-        _cache.clear()
+    _cache.clear()
