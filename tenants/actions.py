@@ -29,6 +29,10 @@ class ActionError(Exception):
     """A rule of the domain refused the action; the message is shown to the user."""
 
 
+class AppLimitReached(ActionError):
+    """The organisation has APPS_PER_ORG_LIMIT apps already."""
+
+
 # --- Organisations and sign-up ---------------------------------------------
 
 
@@ -292,13 +296,25 @@ def _clean_app(name, apdex_t):
     return name, float(apdex_t)
 
 
+def lock_organization(org_id: int) -> None:
+    """Lock the organisation's row until the transaction ends: app creators (the settings
+    page, ingest's first data) wait for each other, so together they cannot overshoot the
+    app limit."""
+    Organization.objects.select_for_update().filter(pk=org_id).first()
+
+
+def check_app_limit(org_id: int) -> None:
+    """Raise AppLimitReached when the organisation may not have one more app (call it with the
+    organisation locked)."""
+    if App.objects.for_org(org_id).count() >= settings.APPS_PER_ORG_LIMIT:
+        raise AppLimitReached(f"This organisation already has the maximum of {settings.APPS_PER_ORG_LIMIT} apps.")
+
+
 @transaction.atomic
 def create_app(org, name, apdex_t=0.5):
     name, apdex_t = _clean_app(name, apdex_t)
-    # Lock the organisation so concurrent creates cannot overshoot the limit.
-    Organization.objects.select_for_update().filter(pk=org.pk).first()
-    if App.objects.for_org(org).count() >= settings.APPS_PER_ORG_LIMIT:
-        raise ActionError(f"This organisation already has the maximum of {settings.APPS_PER_ORG_LIMIT} apps.")
+    lock_organization(org.pk)
+    check_app_limit(org.pk)
     if App.objects.for_org(org).filter(name__iexact=name).exists():
         raise ActionError(f"There is already an app called {name!r}.")
     try:
