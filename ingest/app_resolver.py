@@ -2,6 +2,7 @@
 
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
+from ingest.errors import NeedsDatabase
 from tenants.actions import AppLimitReached, check_app_limit, lock_organization
 from tenants.caching import TTLCache
 from tenants.models import App
@@ -17,14 +18,12 @@ def resolve_app(org_id, name, cache_only=False):
     """Return (app_id, apdex_t); raises tenants.actions.AppLimitReached when the app would be
     one too many (that answer is cached too).
 
-    With ``cache_only``, raises ingest.handler.NeedsDatabase instead of querying.
+    With ``cache_only``, raises NeedsDatabase instead of querying.
     """
     key = (org_id, name)
     result = _cache.get(key, _MISSING)
     if result is _MISSING:
         if cache_only:
-            from ingest.handler import NeedsDatabase
-
             raise NeedsDatabase()
         if not connection.in_atomic_block:  # (tests run inside one)
             close_old_connections()

@@ -18,6 +18,7 @@ from ingest.app_resolver import AppLimitReached, resolve_app
 from ingest.schema import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES, decode_payload
 from ingest.sketch_check import check_sketch
 from tenants.keys import resolve_ingest_key
+from ingest.errors import NeedsDatabase
 from tenants.caching import TTLCache
 
 _PATH_RE = re.compile(r"^(.*) - at `\$\.?(.*)`$", re.S)
@@ -44,10 +45,6 @@ def error(status, code, message, field=None, headers=()):
 
 def _media_type(value):
     return value.split(";", 1)[0].strip().lower()
-
-
-class NeedsDatabase(Exception):
-    """Raised by ``check(..., inline=True)`` when an answer is not in the caches."""
 
 
 # Answers of resolve_ingest_key for the inline path: it must not touch the database (it
