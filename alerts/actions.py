@@ -8,6 +8,7 @@ recorded once, so it is notified once per channel however often the task runs.
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alerts.delivery import deliver
 from alerts.models import (
     NOTIFYING_EVENTS,
     SEVERITY_RANK,
@@ -75,8 +76,6 @@ def record_event(incident, kind, severity, *, at=None, actor=None, value=None, m
 
 
 def queue_deliveries(delivery_ids):
-    from alerts.tasks import deliver
-
     def send():
         for delivery_id in delivery_ids:
             deliver.delay(str(delivery_id))
