@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from apm import queries
 
@@ -328,8 +329,6 @@ def evaluate_org(org, minute_end, *, now=None, deadline=None):
     Stops early when ``deadline`` (time.monotonic()) passes: what is left is not marked
     as evaluated and is caught up with the next minute's window.
     """
-    from django.utils import timezone
-
     now = now or timezone.now()
     outcome = Outcome()
     with org_scope(org):

@@ -3,11 +3,20 @@ rows cover a range."""
 
 import datetime as dt
 import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, overload
 
 from django.conf import settings
 from django.db import connection
 
 from apm.models import Transaction
+from tenants.models import App, Organization
+
+OrgRef = Organization | int  # an organisation or its id
+AppRef = App | uuid.UUID | str  # an app (fetched through its organisation) or its id
+Instant = dt.datetime | float  # an aware datetime or unix seconds
+Plan = list[tuple[int, int, int]]  # [(step, start, end)]
 
 UTC = dt.timezone.utc
 MAX_POINTS = 1500
@@ -23,7 +32,11 @@ ROW_COLUMNS = (
 )
 
 
-def to_unix(value):
+@overload
+def to_unix(value: Instant) -> float: ...
+@overload
+def to_unix(value: None) -> None: ...
+def to_unix(value: Instant | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
@@ -31,29 +44,29 @@ def to_unix(value):
     return float(value)
 
 
-def to_dt(seconds):
+def to_dt(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, UTC)
 
 
-def org_id(org):
+def org_id(org: OrgRef) -> int:
     return getattr(org, "pk", org)
 
 
-def app_id(app):
+def app_id(app: AppRef) -> str:
     return str(getattr(app, "pk", app))
 
 
-def rows(sql, params):
+def rows(sql: str, params: Sequence[Any]) -> list[tuple]:
     with connection.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
 
 
-def ms(seconds):
+def ms(seconds: float | None) -> float | None:
     return None if seconds is None else seconds * 1000.0
 
 
-def align(since, until, step):
+def align(since: float, until: float, step: int) -> tuple[int, int]:
     """[start, end) of whole ``step`` buckets covering [since, until), at least one bucket."""
     start = int(since // step) * step
     end = int(-(-until // step)) * step
@@ -62,7 +75,7 @@ def align(since, until, step):
     return start, end
 
 
-def series_resolution(span):
+def series_resolution(span: float) -> int:
     """Seconds per point for a span so that there are at most MAX_POINTS points."""
     if span <= 25 * 3600:
         return 60
@@ -71,7 +84,7 @@ def series_resolution(span):
     return 86400
 
 
-def tiers(start, end, finest, coarsest=86400):
+def tiers(start: int, end: int, finest: int, coarsest: int = 86400) -> Plan:
     """[(step, start, end)] covering [start, end) (aligned to ``finest``) with the coarsest rows
     up to ``coarsest``: whole days from day rows, whole hours from hour rows, only the edges
     from finer rows."""
@@ -92,7 +105,9 @@ def tiers(start, end, finest, coarsest=86400):
 DOWNSAMPLED_AFTER = 150  # seconds after an hour closes by which beat has written its row
 
 
-def range_plan(since, until, finest=60, coarsest=86400, now=None):
+def range_plan(
+    since: float, until: float, finest: int = 60, coarsest: int = 86400, now: float | None = None
+) -> Plan:
     """[(step, start, end)] covering [since, until) aligned to ``finest``, the coarsest rows
     (up to ``coarsest``) inside.
 
@@ -121,11 +136,11 @@ def range_plan(since, until, finest=60, coarsest=86400, now=None):
     return plan + [(finest, max(start, settled), end)]
 
 
-def app_info(app):
+def app_info(app: App) -> dict[str, Any]:
     return {"id": str(app.pk), "name": app.name, "apdex_t": app.apdex_t}
 
 
-def transaction_info(org, app, txn_id):
+def transaction_info(org: OrgRef, app: AppRef, txn_id: int | str) -> dict[str, Any] | None:
     """{id, name, type} of one transaction of the app, or None."""
     found = rows(
         "SELECT id, name, type FROM apm_transaction WHERE organization_id = %s AND app_id = %s AND id = %s",
@@ -137,7 +152,7 @@ def transaction_info(org, app, txn_id):
     return {"id": i, "name": name, "type": typ}
 
 
-def transaction_names(org: object, limit: int = 500) -> list[str]:
+def transaction_names(org: OrgRef, limit: int = 500) -> list[str]:
     """Distinct transaction names of every app of the organisation, alphabetically (at most ``limit``)."""
     names = Transaction.objects.for_org(org).order_by("name").values_list("name", flat=True).distinct()
     return list(names[:limit])

@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from apm.models import AppHour, AppMinute, InstanceMinute, TransactionMinute
+from apm.queries.base import OrgRef
 from apm.queries.stats import Acc
 from apm.sketches import DDSketch, merge_encoded
 
@@ -71,7 +72,7 @@ Buckets = dict[datetime, Bucket]
 
 
 def app_buckets(
-    org: object,
+    org: OrgRef,
     app_ids: Collection,
     start: datetime,
     end: datetime,
@@ -93,7 +94,7 @@ def app_buckets(
 
 
 def transaction_buckets(
-    org: object, scopes: Collection[tuple[object, str]], start: datetime, end: datetime
+    org: OrgRef, scopes: Collection[tuple[object, str]], start: datetime, end: datetime
 ) -> dict[tuple[object, str], Buckets]:
     """{(app_id, name): {minute: Bucket}} for the given (app_id, transaction name) pairs."""
     out: dict[tuple[object, str], Buckets] = defaultdict(lambda: defaultdict(Bucket))
@@ -112,7 +113,7 @@ def transaction_buckets(
 
 
 def instance_minutes(
-    org: object, app_ids: Collection, start: datetime, end: datetime
+    org: OrgRef, app_ids: Collection, start: datetime, end: datetime
 ) -> dict[object, dict[str, dict[datetime, tuple[float, float]]]]:
     """{app_id: {host: {minute: (cpu percent, memory MB)}}}, summed over the host's processes."""
     out: dict = defaultdict(lambda: defaultdict(dict))
