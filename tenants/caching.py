@@ -32,7 +32,10 @@ class TTLCache:
     def get(self, key: Hashable, default: Any = None) -> Any:
         """The value stored under ``key`` if it has not expired, else ``default``."""
         with self._lock:
-            return self._entries.get(key, default)
+            try:
+                return self._entries[key]
+            except KeyError:
+                return default
 
     def set(self, key: Hashable, value: Any) -> None:
         with self._lock:
