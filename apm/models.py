@@ -6,7 +6,7 @@ traces, the processed-batch ledger) are range-partitioned by day in PostgreSQL
 instead of deleting rows under the ingest workers' feet. On those tables the
 database primary key is (id, <partition column>); Django only needs ``id``.
 
-Writes go through apm/rollup.py (bulk SQL); reads through apm/queries.py.
+Writes go through apm/rollup.py (bulk SQL); reads through the query layer, apm/queries/.
 Durations are stored in seconds.
 """
 
@@ -202,7 +202,7 @@ class EventBatch(OrgOwnedModel):  # partitioned by day on ``end_max``; written w
     One row per applied payload instead of one per event: the event columns are
     parallel arrays (element i of each array is event i). Ingest writes ~200 events a
     payload; a row each cost more Postgres CPU (tuple headers, index entries) than the
-    rest of the pipeline. Readers unnest them (apm/queries.py ``events``).
+    rest of the pipeline. Readers unnest them (apm/queries/event_samples.py ``events``).
     ``end_min``/``end_max`` bound the events' end times, for range filters and pruning.
     """
 

@@ -16,6 +16,8 @@ from django.db import OperationalError
 from ingest import handler, queue
 from ingest.schema import MAX_COMPRESSED_BYTES
 
+from ingest.errors import NeedsDatabase
+
 PATH = "/api/v1/ingest"
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest")
 _enqueuer = queue.Enqueuer()
@@ -59,7 +61,7 @@ async def _serve(scope, receive, send):
             # Steady state: key and app are cached, so the checks are pure CPU; running
             # them here avoids a thread hop and GIL ping-pong.
             result = handler.check(headers, body, inline=True)
-        except handler.NeedsDatabase:
+        except NeedsDatabase:
             loop = asyncio.get_running_loop()
             try:
                 result = await loop.run_in_executor(_pool, handler.check, headers, body)

@@ -6,7 +6,6 @@ No database access in steady state: keys and apps come from per-process caches.
 """
 
 import re
-import time
 import zlib
 
 import msgspec
@@ -19,6 +18,8 @@ from ingest.app_resolver import AppLimitReached, resolve_app
 from ingest.schema import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES, decode_payload
 from ingest.sketch_check import check_sketch
 from tenants.keys import resolve_ingest_key
+from ingest.errors import NeedsDatabase
+from tenants.caching import TTLCache
 
 _PATH_RE = re.compile(r"^(.*) - at `\$\.?(.*)`$", re.S)
 _FIELD_RE = re.compile(r"^\[([\w.\[\]]+)\] (.*)$", re.S)
@@ -46,29 +47,24 @@ def _media_type(value):
     return value.split(";", 1)[0].strip().lower()
 
 
-class NeedsDatabase(Exception):
-    """Raised by ``check(..., inline=True)`` when an answer is not in the caches."""
-
-
 # Answers of resolve_ingest_key for the inline path: it must not touch the database (it
 # runs on the event loop), and resolve_ingest_key may. Short-lived, so a revoked key
 # still stops within INGEST_KEY_CACHE_SECONDS + this.
 _KEYS_TTL = 2.0
-_keys = {}
+_MISSING = object()
+_keys = TTLCache(10_000, lambda: min(_KEYS_TTL, settings.INGEST_KEY_CACHE_SECONDS))  # raw key -> ResolvedKey or None
 
 
 def _cached_key(raw_key):
-    hit = _keys.get(raw_key)
-    if hit is None or hit[1] < time.monotonic():
+    resolved = _keys.get(raw_key, _MISSING)
+    if resolved is _MISSING:
         raise NeedsDatabase()
-    return hit[0]
+    return resolved
 
 
 def _resolve_key(raw_key):
     resolved = resolve_ingest_key(raw_key)
-    if len(_keys) > 10_000:
-        _keys.clear()
-    _keys[raw_key] = (resolved, time.monotonic() + min(_KEYS_TTL, settings.INGEST_KEY_CACHE_SECONDS))
+    _keys.set(raw_key, resolved)
     return resolved
 
 
