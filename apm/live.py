@@ -45,7 +45,10 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+import redis
 from django.conf import settings
+
+from contract.redis_client import client
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +102,6 @@ def _watch_key(app_id):
 
 def mark_watched(app_id):
     """Say that a live socket is open on this app (for WATCH_SECONDS)."""
-    from ingest.queue import client
-
     client().set(_watch_key(app_id), b"1", ex=WATCH_SECONDS)
     _watch_cache.pop(str(uuid.UUID(str(app_id))), None)
 
@@ -109,10 +110,6 @@ def is_watched(app_id):
     """Whether any live socket is open on this app (a "yes" may be a second old).
 
     Fails open: when Redis cannot tell, publish as if someone watched."""
-    import redis
-
-    from ingest.queue import client
-
     key = str(app_id)
     now = time.monotonic()
     seen = _watch_cache.get(key)

@@ -15,7 +15,8 @@ from apm.models import AppMinute, TransactionMinute
 from apm.queries import base, sketchcache
 from apm.queries.series import rollups
 from apm.sketches import DDSketch, decode, merge_into, quantiles
-from tests.frontend.seed import _metric, apply, payload, seed_app
+from contract.builders import payload
+from tests.frontend.seed import _metric, apply, seed_app
 
 
 @pytest.fixture(autouse=True)
