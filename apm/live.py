@@ -45,10 +45,12 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+import redis
 from django.conf import settings
 
 from apm.queries.stats import NO_QUANTILES, Acc
 from apm.sketches import decode
+from contract.redis_client import client
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +104,6 @@ def _watch_key(app_id):
 
 def mark_watched(app_id):
     """Say that a live socket is open on this app (for WATCH_SECONDS)."""
-    from ingest.queue import client
-
     client().set(_watch_key(app_id), b"1", ex=WATCH_SECONDS)
     _watch_cache.pop(str(uuid.UUID(str(app_id))), None)
 
@@ -112,10 +112,6 @@ def is_watched(app_id):
     """Whether any live socket is open on this app (a "yes" may be a second old).
 
     Fails open: when Redis cannot tell, publish as if someone watched."""
-    import redis
-
-    from ingest.queue import client
-
     key = str(app_id)
     now = time.monotonic()
     seen = _watch_cache.get(key)

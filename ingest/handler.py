@@ -13,13 +13,13 @@ from isal import isal_zlib
 from django.conf import settings
 from django.db import OperationalError
 
-from ingest import queue, queued
+from contract import queued
+from contract.schema import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES, decode_payload
+from ingest import handoff
 from ingest.app_resolver import AppLimitReached, resolve_app
-from ingest.schema import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES, decode_payload
-from ingest.sketch_check import check_sketch
-from tenants.keys import resolve_ingest_key
 from ingest.errors import NeedsDatabase
 from tenants.caching import TTLCache
+from tenants.keys import resolve_ingest_key
 
 _PATH_RE = re.compile(r"^(.*) - at `\$\.?(.*)`$", re.S)
 _FIELD_RE = re.compile(r"^\[([\w.\[\]]+)\] (.*)$", re.S)
@@ -121,12 +121,10 @@ def check(headers, body, inline=False):
         return error(400, "invalid", f"body is not valid JSON: {exc}", "body")
     if b"\\u0000" in raw and _NUL_RE.search(raw):
         return error(400, "invalid", "strings must not contain NUL characters", "body")
-    sketches = []
-    for i, metric in enumerate(payload.metrics):
-        problem, parts = check_sketch(metric.sketch, metric.count)
-        if problem:
-            return error(400, "invalid", problem, f"metrics[{i}].sketch")
-        sketches.append(parts)  # handed to the worker, which need not decode them again
+    try:
+        sketches = queued.check_sketches(payload.metrics)  # handed to the worker, which need not decode them again
+    except queued.BadSketch as exc:
+        return error(400, "invalid", exc.reason, f"metrics[{exc.index}].sketch")
 
     try:
         app_id, apdex_t = resolve_app(resolved.organization_id, payload.app, cache_only=inline)
@@ -143,16 +141,16 @@ def check(headers, body, inline=False):
 
 
 def finish(accepted, enqueued):
-    """The response once ``accepted`` went to ingest.queue (``enqueued``: its result)."""
+    """The response once ``accepted`` went to ingest.handoff (``enqueued``: its result)."""
     status, retry_after, _ = enqueued
-    if status == queue.OVER_QUOTA:
+    if status == handoff.OVER_QUOTA:
         return error(
             429,
             "over_quota",
             f"organisation is over its quota of {settings.INGEST_QUOTA_PER_MINUTE} payloads per minute",
             headers=[(b"retry-after", str(retry_after).encode())],
         )
-    if status == queue.BACKLOG_FULL:
+    if status == handoff.BACKLOG_FULL:
         return error(
             503,
             "backlog_full",
@@ -180,7 +178,7 @@ def handle(headers, body):
         return unavailable()
     if isinstance(result, Response):
         return result
-    return finish(result, queue.enqueue(result.org_id, result.app_id, result.body))
+    return finish(result, handoff.enqueue(result.org_id, result.app_id, result.body))
 
 
 def _gunzip(body):
@@ -202,7 +200,7 @@ def _gunzip(body):
 
 def _split_path(text):
     """msgspec's "message - at `$.a[1].b`" → (message, "a[1].b"), with the field a
-    ``__post_init__`` named (ingest.schema.fail) appended."""
+    ``__post_init__`` named (contract.schema.fail) appended."""
     m = _PATH_RE.match(text)
     message, path = (m.group(1), m.group(2)) if m else (text, "")
     f = _FIELD_RE.match(message)

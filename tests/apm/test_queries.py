@@ -16,7 +16,8 @@ from apm.queries import base, sketchcache
 from apm.queries.stats import Acc
 from apm.queries.series import rollups
 from apm.sketches import DDSketch, decode, merge_into, quantiles
-from tests.frontend.seed import _metric, apply, payload, seed_app
+from contract.builders import payload
+from tests.frontend.seed import _metric, apply, seed_app
 
 
 @pytest.fixture(autouse=True)

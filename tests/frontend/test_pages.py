@@ -132,7 +132,8 @@ def test_the_trace_view_draws_the_waterfall(owner_client, org, app, seeded):
 
 def test_the_trace_view_links_other_services_with_the_same_trace(owner_client, org, app, seeded):
     from tenants.models import App
-    from tests.frontend.seed import apply, payload, trace_payload
+    from contract.builders import payload
+    from tests.frontend.seed import apply, trace_payload
 
     other = App.objects.for_org(org).create(organization=org, name="Payments")
     trace_id = seeded["trace_ids"][0]

@@ -1,25 +1,24 @@
 """The queued form of a payload: what ingest hands the rollup workers through Redis.
 
-Ingest has already decoded and validated the payload (ingest/schema.py) and decoded
-its sketches to check them; the queued form keeps that work instead of making a worker
-repeat it, and is laid out for what the worker does next:
+Ingest has already decoded and validated the payload (contract/schema.py) and decoded
+its sketches to check them (``check_sketches``); the queued form keeps that work instead
+of making a worker repeat it, and is laid out for what the worker does next:
 
 - events as columns (one list per field), which go to Postgres as arrays
   (apm/rollup.py, apm/pgarray.py) without ever being objects on the worker;
 - each trace's spans already encoded as the JSON stored in ``apm_trace.spans``;
-- each metric's sketch checked and split (ingest/sketch_check.py): a harvest sketch as
-  its first bin, the steps from bin to bin and the counts (bytes), any other as bins;
+- each metric's sketch checked and split (``QueuedSketch``): a harvest sketch as its
+  first bin, the steps from bin to bin and the counts (bytes), any other as bins;
 - msgpack arrays rather than maps (``array_like``): no field names in every element.
 
 Measured on a harvest of 50 metrics, 200 events and 3 traces: smaller than msgpack of
 the payload objects (43 KB instead of 54 KB in Redis) and cheaper to decode.
-``from_payload`` builds it from either the ingest schema's objects or the workers'
-lenient decoding of agent JSON, so every entry reaches ``apply_batch`` in this form.
 """
 
 import msgspec
 
-FORMAT = "q"  # the stream entry's "f" field for this form (ingest/queue.py, apm.rollup.decode_entry)
+from contract.schema import Metric, Payload
+from contract.sketches import SketchDecodeError, decode_not_small, split_small
 
 
 class _Struct(msgspec.Struct, array_like=True, gc=False):
@@ -43,9 +42,10 @@ class QueuedMetric(_Struct):
     external: float
     template: float
     zero_count: int
-    bins: dict[int, int]  # a sketch not in the split form below (else empty)
-    # The split form of apm.sketches.split_small (first_count 0: not used). Added after
-    # ``bins`` with defaults, so entries queued before it still decode.
+    # The fields of QueuedSketch, flat. ``bins``: a sketch not in the split form (else
+    # empty). The split form came after ``bins``, with defaults, so entries queued
+    # before it still decode.
+    bins: dict[int, int]
     first_index: int = 0
     first_count: int = 0
     steps: bytes = b""
@@ -120,25 +120,67 @@ class QueuedPayload(_Struct):
     instance: QueuedInstance | None
 
 
+class QueuedSketch(msgspec.Struct, gc=False):
+    """A metric's sketch, checked by ingest, as QueuedMetric carries it: a harvest sketch
+    split (contract.sketches.split_small: ``bins`` empty, ``first_count`` > 0), any
+    other as ``bins`` (``first_count`` 0)."""
+
+    zero_count: int
+    bins: dict[int, int]
+    first_index: int = 0
+    first_count: int = 0
+    steps: bytes = b""
+    counts: bytes = b""
+
+
+class BadSketch(ValueError):
+    """A metric's sketch that ingest refuses: ``reason``, and ``index``, the metric's."""
+
+    def __init__(self, reason: str, index: int | None = None):
+        super().__init__(reason)
+        self.reason, self.index = reason, index
+
+
+def check_sketch(data: bytes, count: int) -> QueuedSketch:
+    """The QueuedSketch of ``data`` (bytes, base64-decoded by the schema) when it is a
+    valid wire-encoded sketch of exactly ``count`` values; raises BadSketch otherwise.
+
+    A harvest sketch (one-byte varints past its first bin, nearly all of them) is checked
+    without being expanded and handed on split; any other is decoded into bins."""
+    small = split_small(data)
+    if small is not None:
+        zero, first, c0, steps, counts, total = small
+        if total != count:
+            raise BadSketch(f"sketch holds {total} values but count is {count}")
+        return QueuedSketch(zero, {}, first, c0, steps, counts)
+    try:
+        s = decode_not_small(data)
+    except SketchDecodeError as exc:
+        raise BadSketch(str(exc)) from None
+    if s.count != count:
+        raise BadSketch(f"sketch holds {s.count} values but count is {count}")
+    return QueuedSketch(s.zero_count, s.bins)
+
+
+def check_sketches(metrics: list[Metric]) -> list[QueuedSketch]:
+    """Each metric's checked sketch; raises BadSketch naming the first bad metric's index."""
+    sketches = []
+    for i, metric in enumerate(metrics):
+        try:
+            sketches.append(check_sketch(metric.sketch, metric.count))
+        except BadSketch as exc:
+            exc.index = i
+            raise
+    return sketches
+
+
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(QueuedPayload).decode
 _json = msgspec.json.encode
 
 
-def _spans_json(spans):
-    if spans and isinstance(spans[0], msgspec.Raw):  # lenient decoding keeps each span's JSON
-        return b"[" + b",".join(spans) + b"]"
-    return _json(spans)
-
-
-def _dropped(dropped):
-    return dropped if isinstance(dropped, dict) else msgspec.structs.asdict(dropped)
-
-
-def from_payload(p, sketches):
-    """The queued form of a decoded payload ``p`` (ingest.schema.Payload, or apm.rollup's
-    lenient decoding) whose metrics' sketches are ``sketches``: the sketch fields of
-    QueuedMetric, from ingest.sketch_check.check_sketch or ``sketch_fields``."""
+def from_payload(p: Payload, sketches: list[QueuedSketch]) -> QueuedPayload:
+    """The queued form of a validated payload ``p`` whose metrics' sketches are ``sketches``."""
     ev = p.events
     i = p.instance
     return QueuedPayload(
@@ -146,8 +188,9 @@ def from_payload(p, sketches):
         p.sent_at,
         [
             QueuedMetric(
-                m.name, m.type, m.minute, m.count, m.errors, m.sum, m.min, m.max, *m.apdex,
-                m.segments.python, m.segments.database, m.segments.external, m.segments.template, *sk,
+                m.name, m.type, m.minute, m.count, m.errors, m.sum, m.min, m.max, m.apdex[0], m.apdex[1], m.apdex[2],
+                m.segments.python, m.segments.database, m.segments.external, m.segments.template,
+                sk.zero_count, sk.bins, sk.first_index, sk.first_count, sk.steps, sk.counts,
             )
             for m, sk in zip(p.metrics, sketches)
         ],
@@ -164,7 +207,7 @@ def from_payload(p, sketches):
         [
             QueuedTrace(
                 t.trace_id, t.parent_span_id, t.name, t.type, t.start, t.duration, t.status, t.error,
-                len(t.spans), _spans_json(t.spans),
+                len(t.spans), _json(t.spans),
             )
             for t in p.traces
         ],
@@ -177,25 +220,16 @@ def from_payload(p, sketches):
         ],
         None if i is None else QueuedInstance(
             i.host, i.pid, i.time, i.cpu_percent, i.memory_bytes, i.threads, i.started_at, i.agent_version,
-            i.runtime_version, i.framework, _dropped(i.dropped),
+            i.runtime_version, i.framework, msgspec.structs.asdict(i.dropped),
         ),
     )
 
 
-def bins_fields(zero_count, bins):
-    """QueuedMetric's sketch fields for a sketch given as its bins (not split)."""
-    return (zero_count, bins, 0, 0, b"", b"")
-
-
-def sketch_fields(sketch):
-    """QueuedMetric's sketch fields for a decoded DDSketch."""
-    return bins_fields(sketch.zero_count, sketch.bins)
-
-
-def pack(p, sketches):
+def pack(p: Payload, sketches: list[QueuedSketch]) -> bytes:
     """msgpack bytes of ``from_payload(p, sketches)`` (what ingest queues)."""
     return _encode(from_payload(p, sketches))
 
 
-def unpack(body):
+def unpack(body: bytes) -> QueuedPayload:
+    """The QueuedPayload of ``pack``'s bytes."""
     return _decode(body)
