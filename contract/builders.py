@@ -200,7 +200,7 @@ def payload(
     }
 
 
-def entry(org_id: int, app_id: object, p: Json, entry_id: str = "0-0") -> stream.Entry:
+def entry(org_id: int, app_id: uuid.UUID | str, p: Json, entry_id: str = "0-0") -> stream.Entry:
     """The stream entry of payload ``p`` as ingest would queue it for this organisation
     and app; raises ValueError naming the problem when ingest would refuse ``p``."""
     try:

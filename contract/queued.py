@@ -62,7 +62,7 @@ class QueuedEvents(_Struct):
     trace_ids: list[str]
     has_trace: list[bool]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.ends)
 
 

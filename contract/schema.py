@@ -8,7 +8,8 @@ whose errors msgspec reports with the path of the offending object.
 
 import re
 import time
-from typing import Annotated, Literal
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal, NoReturn
 
 import msgspec
 
@@ -40,12 +41,12 @@ SpanKind = Literal["python", "database", "external", "template", "function"]
 ShortStr = Annotated[str, msgspec.Meta(max_length=255)]
 
 
-def fail(field, message):
+def fail(field: str, message: str) -> NoReturn:
     """Raise from ``__post_init__`` naming the field (ingest/handler.py appends it to the path)."""
     raise ValueError(f"[{field}] {message}")
 
 
-def check_time(value, what):
+def check_time(value: float, what: str) -> None:
     now = time.time()
     if value < now - PAST_WINDOW:
         fail(what, f"{what} is more than 24 h in the past")
@@ -81,7 +82,7 @@ class Metric(Struct):
     # The rules across this object's fields are checked by Payload.__post_init__, for all
     # metrics in one loop with one clock read (a __post_init__ each cost more).
 
-    def problem(self, now):
+    def problem(self, now: float) -> tuple[str, str] | None:
         """(field, message) of the first rule this metric breaks, or None."""
         if self.minute % 60:
             return "minute", "minute must be a multiple of 60"
@@ -140,7 +141,7 @@ class TraceIn(Struct):
     error: bool
     spans: Annotated[list[Span], msgspec.Meta(max_length=500)]
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_time(self.start, "start")
 
 
@@ -159,7 +160,7 @@ class ErrorIn(Struct, rename={"error_class": "class"}):
     time: Timestamp
     trace_id: Hex32 | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_time(self.time, "time")
 
 
@@ -186,7 +187,7 @@ class Instance(Struct):
     period: Annotated[float, msgspec.Meta(ge=0.0, le=86400.0)]
     dropped: Dropped = msgspec.field(default_factory=Dropped)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_time(self.time, "time")
         if self.started_at > self.time + FUTURE_WINDOW:
             fail("started_at", "started_at is after time")
@@ -207,7 +208,7 @@ class Payload(Struct):
     errors: Annotated[list[ErrorIn], msgspec.Meta(max_length=100)] = []
     instance: Instance | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_time(self.sent_at, "sent_at")
         self._check_metrics()
         events = self.events
@@ -223,7 +224,7 @@ class Payload(Struct):
             fail("events_seen", "events_seen must be at least the number of events")
 
 
-    def _check_metrics(self):
+    def _check_metrics(self) -> None:
         now = time.time()
         problem = Metric.problem
         for i, m in enumerate(self.metrics):
@@ -231,7 +232,7 @@ class Payload(Struct):
             if broken:
                 fail(f"metrics[{i}].{broken[0]}", broken[1])
 
-    def _ids(self):
+    def _ids(self) -> Iterator[tuple[str, str]]:
         """(path, id) of every hex id in the payload."""
         yield "batch_id", self.batch_id
         for i, e in enumerate(self.events):
@@ -244,11 +245,11 @@ class Payload(Struct):
                 yield f"traces[{i}].spans[{j}].id", sp.id
                 if sp.parent is not None:
                     yield f"traces[{i}].spans[{j}].parent", sp.parent
-        for i, e in enumerate(self.errors):
-            if e.trace_id is not None:
-                yield f"errors[{i}].trace_id", e.trace_id
+        for i, err in enumerate(self.errors):
+            if err.trace_id is not None:
+                yield f"errors[{i}].trace_id", err.trace_id
 
-    def _check_hex_ids(self):
+    def _check_hex_ids(self) -> None:
         ids = [self.batch_id]
         ids += [e.trace_id for e in self.events]
         for t in self.traces:
@@ -270,12 +271,12 @@ class Payload(Struct):
 _decoder = msgspec.json.Decoder(Payload)
 
 
-def decode_payload(raw):
+def decode_payload(raw: bytes) -> Payload:
     """Decode and validate JSON bytes; raises msgspec.ValidationError / DecodeError."""
     return _decoder.decode(raw)
 
 
-def json_schema():
+def json_schema() -> dict[str, Any]:
     schema = msgspec.json.schema(Payload)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "Pulse ingest payload, protocol v1"

@@ -32,7 +32,7 @@ MAX_COUNT = (1 << 63) - 1
 _values: dict[bytes, int] = {}  # varint bytes -> value (bounded)
 
 
-def _value(token):
+def _value(token: bytes) -> int | None:
     result = shift = 0
     for b in token:
         result |= (b & 0x7F) << shift
@@ -44,12 +44,12 @@ def _value(token):
     return result
 
 
-def _large(data):
+def _large(data: bytes) -> DDSketch | None:
     """A DDSketch of wire bytes split into varints by one regex pass, or None."""
     if len(data) < 3 or data[0] != 1 or not _VARINTS.fullmatch(data, 1):
         return None
     get = _values.get
-    vals = []
+    vals: list[int] = []
     append = vals.append
     for token in _VARINT.findall(data, 1):
         v = get(token)
@@ -94,7 +94,7 @@ _STEP = bytes((z >> 1) if z and not z & 1 and z < 0x80 else 0 for z in range(256
 _HEAD = re.compile(rb"\x01" + rb"([\x80-\xff]{0,9}[\x00-\x7f])" * 4)
 
 
-def _small(data):
+def _small(data: bytes) -> tuple[int, dict[int, int], int] | None:
     """(zero count, bins, count) of a small sketch of one-byte varints past the first
     bin, or None for anything else."""
     parts = split_small(data)

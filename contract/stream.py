@@ -8,6 +8,8 @@ knows the field names: ingest's enqueue script XADDs the pairs ``encode`` gives,
 consumer reads entries with ``parse``.
 """
 
+import uuid
+
 import msgspec
 from django.conf import settings
 
@@ -37,7 +39,7 @@ class Entry(msgspec.Struct):
         return dict(zip(pairs[0::2], pairs[1::2]))
 
 
-def encode(org_id: int, app_id: object, received_at: float, body: bytes) -> list:
+def encode(org_id: int, app_id: uuid.UUID | str, received_at: float, body: bytes) -> list:
     """The field/value pairs of a new entry, flat, in the order XADD takes them."""
     return ["o", org_id, "a", str(app_id), "f", FORMAT, "r", repr(received_at), "b", body]
 

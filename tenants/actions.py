@@ -39,7 +39,7 @@ class AppLimitReached(ActionError):
 # --- Organisations and sign-up ---------------------------------------------
 
 
-def _free_slug(name):
+def _free_slug(name: str) -> str:
     base = slugify(name)[:_SLUG_MAX].strip("-") or "org"
     if not Organization.objects.filter(slug=base).exists():
         return base
@@ -116,7 +116,7 @@ def sign_up(email: str, password: str, org_name: str, name: str = "") -> tuple[U
 # --- Invitations ------------------------------------------------------------
 
 
-def _hash_token(token):
+def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -127,7 +127,7 @@ class SentInvitation:
     url: str
 
 
-def _check_can_grant(actor_membership, role):
+def _check_can_grant(actor_membership: Membership, role: str) -> None:
     if not role_at_least(actor_membership.role, Role.ADMIN):
         raise ActionError("Only owners and admins manage members.")
     if not role_at_least(actor_membership.role, role):
@@ -220,11 +220,11 @@ def revoke_invitation(actor_membership: Membership, invitation_id: Id) -> bool:
 # --- Members ----------------------------------------------------------------
 
 
-def _other_owners(org, membership):
+def _other_owners(org: Organization, membership: Membership) -> bool:
     return Membership.objects.for_org(org).filter(role=Role.OWNER).exclude(pk=membership.pk).exists()
 
 
-def _lock_owners(org):
+def _lock_owners(org: Organization) -> None:
     # Serialises owner changes in one organisation, so two admins cannot remove the
     # last two owners at the same time.
     list(Membership.objects.for_org(org).select_for_update().filter(role=Role.OWNER).values_list("pk", flat=True))
@@ -288,7 +288,7 @@ def leave_organization(membership: Membership) -> Membership:
 # --- Apps -------------------------------------------------------------------
 
 
-def _clean_app(name, apdex_t):
+def _clean_app(name: str | None, apdex_t: float | str | None) -> tuple[str, float]:
     name = (name or "").strip()
     if not name:
         raise ActionError("The app needs a name.")

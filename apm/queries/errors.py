@@ -11,7 +11,7 @@ from django.conf import settings
 from apm.queries.base import AppRef, Instant, OrgRef, align, app_id, org_id, rows as _rows, series_resolution, to_dt, to_unix
 
 
-def _group_dict(row, count=None):
+def _group_dict(row: Sequence[Any], count: int | None = None) -> dict[str, Any]:
     gid, cls, message, top, txn, first, last, total = row[:8]
     return {
         "id": str(gid),

@@ -55,7 +55,9 @@ def events(
     }
 
 
-def _events_between(org, app, since, until, transaction, txn_type, n):
+def _events_between(
+    org: OrgRef, app: AppRef, since: float, until: float, transaction: int | None, txn_type: str | None, n: int
+) -> list[tuple]:
     """The newest ``n`` events of [since, until), newest first."""
     params = [org_id(org), app_id(app), to_dt(since), to_dt(until)]
     extra = ""

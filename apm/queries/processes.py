@@ -9,7 +9,7 @@ are summed in one SQL aggregate, so a long range costs hundreds of rows, not ten
 import time
 from collections import defaultdict
 from datetime import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -31,7 +31,7 @@ _SOURCES = {
 }
 
 
-def _samples(org, app, spans, step):
+def _samples(org: OrgRef, app: AppRef, spans: Iterable[tuple[float, float]], step: int) -> tuple[str, list[Any]]:
     """SQL and params of the rows (minute samples and hour sums, one column set) covering the
     [start, end) unix ``spans``; hour rows only when ``step`` is whole hours."""
     parts = defaultdict(list)
@@ -195,7 +195,9 @@ def instances_overview(
     return out, series
 
 
-def _cached_buckets(org, app, since, until, step, now=None):
+def _cached_buckets(
+    org: OrgRef, app: AppRef, since: datetime, until: datetime, step: int, now: float | None = None
+) -> list[tuple]:
     """``buckets`` of [since, until) (datetimes), each whole bucket over for a few minutes cached
     (it no longer changes): only the edges, or on a miss the whole range, are read."""
     now = now or time.time()
@@ -211,7 +213,7 @@ def _cached_buckets(org, app, since, until, step, now=None):
         spans, cached_rows = [(start, end)], []
     fresh = buckets(org, app, [(a, b) for a, b in spans if b > a], step)
     if not cached_rows and closed:
-        per_bucket = {b: [] for b in closed}
+        per_bucket: dict[int, list[tuple]] = {b: [] for b in closed}
         for row in fresh:
             if row[2] in per_bucket:
                 per_bucket[row[2]].append(row)

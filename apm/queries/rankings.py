@@ -80,7 +80,7 @@ def transactions(
     ]
     key = SORTS.get(sort, SORTS["time"])
 
-    def with_percentiles(chosen):
+    def with_percentiles(chosen: list[dict[str, Any]]) -> None:
         quants = merged_quantiles(org, {r["id"]: groups[r["id"]] for r in chosen})
         for r in chosen:
             p50, p95, p99 = quants[r["id"]] if r["count"] else NO_QUANTILES

@@ -40,7 +40,7 @@ def rollups(
     return rows(f"{head} {app_table} WHERE {common} AND txn_type = %s ORDER BY time", params + [txn_type])
 
 
-def _kind(transaction):
+def _kind(transaction: int | None) -> str:
     return "t" if transaction is not None else "a"
 
 

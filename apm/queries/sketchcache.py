@@ -12,8 +12,8 @@ refresh a minute later only merges the newest rows.
 import hashlib
 import time
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import NamedTuple, TypeVar
 
 from django.core.cache import cache
 
@@ -30,6 +30,7 @@ CLOSED_AFTER = 300  # seconds after its end a bucket is taken as complete (only 
 
 _LEVEL = {60: "m", 3600: "h", 86400: "d"}
 SketchPart = tuple[int, dict[int, int]]  # (zero count, bins): a decoded sketch as cached
+T = TypeVar("T")
 
 
 class Row(NamedTuple):
@@ -42,13 +43,13 @@ class Row(NamedTuple):
     time: int
 
 
-def _row_key(prefix, r):
+def _row_key(prefix: str, r: Row) -> str:
     return f"apm:{prefix}:{r.kind}{_LEVEL[r.step]}:{r.id}:{r.count}"
 
 
-def _fetch_sketches(org, rows):
+def _fetch_sketches(org: OrgRef, rows: Iterable[Row]) -> dict[tuple[str, int, int], bytes]:
     """{(kind, step, id): bytes} of the rows' sketches, one query per table."""
-    tables = defaultdict(list)
+    tables: dict[tuple[str, int], list[Row]] = defaultdict(list)
     for r in rows:
         tables[(r.kind, r.step)].append(r)
     out = {}
@@ -67,14 +68,20 @@ def _fetch_sketches(org, rows):
     return out
 
 
-def _per_row(prefix, org, rows, compute, lifetime):
+def _per_row(
+    prefix: str,
+    org: OrgRef,
+    rows: Sequence[Row],
+    compute: Callable[[DDSketch | None], T],
+    lifetime: Callable[[Row], int],
+) -> list[T]:
     """[compute(decoded sketch or None) for each row], cached per row for lifetime(row) seconds."""
     keys = [_row_key(prefix, r) for r in rows]
     found = cache.get_many(keys)
     missing = [r for r, k in zip(rows, keys) if k not in found]
     if missing:
         blobs = _fetch_sketches(org, missing)
-        fresh = defaultdict(dict)
+        fresh: dict[int, dict[str, T]] = defaultdict(dict)  # lifetime -> {key: value}
         for r in missing:
             blob = blobs.get((r.kind, r.step, r.id))
             fresh[lifetime(r)][_row_key(prefix, r)] = compute(decode(blob) if blob else None)
@@ -117,15 +124,15 @@ def merged(parts: Iterable[SketchPart]) -> DDSketch | None:
     return out if out.count else None
 
 
-def _as_part(sketch):
+def _as_part(sketch: DDSketch | None) -> SketchPart:
     return (sketch.zero_count, sketch.bins) if sketch else (0, {})
 
 
-def _digest(prefix, rows):
+def _digest(prefix: str, rows: Iterable[Row]) -> str:
     return f"apm:{prefix}:" + hashlib.sha1(repr(sorted((r.kind, r.step, r.id, r.count) for r in rows)).encode()).hexdigest()
 
 
-def _is_closed(r, now):
+def _is_closed(r: Row, now: float) -> bool:
     return r.time + r.step <= now - CLOSED_AFTER
 
 
@@ -177,7 +184,7 @@ def merged_quantiles(
     return out
 
 
-def _decoded_for_merge(org, rows):
+def _decoded_for_merge(org: OrgRef, rows: Sequence[Row]) -> dict[Row, SketchPart]:
     """{row: (zero count, bins)}: minute rows through the per-row cache (a range's minute edge is
     merged again each minute), hour and day rows decoded directly (their merge is cached whole
     and changes about hourly; caching each would cost more Redis time and memory than it saves)."""

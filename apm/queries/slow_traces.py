@@ -1,5 +1,6 @@
 """Slow-transaction traces: the list, one trace with its spans, and traces sharing a W3C id."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -29,7 +30,7 @@ def traces(
     return {"traces": [_trace_dict(r) for r in rows]}
 
 
-def _trace_dict(r):
+def _trace_dict(r: Sequence[Any]) -> dict[str, Any]:
     trace_id, tid, name, typ, start, duration, status, error, span_count = r[:9]
     return {
         "trace_id": trace_id,
