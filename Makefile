@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 AGENT := $(wildcard agent/pyproject.toml)
 
-.PHONY: run test setup deps services assets migrate browser demo clean
+.PHONY: run test lint setup deps services assets migrate browser demo clean
 
 # Web and worker processes: one of each per two cores. Here they share the cores with
 # Postgres and Redis, and more processes cost more CPU per payload (bench/ingest.py on
@@ -17,8 +17,14 @@ run: setup
 	  WORKER_CONCURRENCY=$${WORKER_CONCURRENCY:-$(HALF_CORES)} \
 	  $(BIN)/honcho -f deploy/local/Procfile -d . start -p $${PORT:-8000}
 
-test: setup browser
+test: lint setup browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The house plan (docs/architecture.md): style, layers that point down, typed public surface.
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 setup: deps services assets migrate
 

@@ -50,7 +50,7 @@ def transaction_list(request, app):
         time_range,
         rows=result["transactions"],
         sort=sort,
-        sorts=[{"key": k, "label": l, "href": with_params(request, sort=k)} for k, l in SORTS],
+        sorts=[{"key": k, "label": label, "href": with_params(request, sort=k)} for k, label in SORTS],
         query=query,
         types=type_links(request, kind),
         txn_type=kind,

@@ -4,7 +4,6 @@ import uuid
 
 import pytest
 import redis
-from django.conf import settings
 
 from apm.consumer import Consumer
 from ingest.app_resolver import clear_app_cache
