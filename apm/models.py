@@ -6,7 +6,7 @@ traces, the processed-batch ledger) are range-partitioned by day in PostgreSQL
 instead of deleting rows under the ingest workers' feet. On those tables the
 database primary key is (id, <partition column>); Django only needs ``id``.
 
-Writes go through apm/rollup.py (bulk SQL); reads through apm/queries.py.
+Writes go through apm/rollup/ (bulk SQL); reads through apm/queries/.
 Durations are stored in seconds.
 """
 

@@ -26,15 +26,11 @@ _RETRY = {
 }
 
 
-def dirty_key():
-    return f"{settings.INGEST_STREAM}:dirty"
-
-
 def pop_dirty(limit=100_000):
     """{org_id: {hour, ...}} recorded by the ingest workers since the last call."""
     r = redis.Redis.from_url(settings.REDIS_URL)
     out = {}
-    members = r.spop(dirty_key(), limit) or []
+    members = r.spop(downsample.dirty_key(), limit) or []
     for m in members:
         org, hour = m.decode().split(":")
         out.setdefault(int(org), set()).add(int(hour))

@@ -5,7 +5,7 @@ import msgspec
 from hypothesis import given, settings, strategies as st
 from pulse_agent.sketch import DDSketch
 
-from apm.rollup import Agg
+from apm.rollup.accumulate import Agg
 from apm.sketch_sums import Bins
 from apm.sketches import decode
 from ingest import queued
