@@ -5,14 +5,20 @@ The Delivery's unique (event, channel) is the idempotency key: a state change is
 recorded once, so it is notified once per channel however often the task runs.
 """
 
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alerts.delivery import deliver
 from alerts.models import (
     NOTIFYING_EVENTS,
     SEVERITY_RANK,
     SLO,
     AppMute,
+    Condition,
     Delivery,
     EventKind,
     Incident,
@@ -20,17 +26,18 @@ from alerts.models import (
     NotificationChannel,
     Severity,
 )
+from tenants.models import Organization, User
 
 
 class IncidentStateError(Exception):
     """The incident is not in a state that allows this change."""
 
 
-def app_muted(app_id, org, at):
+def app_muted(app_id: uuid.UUID, org: Organization, at: datetime) -> bool:
     return AppMute.objects.for_org(org).filter(app_id=app_id, starts_at__lte=at, ends_at__gt=at).exists()
 
 
-def _routed_channels(incident, kind, severity):
+def _routed_channels(incident: Incident, kind: str, severity: str) -> list[NotificationChannel]:
     source = incident.condition or incident.slo
     if kind == EventKind.RESOLVED:
         # Whoever heard about the incident hears that it is over.
@@ -45,8 +52,21 @@ def _routed_channels(incident, kind, severity):
     return list(routed.all())
 
 
-def record_event(incident, kind, severity, *, at=None, actor=None, value=None, muted=False):
-    """Add a timeline event; queue its notifications on commit unless muted."""
+def record_event(
+    incident: Incident,
+    kind: str,
+    severity: str,
+    *,
+    at: datetime | None = None,
+    actor: User | None = None,
+    value: float | None = None,
+    muted: bool = False,
+) -> IncidentEvent:
+    """Add a timeline event; queue its notifications on commit unless muted.
+
+    ``kind``: an EventKind (a str; without django-stubs mypy reads choices as tuples, hence
+    the ignores where this is called).
+    """
     event = IncidentEvent.objects.for_org(incident.organization).create(
         organization=incident.organization,
         incident=incident,
@@ -74,10 +94,8 @@ def record_event(incident, kind, severity, *, at=None, actor=None, value=None, m
     return event
 
 
-def queue_deliveries(delivery_ids):
-    from alerts.tasks import deliver
-
-    def send():
+def queue_deliveries(delivery_ids: Iterable[uuid.UUID]) -> None:
+    def send() -> None:
         for delivery_id in delivery_ids:
             deliver.delay(str(delivery_id))
 
@@ -87,7 +105,21 @@ def queue_deliveries(delivery_ids):
 
 
 @transaction.atomic
-def open_incident(*, org, app_id, condition=None, slo=None, target="", title, severity, started_at, value, threshold, muted, at):
+def open_incident(
+    *,
+    org: Organization,
+    app_id: uuid.UUID,
+    condition: Condition | None = None,
+    slo: SLO | None = None,
+    target: str = "",
+    title: str,
+    severity: str,
+    started_at: datetime,
+    value: float | None,
+    threshold: float | None,
+    muted: bool,
+    at: datetime,
+) -> Incident | None:
     """Open an incident, or return None when one is already open for this source and target."""
     try:
         with transaction.atomic():
@@ -108,12 +140,14 @@ def open_incident(*, org, app_id, condition=None, slo=None, target="", title, se
     except IntegrityError:
         # The partial unique index keeps one open incident per source and target.
         return None
-    record_event(incident, EventKind.OPENED, severity, at=at, value=value, muted=muted)
+    record_event(incident, EventKind.OPENED, severity, at=at, value=value, muted=muted)  # type: ignore[arg-type]
     return incident
 
 
 @transaction.atomic
-def escalate(incident, severity, *, value, threshold, muted, at):
+def escalate(
+    incident: Incident, severity: str, *, value: float | None, threshold: float | None, muted: bool, at: datetime
+) -> IncidentEvent | None:
     incident = _lock_open(incident)
     if incident.resolved_at is not None or SEVERITY_RANK[severity] <= SEVERITY_RANK[incident.severity]:
         return None  # resolved by hand meanwhile, or already that severe
@@ -121,10 +155,10 @@ def escalate(incident, severity, *, value, threshold, muted, at):
     incident.value = value
     incident.threshold = threshold
     incident.save(update_fields=["severity", "value", "threshold"])
-    return record_event(incident, EventKind.ESCALATED, severity, at=at, value=value, muted=muted)
+    return record_event(incident, EventKind.ESCALATED, severity, at=at, value=value, muted=muted)  # type: ignore[arg-type]
 
 
-def _lock_open(incident):
+def _lock_open(incident: Incident) -> Incident:
     locked = Incident.objects.for_org(incident.organization).select_for_update().filter(id=incident.id).first()
     if locked is None:
         raise IncidentStateError("This incident no longer exists.")
@@ -132,7 +166,14 @@ def _lock_open(incident):
 
 
 @transaction.atomic
-def resolve(incident, *, by=None, at=None, value=None, muted=False):
+def resolve(
+    incident: Incident,
+    *,
+    by: User | None = None,
+    at: datetime | None = None,
+    value: float | None = None,
+    muted: bool = False,
+) -> Incident:
     """Resolve an open incident: by a user, or automatically (``by=None``) after recovery."""
     incident = _lock_open(incident)
     if incident.resolved_at is not None:
@@ -142,12 +183,12 @@ def resolve(incident, *, by=None, at=None, value=None, muted=False):
     incident.save(update_fields=["resolved_at", "resolved_by"])
     if by is not None and not muted:
         muted = app_muted(incident.app_id, incident.organization, incident.resolved_at)
-    record_event(incident, EventKind.RESOLVED, incident.severity, at=incident.resolved_at, actor=by, value=value, muted=muted)
+    record_event(incident, EventKind.RESOLVED, incident.severity, at=incident.resolved_at, actor=by, value=value, muted=muted)  # type: ignore[arg-type]
     return incident
 
 
 @transaction.atomic
-def acknowledge(incident, user):
+def acknowledge(incident: Incident, user: User) -> Incident:
     incident = _lock_open(incident)
     if incident.resolved_at is not None:
         raise IncidentStateError("A resolved incident cannot be acknowledged.")
@@ -156,11 +197,11 @@ def acknowledge(incident, user):
     incident.acknowledged_at = timezone.now()
     incident.acknowledged_by = user
     incident.save(update_fields=["acknowledged_at", "acknowledged_by"])
-    record_event(incident, EventKind.ACKNOWLEDGED, incident.severity, at=incident.acknowledged_at, actor=user)
+    record_event(incident, EventKind.ACKNOWLEDGED, incident.severity, at=incident.acknowledged_at, actor=user)  # type: ignore[arg-type]
     return incident
 
 
-def send_test(channel):
+def send_test(channel: NotificationChannel) -> Delivery:
     """Queue a test notification for ``channel``; returns the Delivery."""
     with transaction.atomic():
         delivery = Delivery.objects.for_org(channel.organization).create(
@@ -171,7 +212,7 @@ def send_test(channel):
 
 
 @transaction.atomic
-def delete_source(source, user):
+def delete_source(source: Condition | SLO, user: User) -> None:
     """Delete a condition or SLO; its open incidents are resolved first (notifying), history stays."""
     field = "slo" if isinstance(source, SLO) else "condition"
     for incident in Incident.objects.for_org(source.organization).filter(**{field: source}, resolved_at__isnull=True):

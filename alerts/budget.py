@@ -9,7 +9,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from alerts import metrics, slo as slo_math
+from apm import queries
+
+from alerts import slo as slo_math
 from alerts.evaluation import bad_events
 
 
@@ -19,26 +21,18 @@ def _hour(t):
 
 def hourly_counts(org, slo, now=None):
     """[(hour start, Counts)] for every hour of the period ending now, oldest first."""
-    from apm.models import AppHour
-
     now = now or timezone.now()
     end = _hour(now) + timedelta(hours=1)
     start = end - timedelta(days=slo.period_days)
-    by_hour = defaultdict(metrics.Bucket)
-    fields = ("time", "count", "errors", "sum", "apdex_s", "apdex_t", "sketch")
-    for minute, *row in AppHour.objects.for_org(org).filter(app_id=slo.app_id, txn_type="web", time__gte=start, time__lt=end).values_list(*fields):
-        by_hour[_hour(minute)].add(row)
+    by_hour = queries.app_buckets(org, [slo.app_id], start, end, step=3600).get(slo.app_id, {})
     recent = max(start, end - timedelta(days=2))
-    minute_buckets = metrics.app_buckets(org, [slo.app_id], recent, end).get(slo.app_id, {})
-    filled = defaultdict(metrics.Bucket)
+    minute_buckets = queries.app_buckets(org, [slo.app_id], recent, end).get(slo.app_id, {})
+    filled = defaultdict(queries.Bucket)
     for minute, bucket in minute_buckets.items():
         hour = _hour(minute)
         if hour not in by_hour:
-            target = filled[hour]
-            target.count += bucket.count
-            target.errors += bucket.errors
-            target.sketches.extend(bucket.sketches)
-    by_hour.update(filled)
+            filled[hour].merge(bucket)
+    by_hour = {**by_hour, **filled}
     out = []
     hour = start
     while hour < end:

@@ -24,6 +24,9 @@ from datetime import timedelta
 
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
+
+from apm import queries
 
 from alerts import actions, metrics, slo as slo_math
 from alerts.models import (
@@ -133,10 +136,10 @@ class WindowData:
         silent_ids = {c.app_id for c in conditions if not c.transaction and c.metric == Metric.NO_DATA}
         txn_scopes = {(c.app_id, c.transaction) for c in conditions if c.transaction and c.metric not in INSTANCE_METRICS}
         instance_apps = {c.app_id for c in conditions if c.metric in INSTANCE_METRICS}
-        self.apps = metrics.app_buckets(org, app_ids, start, minute_end) if app_ids else {}
-        self.any_type = metrics.app_buckets(org, silent_ids, start, minute_end, txn_type=None) if silent_ids else {}
-        self.transactions = metrics.transaction_buckets(org, txn_scopes, start, minute_end)
-        self.instances = metrics.instance_values(org, instance_apps, start, minute_end) if instance_apps else {}
+        self.apps = queries.app_buckets(org, app_ids, start, minute_end) if app_ids else {}
+        self.any_type = queries.app_buckets(org, silent_ids, start, minute_end, txn_type=None) if silent_ids else {}
+        self.transactions = queries.transaction_buckets(org, txn_scopes, start, minute_end)
+        self.instances = queries.instance_minutes(org, instance_apps, start, minute_end) if instance_apps else {}
 
 
 def _muted_apps(org, at):
@@ -260,7 +263,7 @@ def slo_window_counts(org, slo, minute_end):
     """{window minutes: Counts} for the burn-rate windows ending at ``minute_end``."""
     windows = slo_math.window_minutes_needed()
     start = minute_end - timedelta(minutes=max(windows))
-    buckets = metrics.app_buckets(org, [slo.app_id], start, minute_end).get(slo.app_id, {})
+    buckets = queries.app_buckets(org, [slo.app_id], start, minute_end).get(slo.app_id, {})
     out = {}
     for window in windows:
         since = minute_end - timedelta(minutes=window)
@@ -277,7 +280,7 @@ def bad_events(slo, bucket):
     if slo.indicator == SLOIndicator.ERRORS:
         return bucket.errors
     threshold = (slo.latency_threshold_ms or 0) / 1000
-    return bucket.count - metrics.count_at_most(bucket.sketch(), threshold)
+    return bucket.count - bucket.count_at_most(threshold)
 
 
 def evaluate_slo(org, slo, minute_end, muted_apps, now, outcome):
@@ -326,8 +329,6 @@ def evaluate_org(org, minute_end, *, now=None, deadline=None):
     Stops early when ``deadline`` (time.monotonic()) passes: what is left is not marked
     as evaluated and is caught up with the next minute's window.
     """
-    from django.utils import timezone
-
     now = now or timezone.now()
     outcome = Outcome()
     with org_scope(org):

@@ -6,6 +6,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from apm import queries
+
 from alerts.channels import transport
 from alerts.models import (
     SLO,
@@ -94,10 +96,7 @@ class ConditionForm(_OrgForm, forms.ModelForm):
 
     def transaction_names(self, limit=500):
         """Names the transaction field suggests (every app's; the evaluator matches by app and name)."""
-        from apm.models import Transaction
-
-        names = Transaction.objects.for_org(self.org).order_by("name").values_list("name", flat=True).distinct()
-        return list(names[:limit])
+        return queries.transaction_names(self.org, limit)
 
     def clean_transaction(self):
         return (self.cleaned_data.get("transaction") or "").strip()

@@ -7,6 +7,8 @@ when the evaluator would have.
 
 from datetime import datetime, timedelta, timezone as dt_timezone
 
+from apm import queries
+
 from alerts import metrics
 from alerts.evaluation import judge
 from alerts.models import INSTANCE_METRICS, SEVERITY_RANK, Metric
@@ -29,7 +31,7 @@ CHART_UNITS = {
 def _values(org, condition, start, end):
     minute_list = metrics.minutes(end, int((end - start).total_seconds() // 60))
     if condition.metric in INSTANCE_METRICS:
-        hosts = metrics.instance_values(org, [condition.app_id], start, end).get(condition.app_id, {})
+        hosts = queries.instance_minutes(org, [condition.app_id], start, end).get(condition.app_id, {})
         index = 0 if condition.metric == Metric.CPU else 1
         # The busiest host per minute: what an incident on any host would show.
         values = []
@@ -38,11 +40,11 @@ def _values(org, condition, start, end):
             values.append(max(here) if here else None)
         return minute_list, values
     if condition.transaction:
-        buckets = metrics.transaction_buckets(org, {(condition.app_id, condition.transaction)}, start, end)
+        buckets = queries.transaction_buckets(org, {(condition.app_id, condition.transaction)}, start, end)
         buckets = buckets.get((condition.app_id, condition.transaction), {})
     else:
         txn_type = None if condition.metric == Metric.NO_DATA else "web"
-        buckets = metrics.app_buckets(org, [condition.app_id], start, end, txn_type).get(condition.app_id, {})
+        buckets = queries.app_buckets(org, [condition.app_id], start, end, txn_type).get(condition.app_id, {})
     if condition.metric == Metric.NO_DATA:
         return minute_list, [float(buckets[m].count) if m in buckets else 0.0 for m in minute_list]
     return minute_list, metrics.series(buckets, condition.metric, minute_list)

@@ -1,4 +1,4 @@
-"""Periodic work of alerting (the tasks are in alerts/tasks.py)."""
+"""Periodic work of alerting (the tasks are in alerts/tasks.py and alerts/delivery.py)."""
 
 from celery.schedules import crontab
 

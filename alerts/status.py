@@ -2,7 +2,17 @@
 
 from django.db.models import Q
 
-from alerts.models import SEVERITY_RANK, Incident
+from apm.queries.health import worst
+
+from alerts.models import SEVERITY_RANK, Incident, Severity
+
+# An open incident makes an app's status at least this bad, whatever its recent figures.
+_INCIDENT_STATUS = {Severity.WARNING: "amber", Severity.CRITICAL: "red"}
+
+
+def with_incident(status, severity):
+    """An app's status (apm.queries.health) raised by its worst open incident's ``severity`` (or None)."""
+    return worst(status, _INCIDENT_STATUS.get(severity, "grey"))
 
 
 def open_incident_severity_by_app(org):

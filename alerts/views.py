@@ -5,6 +5,7 @@ edit conditions, channels and SLOs. Objects are fetched through the organisation
 (``org_scope`` set by ``@org_view``), so another organisation's id is a 404.
 """
 
+import time
 import uuid
 from datetime import datetime, timedelta, timezone as dt_timezone
 
@@ -16,6 +17,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+
+from apm.params import BadParam, invalid, time_range
 
 from alerts import actions, budget, preview
 from alerts.forms import ChannelForm, ConditionForm, ConditionMuteForm, IncidentFilterForm, MuteForm, SLOForm
@@ -193,33 +196,17 @@ def _uuid(raw):
         return None
 
 
-def _bad_request(message, field):
-    return JsonResponse({"error": {"code": "invalid", "field": field, "message": message}}, status=400)
-
-
-def _epoch(raw, field, default):
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-        if value != value or abs(value) > 1e11:
-            raise ValueError
-        return datetime.fromtimestamp(value, tz=dt_timezone.utc)
-    except (ValueError, OverflowError):
-        raise ValueError(field)
+INCIDENTS_JSON_MAX_SPAN = 90 * 86400
 
 
 @org_view()
 def incidents_json(request):
     """Incident periods of one app (or all apps) overlapping [from, to), for chart bands."""
-    now = timezone.now()
     try:
-        end = _epoch(request.GET.get("to"), "to", now)
-        start = _epoch(request.GET.get("from"), "from", end - timedelta(days=1))
-    except ValueError as exc:
-        return _bad_request("Give unix seconds.", str(exc))
-    if start >= end or end - start > timedelta(days=90):
-        return _bad_request("'from' must be before 'to', at most 90 days apart.", "from")
+        since, until = time_range(request.GET, now=time.time(), default="1d", max_span=INCIDENTS_JSON_MAX_SPAN)
+    except BadParam as exc:
+        return invalid(exc)
+    start, end = datetime.fromtimestamp(since, dt_timezone.utc), datetime.fromtimestamp(until, dt_timezone.utc)
     app_id = None
     raw_app = request.GET.get("app")
     if raw_app:
@@ -230,7 +217,7 @@ def incidents_json(request):
     periods = incident_periods(request.org, app_id, start, end)
     for period in periods:
         period["url"] = _url(request, "incident", period["id"])
-    return JsonResponse({"from": start.timestamp(), "to": end.timestamp(), "incidents": periods})
+    return JsonResponse({"from": since, "to": until, "incidents": periods})
 
 
 # --- conditions -------------------------------------------------------------------

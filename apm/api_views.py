@@ -9,20 +9,11 @@ from typing import NamedTuple
 from django.http import Http404, JsonResponse
 
 from apm import queries
+from apm.params import MAX_SPAN, BadParam, invalid, time_range
 from tenants.access import org_view
 from tenants.models import App
 
-_RANGE = re.compile(r"^(\d{1,4})([mhd])$")
-_UNITS = {"m": 60, "h": 3600, "d": 86400}
-MAX_SPAN = 400 * 86400
 SORTS = ("time", "avg", "p95", "rpm", "errors")  # ``errors`` ranks by count
-
-
-class BadParam(Exception):
-    def __init__(self, field, message):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def bad(field, message):
@@ -40,41 +31,9 @@ def api(view):
         try:
             return JsonResponse(view(request, *args, **kwargs))
         except BadParam as exc:
-            return JsonResponse({"error": {"code": "invalid", "field": exc.field, "message": exc.message}}, status=400)
+            return invalid(exc)
 
     return wrapped
-
-
-def time_range(request, default="1h", max_span=MAX_SPAN):
-    """(since, until) unix seconds from ``range`` or ``from``/``to``."""
-    now = time.time()
-    raw_from, raw_to = request.GET.get("from"), request.GET.get("to")
-    if raw_from is not None or raw_to is not None:
-        since = _number(raw_from, "from") if raw_from is not None else bad("from", "from is required with to")
-        until = _number(raw_to, "to") if raw_to is not None else now
-        if since >= until:
-            bad("from", "from must be before to")
-    else:
-        raw = request.GET.get("range", default)
-        m = _RANGE.match(raw)
-        if not m or int(m.group(1)) == 0:
-            bad("range", "range must look like 30m, 6h or 7d")
-        until = now
-        since = now - int(m.group(1)) * _UNITS[m.group(2)]
-    if until - since > max_span:
-        bad("range", f"the range may span at most {max_span // 86400} days" if max_span >= 86400 else
-            f"the range may span at most {max_span // 3600} hours")
-    return since, until
-
-
-def _number(raw, field):
-    try:
-        value = float(raw)
-    except ValueError:
-        bad(field, f"{field} must be unix seconds")
-    if not (0 < value < 1e11):
-        bad(field, f"{field} must be unix seconds")
-    return value
 
 
 def _int(request, field, default, lo, hi):
@@ -126,7 +85,7 @@ def app_endpoint(max_span=MAX_SPAN, ranged=True):
         @wraps(view)
         def wrapped(request, app_id, *args, **kwargs):
             app = get_app(request, app_id)
-            since, until = time_range(request, max_span=max_span) if ranged else (None, None)
+            since, until = time_range(request.GET, now=time.time(), max_span=max_span) if ranged else (None, None)
             return view(request, Scope(app, since, until), *args, **kwargs)
 
         return wrapped

@@ -23,8 +23,9 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
 
-from apm.rollup import Queued, apply_batch
-from ingest.queue import GROUP, stream
+from apm.rollup import apply_batch
+from contract.redis_client import client
+from contract.stream import GROUP, key, parse
 
 log = logging.getLogger(__name__)
 
@@ -42,23 +43,10 @@ _start_lock = threading.Lock()
 
 def ensure_group(r, name=None):
     try:
-        r.xgroup_create(name or stream(), GROUP, id="0", mkstream=True)
+        r.xgroup_create(name or key(), GROUP, id="0", mkstream=True)
     except redis.ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
-
-
-def parse(entry_id, fields):
-    f = {k.decode() if isinstance(k, bytes) else k: v for k, v in fields.items()}
-    return Queued(
-        entry_id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
-        org_id=int(f["o"]),
-        app_id=f["a"].decode(),
-        body=f["b"],
-        gzipped=f.get("z") in (b"1", "1"),
-        received_at=float(f["r"]),
-        fmt=f.get("f", b"").decode(),
-    )
 
 
 class Consumer:
@@ -67,8 +55,8 @@ class Consumer:
         self.batch_max = batch_max or settings.INGEST_BATCH_MAX
         self.batch_min = min(settings.INGEST_BATCH_MIN, self.batch_max)
         self.linger = (settings.INGEST_BATCH_LINGER_MS if linger_ms is None else linger_ms) / 1000
-        self.redis = redis.Redis.from_url(settings.REDIS_URL)
-        self.stream = stream()
+        self.redis = client()
+        self.stream = key()
         self.last_claim = 0.0
         self.last_forget = time.monotonic()
         self.applied = 0
@@ -165,7 +153,7 @@ class Consumer:
     def dead(self, entry_id, fields, reason, q=None):
         log.error("ingest entry %s moved to %s:dead: %s", entry_id, self.stream, reason)
         if q is not None:
-            fields = {"o": q.org_id, "a": q.app_id, "z": int(q.gzipped), "f": q.fmt, "r": q.received_at, "b": q.body}
+            fields = q.fields()
         pipe = self.redis.pipeline(transaction=False)
         pipe.xadd(f"{self.stream}:dead", {**(fields or {}), "error": reason[:2000]}, maxlen=10_000, approximate=True)
         pipe.xack(self.stream, GROUP, entry_id)

@@ -45,7 +45,12 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+import redis
 from django.conf import settings
+
+from apm.queries.stats import NO_QUANTILES, Acc
+from apm.sketches import decode
+from contract.redis_client import client
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +104,6 @@ def _watch_key(app_id):
 
 def mark_watched(app_id):
     """Say that a live socket is open on this app (for WATCH_SECONDS)."""
-    from ingest.queue import client
-
     client().set(_watch_key(app_id), b"1", ex=WATCH_SECONDS)
     _watch_cache.pop(str(uuid.UUID(str(app_id))), None)
 
@@ -109,10 +112,6 @@ def is_watched(app_id):
     """Whether any live socket is open on this app (a "yes" may be a second old).
 
     Fails open: when Redis cannot tell, publish as if someone watched."""
-    import redis
-
-    from ingest.queue import client
-
     key = str(app_id)
     now = time.monotonic()
     seen = _watch_cache.get(key)
@@ -208,7 +207,7 @@ def _sums(agg):
 
 
 def _events(event_columns, ids, limit=500):
-    """Up to ``limit`` events of ``event_columns`` (ingest.queued.QueuedEvents) as
+    """Up to ``limit`` events of ``event_columns`` (contract.queued.QueuedEvents) as
     ``publish_batch`` takes them; ``ids``: (type, name) -> transaction id."""
     out = []
     for ev in event_columns:
@@ -273,53 +272,21 @@ def _event_row(item):
         return None
 
 
-# --- Minute rows as stats (the same fields as the query layer's) ----------------------------
-
-
-def _ms(seconds):
-    return None if seconds is None else seconds * 1000.0
+# --- Minute rows as stats (the query layer's rule) ------------------------------------------
 
 
 def row_stats(row):
-    """The query layer's ``stats`` object for one minute row (docs/query-api.md)."""
-    from apm.sketches import decode
-
-    count = row.count
-    stats = {
-        "t": int(row.time.timestamp()),
-        "count": count,
-        "rpm": float(count),  # a one-minute bucket
-        "error_count": row.errors,
-        "apdex_s": row.apdex_s,
-        "apdex_t": row.apdex_t,
-        "apdex_f": row.apdex_f,
-    }
-    if not count:
-        keys = ("avg_ms", "min_ms", "max_ms", "p50_ms", "p95_ms", "p99_ms", "error_rate", "apdex")
-        stats.update(dict.fromkeys(keys), segments_ms=dict.fromkeys(("python", "database", "external", "template")))
-        return stats
-    quantiles = dict.fromkeys(("p50_ms", "p95_ms", "p99_ms"))
-    if row.sketch:
+    """The query layer's ``stats`` object for one minute row (docs/query-api.md), with its ``t``."""
+    acc = Acc()
+    acc.add_rollup(row)
+    quantiles = NO_QUANTILES
+    if row.count and row.sketch:
         try:
             sketch = decode(row.sketch)
-            quantiles = {f"p{int(q * 100)}_ms": _ms(sketch.quantile(q)) for q in (0.5, 0.95, 0.99)}
+            quantiles = tuple(sketch.quantile(q) for q in (0.5, 0.95, 0.99))
         except ValueError:
             _log_error("live: undecodable sketch in a minute row")
-    stats.update(
-        quantiles,
-        avg_ms=_ms(row.sum / count),
-        min_ms=_ms(row.min),
-        max_ms=_ms(row.max),
-        error_rate=row.errors / count,
-        apdex=(row.apdex_s + row.apdex_t / 2) / count,
-        segments_ms={
-            "python": _ms(row.seg_python / count),
-            "database": _ms(row.seg_database / count),
-            "external": _ms(row.seg_external / count),
-            "template": _ms(row.seg_template / count),
-        },
-    )
-    return stats
+    return {"t": int(row.time.timestamp()), **acc.stats(1, quantiles)}
 
 
 def _read_points(org_id, app_id, minutes):

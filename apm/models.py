@@ -6,7 +6,7 @@ traces, the processed-batch ledger) are range-partitioned by day in PostgreSQL
 instead of deleting rows under the ingest workers' feet. On those tables the
 database primary key is (id, <partition column>); Django only needs ``id``.
 
-Writes go through apm/rollup/ (bulk SQL); reads through apm/queries/.
+Writes go through apm/rollup/ (bulk SQL); reads through the query layer, apm/queries/.
 Durations are stored in seconds.
 """
 
@@ -196,13 +196,20 @@ class Trace(OrgOwnedModel):  # partitioned by day on ``start``
         ]
 
 
+# Most an EventBatch row's end_max - end_min may be: readers (apm/queries/event_samples.py)
+# look for a window's events in rows whose end_max lies in [since, until + span), so it is
+# kept short (a harvest covers about a minute); the writer (apm/rollup/events.py) splits a
+# payload whose events lie further apart into several rows.
+EVENT_BATCH_SPAN = 600
+
+
 class EventBatch(OrgOwnedModel):  # partitioned by day on ``end_max``; written with COPY
     """The sampled transactions (the agent's reservoir) of one payload, stored column-wise.
 
     One row per applied payload instead of one per event: the event columns are
     parallel arrays (element i of each array is event i). Ingest writes ~200 events a
     payload; a row each cost more Postgres CPU (tuple headers, index entries) than the
-    rest of the pipeline. Readers unnest them (apm/queries.py ``events``).
+    rest of the pipeline. Readers unnest them (apm/queries/event_samples.py ``events``).
     ``end_min``/``end_max`` bound the events' end times, for range filters and pruning.
     """
 

@@ -18,7 +18,7 @@ class Bins:
     __slots__ = ("_split", "_arrays")
 
     def __init__(self):
-        self._split = []  # (row, first index, first count, steps, counts): apm.sketches.split_small
+        self._split = []  # (row, first index, first count, steps, counts): contract.sketches.split_small
         self._arrays = []  # (row, indexes, counts)
 
     def add_split(self, row, first_index, first_count, steps, counts):

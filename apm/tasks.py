@@ -7,12 +7,12 @@ errors, and takes ids; the per-organisation work fans out from the beat tasks.
 import logging
 import time
 
-import redis
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError, connection
 
 from apm import downsample, partitions
+from contract.redis_client import client
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,8 @@ _RETRY = {
 
 def pop_dirty(limit=100_000):
     """{org_id: {hour, ...}} recorded by the ingest workers since the last call."""
-    r = redis.Redis.from_url(settings.REDIS_URL)
     out = {}
-    members = r.spop(downsample.dirty_key(), limit) or []
+    members = client().spop(downsample.dirty_key(), limit) or []
     for m in members:
         org, hour = m.decode().split(":")
         out.setdefault(int(org), set()).add(int(hour))

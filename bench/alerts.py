@@ -49,8 +49,7 @@ os.environ["ALERTS_ALLOW_PRIVATE_WEBHOOKS"] = "true"  # the receiver is on loopb
 
 UTC = dt_timezone.utc
 
-sys.path.insert(0, str(ROOT / "bench"))
-import loadgen  # noqa: E402  (bench/loadgen.py: protocol-v1 payload builders)
+from contract import builders  # noqa: E402
 
 
 def ensure_database(url):
@@ -85,11 +84,7 @@ def fmt(values, unit="s"):
     )
 
 
-# --- telemetry (payloads built by the load generator's helpers) ---------------------------
-
-
-def payload(app_name, metrics, inst=None, sent_at=None):
-    return {"batch_id": uuid.uuid4().hex, **loadgen.envelope(app_name, metrics, sent_at or time.time(), inst=inst)}
+# --- telemetry -------------------------------------------------------------------------
 
 
 def slow_durations(p95, n=40):
@@ -180,7 +175,7 @@ def detection_delay(boundaries, orgs_per_boundary):
                 condition.warning_channels.set([channel])
                 for i in (3, 2, 1):
                     minute = int((boundary - timedelta(minutes=i)).timestamp())
-                    body = gzip.compress(json.dumps(payload("checkout", [loadgen.metric("checkout", slow_durations(0.6), minute)])).encode())
+                    body = gzip.compress(json.dumps(builders.payload("checkout", [builders.metric("checkout", slow_durations(0.6), minute)])).encode())
                     r = client.post("/api/v1/ingest", body, content_type="application/json",
                                     HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_CONTENT_ENCODING="gzip")
                     assert r.status_code == 202, r.content
@@ -224,7 +219,7 @@ HISTORY_MINUTES = 60
 
 
 def seed_evaluation(org_slug):
-    from apm.rollup import Queued, apply_batch
+    from apm.rollup import apply_batch
     from alerts.models import Condition, Metric
     from tenants.models import App, Organization
 
@@ -239,12 +234,12 @@ def seed_evaluation(org_slug):
         for m in range(HISTORY_MINUTES + 10, 0, -1):
             minute = int((end - timedelta(minutes=m)).timestamp())
             metrics = [
-                loadgen.metric(f"txn-{t}", [rng.lognormvariate(-2.5, 0.8) for _ in range(30)], minute, errors=rng.randint(0, 2))
+                builders.metric(f"txn-{t}", [rng.lognormvariate(-2.5, 0.8) for _ in range(30)], minute, errors=rng.randint(0, 2))
                 for t in range(TXNS)
             ]
-            inst = loadgen.instance("web-1", 1, minute + 30.0, rng.uniform(5, 60), 200_000_000)
-            body = json.dumps(payload(app.name, metrics, inst=inst, sent_at=minute + 59.0)).encode()
-            entries.append(Queued(entry_id="0-0", org_id=org.id, app_id=str(app.id), body=body, gzipped=False, received_at=time.time()))
+            inst = builders.instance(minute + 30.0, "web-1", 1, rng.uniform(5, 60), 200_000_000)
+            p = builders.payload(app.name, metrics, inst=inst, sent_at=minute + 59.0)
+            entries.append(builders.entry(org.id, app.id, p))
     for i in range(0, len(entries), 200):
         apply_batch(entries[i : i + 200])
     specs = [

@@ -20,21 +20,25 @@ Demo against a running server::
 import argparse
 import asyncio
 import json
+import os
 import random
 import struct
+import sys
 import time
 import uuid
 import zlib
 from urllib.parse import urlparse
 
+# Run as a script, bench/ is on the path and the checkout's root may not be.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 try:
-    from pulse_agent.sketch import DDSketch
-except ImportError:  # run from a checkout without the agent installed
-    import os
-    import sys
+    import pulse_agent  # noqa: F401
+except ImportError:  # a checkout without the agent installed
+    sys.path.insert(0, os.path.join(_ROOT, "agent"))
 
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "agent"))
-    from pulse_agent.sketch import DDSketch
+from contract import builders  # noqa: E402
 
 N_TRANSACTIONS = 50
 N_EVENTS = 200
@@ -42,74 +46,8 @@ N_TRACES = 3
 MAX_SPANS = 50
 N_ERRORS = 2
 
-_SEGMENTS = ("python", "database", "external", "template")
-
-
-def metric(name, durs, minute, apdex_t=0.5, errors=0, type="web"):
-    """One ``metrics`` entry: exact aggregates and a real DDSketch of ``durs`` (seconds).
-
-    The first ``errors`` requests failed; a failed request counts as frustrated.
-    """
-    sketch = DDSketch()
-    s = t = f = 0
-    for k, d in enumerate(durs):
-        sketch.add(d)
-        if k < errors or d > 4 * apdex_t:
-            f += 1
-        elif d > apdex_t:
-            t += 1
-        else:
-            s += 1
-    total = sum(durs)
-    shares = (0.4, 0.35, 0.2, 0.05)
-    return {
-        "name": name,
-        "type": type,
-        "minute": minute,
-        "count": len(durs),
-        "errors": errors,
-        "sum": total,
-        "min": min(durs),
-        "max": max(durs),
-        "apdex": [s, t, f],
-        "segments": {k: total * w for k, w in zip(_SEGMENTS, shares)},
-        "sketch": sketch.to_base64(),
-    }
-
-
-def instance(host, pid, now, cpu_percent, memory_bytes):
-    """The ``instance`` sample of an agent process."""
-    return {
-        "host": host,
-        "pid": pid,
-        "time": now,
-        "cpu_percent": cpu_percent,
-        "memory_bytes": memory_bytes,
-        "threads": 8,
-        "started_at": now - 3600,
-        "agent_version": "0.1.0",
-        "language": "python",
-        "runtime_version": "3.11.7",
-        "framework": "django 5.2.3",
-        "period": 2.0,
-        "dropped": {"events": 0, "traces": 0, "errors": 0, "metrics": 0, "payloads": 0},
-    }
-
-
-def envelope(app, metrics, sent_at, apdex_t=0.5, events=(), events_seen=0, traces=(), errors=(), inst=None):
-    """A protocol-v1 payload dict without its batch id."""
-    return {
-        "v": 1,
-        "app": app,
-        "sent_at": sent_at,
-        "apdex_t": apdex_t,
-        "metrics": list(metrics),
-        "events": list(events),
-        "events_seen": events_seen,
-        "traces": list(traces),
-        "errors": list(errors),
-        "instance": inst,
-    }
+# Time per segment as shares of a metric's total duration.
+SHARES = {"python": 0.4, "database": 0.35, "external": 0.2, "template": 0.05}
 
 
 def transaction_names(n=N_TRANSACTIONS):
@@ -142,7 +80,7 @@ class Process:
         return min(self.rng.lognormvariate(mu, sigma), 60.0)
 
     def payload(self, now=None, extra_metrics=()):
-        """A payload dict (without batch_id) for the harvest ending at ``now``."""
+        """A payload dict for the harvest ending at ``now`` (``Body`` gives each post its own batch id)."""
         rng = self.rng
         now = now or time.time()
         minute = int(now // 60) * 60
@@ -157,58 +95,43 @@ class Process:
             name = rng.choice(self.names)
             d = self.duration(name)
             err = rng.random() < self.behaviour[name][2]
-            events.append(
-                {
-                    "name": name,
-                    "type": "web",
-                    "end": now - rng.uniform(0, 2.0),
-                    "duration": d,
-                    "status": 500 if err else 200,
-                    "error": err,
-                    "trace_id": uuid.UUID(int=rng.getrandbits(128)).hex,
-                    "has_trace": False,
-                }
-            )
+            events.append(builders.event(name, now - rng.uniform(0, 2.0), d, err, 500 if err else 200,
+                                         trace_id=uuid.UUID(int=rng.getrandbits(128)).hex))
         traces = [self.trace(rng.choice(self.names), now) for _ in range(N_TRACES)]
         errors = [
-            {
-                "class": "builtins.ValueError",
-                "message": f"invalid literal for int() with base 10: '{rng.randint(1, 10**6)}'",
-                "stack": [
-                    {"file": "django/core/handlers/base.py", "line": 197, "function": "_get_response",
-                     "code": "response = wrapped_callback(request, *callback_args, **callback_kwargs)"},
-                    {"file": "shop/views.py", "line": 40 + k, "function": "checkout", "code": "qty = int(raw)"},
+            builders.error(
+                "builtins.ValueError",
+                f"invalid literal for int() with base 10: '{rng.randint(1, 10**6)}'",
+                now - rng.uniform(0, 2.0),
+                stack=[
+                    builders.frame("django/core/handlers/base.py", 197, "_get_response",
+                                   "response = wrapped_callback(request, *callback_args, **callback_kwargs)"),
+                    builders.frame("shop/views.py", 40 + k, "checkout", "qty = int(raw)"),
                 ],
-                "transaction": "shop.views.checkout",
-                "time": now - rng.uniform(0, 2.0),
-                "trace_id": None,
-            }
+            )
             for k in range(N_ERRORS)
         ]
-        inst = instance(self.host, self.pid, now, rng.uniform(5, 80), rng.randint(80, 400) * 1_000_000)
-        return envelope(self.app, metrics, now, self.apdex_t, events, N_EVENTS * 3, traces, errors, inst)
+        inst = builders.instance(now, self.host, self.pid, rng.uniform(5, 80), rng.randint(80, 400) * 1_000_000)
+        return builders.payload(self.app, metrics, events, traces, errors, inst, sent_at=now,
+                                events_seen=N_EVENTS * 3, apdex_t=self.apdex_t)
 
     def metric(self, name, durs, minute, type="web"):
         err_rate = self.behaviour.get(name, (0, 0, 0))[2]
         errors = sum(self.rng.random() < err_rate for _ in durs)
-        return metric(name, durs, minute, self.apdex_t, errors, type)
+        return builders.metric(name, durs, minute, self.apdex_t, errors, type, SHARES)
 
     def trace(self, name, now):
         rng = self.rng
         duration = self.duration(name) * 5 + 0.5
         root = uuid.UUID(int=rng.getrandbits(128)).hex[:16]
-        spans = [{"id": root, "parent": None, "kind": "python", "name": name, "offset": 0.0, "duration": duration,
-                  "attrs": {}}]
+        spans = [builders.span(root, None, "python", name, 0.0, duration, {})]
         n = rng.randint(10, MAX_SPANS)
         for k in range(n - 1):
             kind = rng.choice(["database", "database", "external", "template", "function"])
             attrs = {"sql": "SELECT * FROM shop_item WHERE id = ?", "db.system": "postgresql"} if kind == "database" else {}
-            spans.append({"id": uuid.UUID(int=rng.getrandbits(128)).hex[:16], "parent": root, "kind": kind,
-                          "name": f"{kind} call {k}", "offset": duration * k / n, "duration": duration / n / 2,
-                          "attrs": attrs})
-        return {"trace_id": uuid.UUID(int=rng.getrandbits(128)).hex, "parent_span_id": None, "name": name,
-                "type": "web", "start": now - duration - 1.0, "duration": duration, "status": 200, "error": False,
-                "spans": spans}
+            spans.append(builders.span(uuid.UUID(int=rng.getrandbits(128)).hex[:16], root, kind, f"{kind} call {k}",
+                                       duration * k / n, duration / n / 2, attrs))
+        return builders.trace(name, now - duration - 1.0, duration, spans, uuid.UUID(int=rng.getrandbits(128)).hex)
 
     def rebuild(self, now=None, extra_metrics=()):
         """Build this process's payload and its reusable compressed body."""

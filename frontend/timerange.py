@@ -1,4 +1,4 @@
-"""The time range of a monitoring page, read from its URL.
+"""The time range of a monitoring page, read from its URL by apm.params, and its presets and links.
 
 ``?range=30m|1h|6h|24h|7d|30d`` picks a preset ending now; ``?from=…&to=…`` (unix
 seconds, or ``YYYY-MM-DDTHH:MM`` in UTC as a datetime-local input sends it) is a
@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
+from apm.params import BadParam, time_range
+
 PRESETS = {
     "30m": ("30 min", timedelta(minutes=30)),
     "1h": ("1 hour", timedelta(hours=1)),
@@ -20,11 +22,6 @@ PRESETS = {
 }
 DEFAULT = "1h"
 MIN_SPAN = timedelta(minutes=1)
-MAX_SPAN = timedelta(days=400)
-
-
-class BadRange(ValueError):
-    """The URL asks for a range that cannot be shown; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -59,35 +56,16 @@ class TimeRange:
         return urlencode(self.params)
 
 
-def _parse_instant(raw, name):
-    raw = raw.strip()
-    if raw.isdigit():
-        try:
-            return datetime.fromtimestamp(int(raw), tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            raise BadRange(f"'{name}' is not a valid time")
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise BadRange(f"'{name}' must be unix seconds or a date and time like 2026-01-31T14:30 (UTC)")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def parse_range(params, now=None, default=DEFAULT):
-    """The TimeRange asked for by a QueryDict-like ``params``; raises BadRange."""
+    """The TimeRange asked for by a QueryDict-like ``params`` (read by apm.params, like every
+    endpoint's range); raises apm.params.BadParam. A page's range ends at the latest now and
+    spans at least a minute."""
     now = now or datetime.now(UTC)
-    raw_from, raw_to = params.get("from"), params.get("to")
-    if raw_from or raw_to:
-        if not (raw_from and raw_to):
-            raise BadRange("a custom range needs both 'from' and 'to'")
-        start, end = _parse_instant(raw_from, "from"), _parse_instant(raw_to, "to")
-        end = min(end, now)
-        if end - start < MIN_SPAN:
-            raise BadRange("'from' must be at least a minute before 'to' (and not in the future)")
-        if end - start > MAX_SPAN:
-            raise BadRange("a range may span at most 400 days")
-        return TimeRange(start, end, "custom")
-    key = params.get("range") or default
-    if key not in PRESETS:
-        raise BadRange(f"unknown range {key!r}: use one of {', '.join(PRESETS)} or from/to")
-    return TimeRange(now - PRESETS[key][1], now, key)
+    since, until = time_range(params, now=now.timestamp(), default=default)
+    if not (params.get("from") or params.get("to")):
+        key = params.get("range") or default
+        return TimeRange(now - timedelta(seconds=until - since), now, key if key in PRESETS else "custom")
+    start, end = datetime.fromtimestamp(since, UTC), min(datetime.fromtimestamp(until, UTC), now)
+    if end - start < MIN_SPAN:
+        raise BadParam("from", "'from' must be at least a minute before 'to' (and not in the future)")
+    return TimeRange(start, end, "custom")

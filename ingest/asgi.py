@@ -5,7 +5,7 @@ Ingest is the hottest path of the service and needs none of Django's middleware
 framework-free checks on the event loop when the key and the app are cached (about a
 millisecond of CPU), or in a small thread pool when they need the database (a cache
 miss, at most every few seconds per key and app), then queues it in Redis without
-blocking the loop (ingest.queue.Enqueuer).
+blocking the loop (ingest.handoff.Enqueuer).
 """
 
 import asyncio
@@ -13,12 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import OperationalError
 
-from ingest import handler, queue
-from ingest.schema import MAX_COMPRESSED_BYTES
+from ingest import handler, handoff
+from contract.schema import MAX_COMPRESSED_BYTES
+
+from ingest.errors import NeedsDatabase
 
 PATH = "/api/v1/ingest"
 _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest")
-_enqueuer = queue.Enqueuer()
+_enqueuer = handoff.Enqueuer()
 
 
 def wrap(django_app):
@@ -59,7 +61,7 @@ async def _serve(scope, receive, send):
             # Steady state: key and app are cached, so the checks are pure CPU; running
             # them here avoids a thread hop and GIL ping-pong.
             result = handler.check(headers, body, inline=True)
-        except handler.NeedsDatabase:
+        except NeedsDatabase:
             loop = asyncio.get_running_loop()
             try:
                 result = await loop.run_in_executor(_pool, handler.check, headers, body)

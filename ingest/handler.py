@@ -6,7 +6,6 @@ No database access in steady state: keys and apps come from per-process caches.
 """
 
 import re
-import time
 import zlib
 
 import msgspec
@@ -14,10 +13,12 @@ from isal import isal_zlib
 from django.conf import settings
 from django.db import OperationalError
 
-from ingest import queue, queued
+from contract import queued
+from contract.schema import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES, decode_payload
+from ingest import handoff
 from ingest.app_resolver import AppLimitReached, resolve_app
-from ingest.schema import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES, decode_payload
-from ingest.sketch_check import check_sketch
+from ingest.errors import NeedsDatabase
+from tenants.caching import TTLCache
 from tenants.keys import resolve_ingest_key
 
 _PATH_RE = re.compile(r"^(.*) - at `\$\.?(.*)`$", re.S)
@@ -46,29 +47,24 @@ def _media_type(value):
     return value.split(";", 1)[0].strip().lower()
 
 
-class NeedsDatabase(Exception):
-    """Raised by ``check(..., inline=True)`` when an answer is not in the caches."""
-
-
 # Answers of resolve_ingest_key for the inline path: it must not touch the database (it
 # runs on the event loop), and resolve_ingest_key may. Short-lived, so a revoked key
 # still stops within INGEST_KEY_CACHE_SECONDS + this.
 _KEYS_TTL = 2.0
-_keys = {}
+_MISSING = object()
+_keys = TTLCache(10_000, lambda: min(_KEYS_TTL, settings.INGEST_KEY_CACHE_SECONDS))  # raw key -> ResolvedKey or None
 
 
 def _cached_key(raw_key):
-    hit = _keys.get(raw_key)
-    if hit is None or hit[1] < time.monotonic():
+    resolved = _keys.get(raw_key, _MISSING)
+    if resolved is _MISSING:
         raise NeedsDatabase()
-    return hit[0]
+    return resolved
 
 
 def _resolve_key(raw_key):
     resolved = resolve_ingest_key(raw_key)
-    if len(_keys) > 10_000:
-        _keys.clear()
-    _keys[raw_key] = (resolved, time.monotonic() + min(_KEYS_TTL, settings.INGEST_KEY_CACHE_SECONDS))
+    _keys.set(raw_key, resolved)
     return resolved
 
 
@@ -125,12 +121,10 @@ def check(headers, body, inline=False):
         return error(400, "invalid", f"body is not valid JSON: {exc}", "body")
     if b"\\u0000" in raw and _NUL_RE.search(raw):
         return error(400, "invalid", "strings must not contain NUL characters", "body")
-    sketches = []
-    for i, metric in enumerate(payload.metrics):
-        problem, parts = check_sketch(metric.sketch, metric.count)
-        if problem:
-            return error(400, "invalid", problem, f"metrics[{i}].sketch")
-        sketches.append(parts)  # handed to the worker, which need not decode them again
+    try:
+        sketches = queued.check_sketches(payload.metrics)  # handed to the worker, which need not decode them again
+    except queued.BadSketch as exc:
+        return error(400, "invalid", exc.reason, f"metrics[{exc.index}].sketch")
 
     try:
         app_id, apdex_t = resolve_app(resolved.organization_id, payload.app, cache_only=inline)
@@ -147,16 +141,16 @@ def check(headers, body, inline=False):
 
 
 def finish(accepted, enqueued):
-    """The response once ``accepted`` went to ingest.queue (``enqueued``: its result)."""
+    """The response once ``accepted`` went to ingest.handoff (``enqueued``: its result)."""
     status, retry_after, _ = enqueued
-    if status == queue.OVER_QUOTA:
+    if status == handoff.OVER_QUOTA:
         return error(
             429,
             "over_quota",
             f"organisation is over its quota of {settings.INGEST_QUOTA_PER_MINUTE} payloads per minute",
             headers=[(b"retry-after", str(retry_after).encode())],
         )
-    if status == queue.BACKLOG_FULL:
+    if status == handoff.BACKLOG_FULL:
         return error(
             503,
             "backlog_full",
@@ -184,7 +178,7 @@ def handle(headers, body):
         return unavailable()
     if isinstance(result, Response):
         return result
-    return finish(result, queue.enqueue(result.org_id, result.app_id, result.body))
+    return finish(result, handoff.enqueue(result.org_id, result.app_id, result.body))
 
 
 def _gunzip(body):
@@ -206,7 +200,7 @@ def _gunzip(body):
 
 def _split_path(text):
     """msgspec's "message - at `$.a[1].b`" → (message, "a[1].b"), with the field a
-    ``__post_init__`` named (ingest.schema.fail) appended."""
+    ``__post_init__`` named (contract.schema.fail) appended."""
     m = _PATH_RE.match(text)
     message, path = (m.group(1), m.group(2)) if m else (text, "")
     f = _FIELD_RE.match(message)

@@ -7,7 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from ingest import handler
-from ingest.schema import MAX_COMPRESSED_BYTES, json_schema
+from contract.schema import MAX_COMPRESSED_BYTES, json_schema
 
 _schema = None
 

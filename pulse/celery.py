@@ -13,4 +13,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pulse.settings")
 app = Celery("pulse")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.beat_schedule = {**APM, **ALERTS, **FRONTEND}
-app.autodiscover_tasks()
+app.autodiscover_tasks()  # every app's tasks.py
+app.autodiscover_tasks(["alerts"], related_name="delivery")  # notification deliveries, apart from evaluation

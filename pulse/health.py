@@ -1,10 +1,11 @@
 """Liveness and readiness probes for load balancers and Kubernetes."""
 
 import redis
-from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
+
+from contract.redis_client import client
 
 
 @never_cache
@@ -22,7 +23,7 @@ def ready(request):
     except Exception as exc:  # any driver error means not ready
         problems.append(f"database: {exc.__class__.__name__}")
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1).ping()
+        client(timeout=1.0).ping()
     except redis.RedisError as exc:
         problems.append(f"redis: {exc.__class__.__name__}")
     if problems:

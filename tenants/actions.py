@@ -7,6 +7,7 @@ fit to show the user. Objects of an organisation are always looked up through it
 
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,11 +23,17 @@ from tenants import keys
 from tenants.models import App, IngestKey, Invitation, Membership, Organization, User
 from tenants.roles import Role, role_at_least
 
+Id = uuid.UUID | str  # a primary key, as stored or from a URL or form
+
 _SLUG_MAX = 50
 
 
 class ActionError(Exception):
     """A rule of the domain refused the action; the message is shown to the user."""
+
+
+class AppLimitReached(ActionError):
+    """The organisation has APPS_PER_ORG_LIMIT apps already."""
 
 
 # --- Organisations and sign-up ---------------------------------------------
@@ -43,7 +50,7 @@ def _free_slug(name):
     raise ActionError("Could not find a free address for this organisation; try another name.")
 
 
-def create_organization(user, name):
+def create_organization(user: User, name: str) -> Organization:
     """A new organisation with ``user`` as its owner."""
     name = name.strip()
     if not name:
@@ -60,7 +67,7 @@ def create_organization(user, name):
 
 
 @transaction.atomic
-def rename_organization(actor_membership, name):
+def rename_organization(actor_membership: Membership, name: str) -> Organization:
     """A new display name; the slug (and so every URL and bookmark) stays as it is."""
     if not role_at_least(actor_membership.role, Role.ADMIN):
         raise ActionError("Only owners and admins rename the organisation.")
@@ -76,7 +83,7 @@ def rename_organization(actor_membership, name):
 
 
 @transaction.atomic
-def delete_organization(actor_membership, confirm_name):
+def delete_organization(actor_membership: Membership, confirm_name: str) -> Organization:
     """Delete the organisation with its apps, keys, members, alerts and telemetry."""
     if actor_membership.role != Role.OWNER:
         raise ActionError("Only owners can delete the organisation.")
@@ -89,7 +96,7 @@ def delete_organization(actor_membership, confirm_name):
     return org
 
 
-def create_user(email, password, name=""):
+def create_user(email: str, password: str, name: str = "") -> User:
     email = email.strip().lower()
     try:
         with transaction.atomic():
@@ -99,7 +106,7 @@ def create_user(email, password, name=""):
 
 
 @transaction.atomic
-def sign_up(email, password, org_name, name=""):
+def sign_up(email: str, password: str, org_name: str, name: str = "") -> tuple[User, Organization]:
     """Create a user and their first organisation; returns (user, org)."""
     user = create_user(email, password, name)
     org = create_organization(user, org_name)
@@ -128,7 +135,7 @@ def _check_can_grant(actor_membership, role):
 
 
 @transaction.atomic
-def invite(actor_membership, email, role):
+def invite(actor_membership: Membership, email: str, role: str) -> SentInvitation:
     """Invite ``email`` to the actor's organisation and e-mail a single-use link."""
     org = actor_membership.organization
     email = email.strip().lower()
@@ -161,7 +168,7 @@ def invite(actor_membership, email, role):
     return SentInvitation(invitation, token, url)
 
 
-def find_invitation(token):
+def find_invitation(token: object) -> Invitation | None:
     """The pending, unexpired invitation for ``token``, or None (used, expired or unknown)."""
     if not isinstance(token, str) or not token or len(token) > 100:
         return None
@@ -173,13 +180,13 @@ def find_invitation(token):
     )
 
 
-def invitation_is_for(invitation, user):
+def invitation_is_for(invitation: Invitation, user: User) -> bool:
     """An invitation is for the address it was sent to, not for whoever holds the link."""
     return user.email.strip().lower() == invitation.email.strip().lower()
 
 
 @transaction.atomic
-def accept_invitation(token, user):
+def accept_invitation(token: str, user: User) -> Membership:
     """Join the invitation's organisation; the token works once. Returns the membership."""
     invitation = find_invitation(token)
     if invitation is None:
@@ -202,7 +209,7 @@ def accept_invitation(token, user):
     return membership
 
 
-def revoke_invitation(actor_membership, invitation_id):
+def revoke_invitation(actor_membership: Membership, invitation_id: Id) -> bool:
     org = actor_membership.organization
     if not role_at_least(actor_membership.role, Role.ADMIN):
         raise ActionError("Only owners and admins manage members.")
@@ -224,7 +231,7 @@ def _lock_owners(org):
 
 
 @transaction.atomic
-def change_role(actor_membership, membership_id, role):
+def change_role(actor_membership: Membership, membership_id: Id, role: str) -> Membership:
     org = actor_membership.organization
     role = Role(role)
     _check_can_grant(actor_membership, role)
@@ -240,7 +247,7 @@ def change_role(actor_membership, membership_id, role):
 
 
 @transaction.atomic
-def remove_member(actor_membership, membership_id):
+def remove_member(actor_membership: Membership, membership_id: Id) -> Membership:
     org = actor_membership.organization
     _lock_owners(org)
     target = Membership.objects.for_org(org).select_related("user").get(pk=membership_id)
@@ -262,12 +269,12 @@ LAST_OWNER_CANNOT_LEAVE = (
 )
 
 
-def is_sole_owner(membership):
+def is_sole_owner(membership: Membership) -> bool:
     return membership.role == Role.OWNER and not _other_owners(membership.organization, membership)
 
 
 @transaction.atomic
-def leave_organization(membership):
+def leave_organization(membership: Membership) -> Membership:
     """Any member may leave; the last owner may not (the organisation would have nobody to run it)."""
     org = membership.organization
     _lock_owners(org)
@@ -292,13 +299,25 @@ def _clean_app(name, apdex_t):
     return name, float(apdex_t)
 
 
+def lock_organization(org_id: int) -> None:
+    """Lock the organisation's row until the transaction ends: app creators (the settings
+    page, ingest's first data) wait for each other, so together they cannot overshoot the
+    app limit."""
+    Organization.objects.select_for_update().filter(pk=org_id).first()
+
+
+def check_app_limit(org_id: int) -> None:
+    """Raise AppLimitReached when the organisation may not have one more app (call it with the
+    organisation locked)."""
+    if App.objects.for_org(org_id).count() >= settings.APPS_PER_ORG_LIMIT:
+        raise AppLimitReached(f"This organisation already has the maximum of {settings.APPS_PER_ORG_LIMIT} apps.")
+
+
 @transaction.atomic
-def create_app(org, name, apdex_t=0.5):
+def create_app(org: Organization, name: str, apdex_t: float | str = 0.5) -> App:
     name, apdex_t = _clean_app(name, apdex_t)
-    # Lock the organisation so concurrent creates cannot overshoot the limit.
-    Organization.objects.select_for_update().filter(pk=org.pk).first()
-    if App.objects.for_org(org).count() >= settings.APPS_PER_ORG_LIMIT:
-        raise ActionError(f"This organisation already has the maximum of {settings.APPS_PER_ORG_LIMIT} apps.")
+    lock_organization(org.pk)
+    check_app_limit(org.pk)
     if App.objects.for_org(org).filter(name__iexact=name).exists():
         raise ActionError(f"There is already an app called {name!r}.")
     try:
@@ -309,7 +328,7 @@ def create_app(org, name, apdex_t=0.5):
 
 
 @transaction.atomic
-def update_app(org, app_id, name, apdex_t):
+def update_app(org: Organization, app_id: Id, name: str, apdex_t: float | str) -> App:
     name, apdex_t = _clean_app(name, apdex_t)
     app = App.objects.for_org(org).select_for_update().get(pk=app_id)
     if App.objects.for_org(org).filter(name__iexact=name).exclude(pk=app.pk).exists():
@@ -323,13 +342,13 @@ def update_app(org, app_id, name, apdex_t):
     return app
 
 
-def rename_app(org, app_id, name):
+def rename_app(org: Organization, app_id: Id, name: str) -> App:
     app = App.objects.for_org(org).get(pk=app_id)
     return update_app(org, app_id, name, app.apdex_t)
 
 
 @transaction.atomic
-def delete_app(org, app_id):
+def delete_app(org: Organization, app_id: Id) -> App:
     app = App.objects.for_org(org).get(pk=app_id)
     app.delete()
     return app
@@ -345,7 +364,7 @@ class CreatedKey:
 
 
 @transaction.atomic
-def create_ingest_key(org, label, created_by):
+def create_ingest_key(org: Organization, label: str, created_by: User | None) -> CreatedKey:
     label = (label or "").strip()
     if not label:
         raise ActionError("The key needs a label, e.g. the app or environment it is for.")
@@ -363,7 +382,7 @@ def create_ingest_key(org, label, created_by):
 
 
 @transaction.atomic
-def revoke_ingest_key(org, key_id):
+def revoke_ingest_key(org: Organization, key_id: Id) -> IngestKey:
     key = IngestKey.objects.for_org(org).select_for_update().get(pk=key_id)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()

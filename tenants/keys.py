@@ -8,13 +8,15 @@ fast hash is right here because the key is random, not a human password.
 import hashlib
 import secrets
 import string
-import threading
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+
+from tenants.caching import TTLCache
+from tenants.models import IngestKey
 
 KEY_PREFIX = "pulse_ik_"
 _ALPHABET = string.ascii_letters + string.digits
@@ -47,9 +49,9 @@ class ResolvedKey:
     organization_id: int
 
 
-_cache = {}  # key hash -> (ResolvedKey or None, expires_at monotonic)
+_MISSING = object()
+_cache = TTLCache(_CACHE_MAX_ENTRIES, lambda: settings.INGEST_KEY_CACHE_SECONDS)  # key hash -> ResolvedKey or None
 _last_used_written = {}  # key id -> monotonic time of the last write
-_lock = threading.Lock()
 
 
 def resolve_ingest_key(raw):
@@ -63,24 +65,16 @@ def resolve_ingest_key(raw):
     if not looks_like_key(raw):
         return None
     digest = hash_key(raw)
-    now = time.monotonic()
-    hit = _cache.get(digest)
-    if hit is not None and hit[1] > now:
-        resolved = hit[0]
-    else:
+    resolved = _cache.get(digest, _MISSING)
+    if resolved is _MISSING:
         resolved = _load(digest)
-        with _lock:
-            if len(_cache) >= _CACHE_MAX_ENTRIES:
-                _cache.clear()
-            _cache[digest] = (resolved, now + settings.INGEST_KEY_CACHE_SECONDS)
+        _cache.set(digest, resolved)
     if resolved is not None:
-        _maybe_touch(resolved.key_id, now)
+        _maybe_touch(resolved.key_id, time.monotonic())
     return resolved
 
 
 def _load(digest):
-    from tenants.models import IngestKey
-
     row = (
         IngestKey.objects.unscoped()
         .filter(Q(key_hash=digest) & Q(revoked_at__isnull=True))
@@ -95,13 +89,10 @@ def _maybe_touch(key_id, now):
     if last is not None and now - last < _LAST_USED_EVERY:
         return
     _last_used_written[key_id] = now
-    from tenants.models import IngestKey
-
     IngestKey.objects.unscoped().filter(id=key_id).update(last_used_at=timezone.now())
 
 
 def clear_key_cache():
     """Forget every cached answer (tests, and after a revocation in this process)."""
-    with _lock:
-        _cache.clear()
-        _last_used_written.clear()
+    _cache.clear()
+    _last_used_written.clear()

@@ -1,15 +1,25 @@
-"""What every query module shares: time conversions, the rollup tables, the plan of which
-rows cover a range, and the accumulator that turns rollup sums into a ``stats`` dict."""
+"""What every query module shares: time conversions, the rollup tables and the plan of which
+rows cover a range."""
 
 import datetime as dt
 import time
+import uuid
+from collections.abc import Sequence
+from typing import Any, overload
 
 from django.conf import settings
 from django.db import connection
 
+from apm.models import Transaction
+from tenants.models import App, Organization
+
+OrgRef = Organization | int  # an organisation or its id
+AppRef = App | uuid.UUID | str  # an app (fetched through its organisation) or its id
+Instant = dt.datetime | float  # an aware datetime or unix seconds
+Plan = list[tuple[int, int, int]]  # [(step, start, end)]
+
 UTC = dt.timezone.utc
 MAX_POINTS = 1500
-SEGMENTS = ("python", "database", "external", "template")
 
 # resolution seconds -> (per-transaction table, per-app table)
 TABLES = {
@@ -22,7 +32,11 @@ ROW_COLUMNS = (
 )
 
 
-def to_unix(value):
+@overload
+def to_unix(value: Instant) -> float: ...
+@overload
+def to_unix(value: None) -> None: ...
+def to_unix(value: Instant | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
@@ -30,29 +44,29 @@ def to_unix(value):
     return float(value)
 
 
-def to_dt(seconds):
+def to_dt(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, UTC)
 
 
-def org_id(org):
+def org_id(org: OrgRef) -> int:
     return getattr(org, "pk", org)
 
 
-def app_id(app):
+def app_id(app: AppRef) -> str:
     return str(getattr(app, "pk", app))
 
 
-def rows(sql, params):
+def rows(sql: str, params: Sequence[Any]) -> list[tuple]:
     with connection.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
 
 
-def ms(seconds):
+def ms(seconds: float | None) -> float | None:
     return None if seconds is None else seconds * 1000.0
 
 
-def align(since, until, step):
+def align(since: float, until: float, step: int) -> tuple[int, int]:
     """[start, end) of whole ``step`` buckets covering [since, until), at least one bucket."""
     start = int(since // step) * step
     end = int(-(-until // step)) * step
@@ -61,7 +75,7 @@ def align(since, until, step):
     return start, end
 
 
-def series_resolution(span):
+def series_resolution(span: float) -> int:
     """Seconds per point for a span so that there are at most MAX_POINTS points."""
     if span <= 25 * 3600:
         return 60
@@ -70,7 +84,7 @@ def series_resolution(span):
     return 86400
 
 
-def tiers(start, end, finest, coarsest=86400):
+def tiers(start: int, end: int, finest: int, coarsest: int = 86400) -> Plan:
     """[(step, start, end)] covering [start, end) (aligned to ``finest``) with the coarsest rows
     up to ``coarsest``: whole days from day rows, whole hours from hour rows, only the edges
     from finer rows."""
@@ -91,7 +105,9 @@ def tiers(start, end, finest, coarsest=86400):
 DOWNSAMPLED_AFTER = 150  # seconds after an hour closes by which beat has written its row
 
 
-def range_plan(since, until, finest=60, coarsest=86400, now=None):
+def range_plan(
+    since: float, until: float, finest: int = 60, coarsest: int = 86400, now: float | None = None
+) -> Plan:
     """[(step, start, end)] covering [since, until) aligned to ``finest``, the coarsest rows
     (up to ``coarsest``) inside.
 
@@ -120,63 +136,11 @@ def range_plan(since, until, finest=60, coarsest=86400, now=None):
     return plan + [(finest, max(start, settled), end)]
 
 
-class Acc:
-    """Sums of rollup rows, turned into a ``stats`` dict (percentiles are added by the caller)."""
-
-    __slots__ = ("count", "errors", "sum", "min", "max", "s", "t", "f", "seg")
-
-    def __init__(self):
-        self.count = self.errors = self.s = self.t = self.f = 0
-        self.sum = 0.0
-        self.min = None
-        self.max = None
-        self.seg = [0.0, 0.0, 0.0, 0.0]
-
-    def add_row(self, count, errors, total, mn, mx, s, t, f, py, db, ext, tpl):
-        self.count += count
-        self.errors += errors
-        self.sum += total
-        if mn is not None and (self.min is None or mn < self.min):
-            self.min = mn
-        if mx is not None and (self.max is None or mx > self.max):
-            self.max = mx
-        self.s += s
-        self.t += t
-        self.f += f
-        seg = self.seg
-        seg[0] += py
-        seg[1] += db
-        seg[2] += ext
-        seg[3] += tpl
-
-    def stats(self, minutes, quantiles=(None, None, None)):
-        """The ``stats`` dict; ``quantiles`` are (p50, p95, p99) seconds."""
-        n = self.count
-        p50, p95, p99 = quantiles if n else (None, None, None)
-        return {
-            "count": n,
-            "rpm": n / minutes if minutes else 0.0,
-            "avg_ms": ms(self.sum / n) if n else None,
-            "min_ms": ms(self.min) if n else None,
-            "max_ms": ms(self.max) if n else None,
-            "p50_ms": ms(p50),
-            "p95_ms": ms(p95),
-            "p99_ms": ms(p99),
-            "error_count": self.errors,
-            "error_rate": self.errors / n if n else None,
-            "apdex": (self.s + self.t / 2.0) / (self.s + self.t + self.f) if n and (self.s + self.t + self.f) else None,
-            "apdex_s": self.s,
-            "apdex_t": self.t,
-            "apdex_f": self.f,
-            "segments_ms": {k: (ms(v / n) if n else None) for k, v in zip(SEGMENTS, self.seg)},
-        }
-
-
-def app_info(app):
+def app_info(app: App) -> dict[str, Any]:
     return {"id": str(app.pk), "name": app.name, "apdex_t": app.apdex_t}
 
 
-def transaction_info(org, app, txn_id):
+def transaction_info(org: OrgRef, app: AppRef, txn_id: int | str) -> dict[str, Any] | None:
     """{id, name, type} of one transaction of the app, or None."""
     found = rows(
         "SELECT id, name, type FROM apm_transaction WHERE organization_id = %s AND app_id = %s AND id = %s",
@@ -186,3 +150,9 @@ def transaction_info(org, app, txn_id):
         return None
     i, name, typ = found[0]
     return {"id": i, "name": name, "type": typ}
+
+
+def transaction_names(org: OrgRef, limit: int = 500) -> list[str]:
+    """Distinct transaction names of every app of the organisation, alphabetically (at most ``limit``)."""
+    names = Transaction.objects.for_org(org).order_by("name").values_list("name", flat=True).distinct()
+    return list(names[:limit])

@@ -6,12 +6,16 @@ Durations in seconds; ``since``/``until`` are aware datetimes.
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from apm.queries.base import app_id, org_id, rows as _rows
+from typing import Any
+
+from apm.queries.base import AppRef, OrgRef, app_id, org_id, rows as _rows
 
 MINUTE_RETENTION = timedelta(days=8)
 
 
-def peak_and_concurrency(org, app, since, until, txn_type="web"):
+def peak_and_concurrency(
+    org: OrgRef, app: AppRef, since: datetime, until: datetime, txn_type: str = "web"
+) -> dict[str, Any]:
     """Throughput and Little's-law concurrency over [since, until).
 
     Peaks come from minute rows while the range is within minute retention, else from
@@ -39,7 +43,9 @@ def peak_and_concurrency(org, app, since, until, txn_type="web"):
     }
 
 
-def throughput_heatmap(org, app, weeks=4, txn_type="web", now=None):
+def throughput_heatmap(
+    org: OrgRef, app: AppRef, weeks: int = 4, txn_type: str = "web", now: datetime | None = None
+) -> dict[str, Any] | None:
     """Average transactions per minute by (weekday Monday=0, hour) over the last ``weeks``.
 
     Each cell averages over every occurrence of that hour in the window since the app's
@@ -56,22 +62,22 @@ def throughput_heatmap(org, app, weeks=4, txn_type="web", now=None):
     if not rows:
         return None
     first = min(t for t, _ in rows)
-    sums = defaultdict(int)
+    sums: dict[tuple[int, int], int] = defaultdict(int)
     for t, count in rows:
         t = t.astimezone(UTC)
         sums[(t.weekday(), t.hour)] += count
-    occurrences = defaultdict(int)
+    occurrences: dict[tuple[int, int], int] = defaultdict(int)
     hour = first.astimezone(UTC)
     while hour < end:
         occurrences[(hour.weekday(), hour.hour)] += 1
         hour += timedelta(hours=1)
-    grid = [[None] * 24 for _ in range(7)]
+    grid: list[list[float | None]] = [[None] * 24 for _ in range(7)]
     for (day, h), n in occurrences.items():
         grid[day][h] = sums[(day, h)] / n / 60.0
     return {"start": first, "end": end, "grid": grid}
 
 
-def cpu_per_tps(org, app, since, until):
+def cpu_per_tps(org: OrgRef, app: AppRef, since: datetime, until: datetime) -> dict[str, Any]:
     """CPU % of one instance per transaction/second it serves, and the busiest per-instance TPS.
 
     Per minute (per hour past a day, from hour rollups and instance hours): the app's

@@ -1,11 +1,14 @@
 """Error groups of an app: the ranked list, one group's detail, and the errors page's extras."""
 
 import json
+import uuid
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 
-from apm.queries.base import align, app_id, org_id, rows as _rows, series_resolution, to_dt, to_unix
+from apm.queries.base import AppRef, Instant, OrgRef, align, app_id, org_id, rows as _rows, series_resolution, to_dt, to_unix
 
 
 def _group_dict(row, count=None):
@@ -26,7 +29,7 @@ def _group_dict(row, count=None):
 _GROUP_COLUMNS = "g.id, g.error_class, g.message, g.top_frame, g.transaction_name, g.first_seen, g.last_seen, g.count"
 
 
-def error_groups(org, app, since, until, limit=50):
+def error_groups(org: OrgRef, app: AppRef, since: Instant, until: Instant, limit: int = 50) -> dict[str, Any]:
     since, until = to_unix(since), to_unix(until)
     start, end = align(since, until, 60)
     rows = _rows(
@@ -38,7 +41,9 @@ def error_groups(org, app, since, until, limit=50):
     return {"from": start, "to": end, "groups": [_group_dict(r, int(r[8])) for r in rows]}
 
 
-def error_group(org, app, group_id, since, until):
+def error_group(
+    org: OrgRef, app: AppRef, group_id: uuid.UUID | str, since: Instant, until: Instant
+) -> dict[str, Any] | None:
     """Group detail with its dense count series and newest samples; None when not this app's."""
     since, until = to_unix(since), to_unix(until)
     rows = _rows(
@@ -79,7 +84,9 @@ def error_group(org, app, group_id, since, until):
     return {"group": group, "from": start, "to": end, "resolution": step, "series": series, "samples": samples}
 
 
-def error_counts(org, app, group_ids, since, until, step):
+def error_counts(
+    org: OrgRef, app: AppRef, group_ids: Sequence[uuid.UUID | str], since: Instant, until: Instant, step: int
+) -> dict[str, dict[int, int]]:
     """{group id: {bucket start: count}} for the given groups, bucketed by ``step`` seconds."""
     if not group_ids:
         return {}
@@ -90,13 +97,13 @@ def error_counts(org, app, group_ids, since, until, step):
            GROUP BY group_id, bucket""",
         [step, step, org_id(org), app_id(app), list(group_ids), since, until],
     )
-    out = defaultdict(dict)
+    out: dict[str, dict[int, int]] = defaultdict(dict)
     for group_id, bucket, count in rows:
         out[group_id][bucket] = count
     return out
 
 
-def affected_transactions(org, group_ids):
+def affected_transactions(org: OrgRef, group_ids: Sequence[uuid.UUID | str]) -> dict[str, list[str]]:
     """{group id: sorted transaction names seen in its kept samples}."""
     rows = _rows(
         """SELECT DISTINCT group_id, transaction_name FROM apm_errorsample

@@ -1,10 +1,20 @@
 """Sampled transactions (the agent's reservoir) of an app, newest first, for the live scatter."""
 
-from apm.queries.base import app_id, org_id, rows as _rows, to_dt, to_unix
-from apm.rollup import EVENT_BATCH_SPAN
+from typing import Any
+
+from apm.models import EVENT_BATCH_SPAN
+from apm.queries.base import AppRef, Instant, OrgRef, app_id, org_id, rows as _rows, to_dt, to_unix
 
 
-def events(org, app, since, until, transaction=None, txn_type=None, limit=2000):
+def events(
+    org: OrgRef,
+    app: AppRef,
+    since: Instant,
+    until: Instant,
+    transaction: int | None = None,
+    txn_type: str | None = None,
+    limit: int = 2000,
+) -> dict[str, Any]:
     since, until = to_unix(since), to_unix(until)
     # The newest ``limit`` (+1, to tell truncation): if a window's tail [lo, until) already
     # holds more than ``limit``, they are the newest of the whole window. Growing the tail

@@ -8,12 +8,15 @@ are summed in one SQL aggregate, so a long range costs hundreds of rows, not ten
 
 import time
 from collections import defaultdict
+from datetime import datetime
+from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 
 from apm.models import InstanceMinute
-from apm.queries.base import app_id, org_id, range_plan, rows, series_resolution, to_dt, to_unix
+from apm.queries.base import AppRef, Instant, OrgRef, app_id, org_id, range_plan, rows, series_resolution, to_dt, to_unix
 from apm.queries.sketchcache import CLOSED_AFTER, COARSE_CACHE_SECONDS
 
 # The same columns from both tables: per-minute samples are sums of one.
@@ -51,7 +54,9 @@ PAGE_COLUMNS = (
 SERIES_COLUMNS = "(sum(cpu_sum) / sum(samples))::float8, max(memory_max)::bigint"
 
 
-def buckets(org, app, spans, step, columns=PAGE_COLUMNS):
+def buckets(
+    org: OrgRef, app: AppRef, spans: Sequence[tuple[float, float]], step: int, columns: str = PAGE_COLUMNS
+) -> list[tuple]:
     """(host, pid, bucket start, *columns) rows of the processes, in ``step``-second buckets
     (aligned to the epoch) over the ``spans``. PAGE_COLUMNS: cpu avg, cpu max, memory avg,
     memory max, samples, last sample unix seconds; SERIES_COLUMNS: cpu avg, memory max."""
@@ -65,7 +70,7 @@ def buckets(org, app, spans, step, columns=PAGE_COLUMNS):
     )
 
 
-def instances(org, app, since, until):
+def instances(org: OrgRef, app: AppRef, since: Instant, until: Instant) -> dict[str, Any]:
     """The ``instances`` response: processes that reported in the range, latest first, each
     with a CPU/memory series at the resolution series_resolution picks (average CPU and peak
     memory of each bucket)."""
@@ -102,7 +107,7 @@ def instances(org, app, since, until):
     return {"instances": out}
 
 
-def instance_stats(org, app, since, until):
+def instance_stats(org: OrgRef, app: AppRef, since: Instant, until: Instant) -> dict[str, Any]:
     """For instance alerts: the busiest process's average CPU and memory over the range."""
     since, until = to_unix(since), to_unix(until)
     found = rows(
@@ -119,7 +124,9 @@ def instance_stats(org, app, since, until):
     }
 
 
-def instances_overview(org, app, since, until, step):
+def instances_overview(
+    org: OrgRef, app: AppRef, since: datetime, until: datetime, step: int
+) -> tuple[list[dict[str, Any]], dict[tuple[str, int], dict[int, Any]]]:
     """Processes (host, pid) that reported in [since, until): a table row each, and their CPU
     and memory averaged into ``step``-second buckets for the charts.
 
@@ -144,11 +151,11 @@ def instances_overview(org, app, since, until, step):
             [step, step, org_id(org), app_id(app), since, until],
         )
     }
-    reported = defaultdict(int)  # bucket -> process-minutes
+    reported: dict[int, int] = defaultdict(int)  # bucket -> process-minutes
     for row in found:
         reported[row[2]] += row[7]
-    procs = {}
-    series = defaultdict(dict)
+    procs: dict[tuple[str, int], dict[str, Any]] = {}
+    series: dict[tuple[str, int], dict[int, Any]] = defaultdict(dict)
     for host, pid, b, cpu_avg, cpu_max, mem_avg, _, minutes, last in found:
         p = procs.get((host, pid))
         if p is None:

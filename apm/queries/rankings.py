@@ -1,9 +1,11 @@
 """Transactions of an app ranked over a range (the transactions endpoint and page)."""
 
 from collections import defaultdict
+from typing import Any
 
-from apm.queries.base import ROW_COLUMNS, TABLES, Acc, app_id, ms, org_id, range_plan, rows, to_dt, to_unix
-from apm.queries.sketchcache import NO_QUANTILES, Row, merged_quantiles
+from apm.queries.base import ROW_COLUMNS, AppRef, Instant, OrgRef, TABLES, app_id, ms, org_id, range_plan, rows, to_dt, to_unix
+from apm.queries.sketchcache import Row, merged_quantiles
+from apm.queries.stats import NO_QUANTILES, Acc
 
 SORTS = {
     "time": lambda r: r["total_time_s"],
@@ -17,8 +19,18 @@ _COLUMNS = ", ".join("r." + c for c in ROW_COLUMNS.split(", "))
 WHOLE_HOURS_AFTER = 3 * 3600
 
 
-def transactions(org, app, since, until, txn_type="web", sort="time", limit=50, q=None, percentiles=True,
-                 whole_hours=False):
+def transactions(
+    org: OrgRef,
+    app: AppRef,
+    since: Instant,
+    until: Instant,
+    txn_type: str = "web",
+    sort: str = "time",
+    limit: int = 50,
+    q: str | None = None,
+    percentiles: bool = True,
+    whole_hours: bool = False,
+) -> dict[str, Any]:
     """Transactions of one type ranked by ``sort``, with their stats over the range.
 
     The range is read as base.range_plan lays it out: exact to the minute, the whole
@@ -32,7 +44,9 @@ def transactions(org, app, since, until, txn_type="web", sort="time", limit=50, 
     finest = 3600 if whole_hours and until - since > WHOLE_HOURS_AFTER else 60
     plan = range_plan(since, until, finest)
     start, end = plan[0][1], plan[-1][2]
-    accs, names, groups = {}, {}, defaultdict(list)
+    accs: dict[int, Acc] = {}
+    names: dict[int, tuple[str, str]] = {}
+    groups: dict[int, list[Row]] = defaultdict(list)
     for step, a, b in plan:
         for row in rows(
             f"SELECT r.transaction_id, t.name, t.type, r.id, extract(epoch FROM r.time)::bigint, {_COLUMNS} "

@@ -4,10 +4,14 @@ Percentiles come from the cached sketch work of apm/queries/sketchcache.py; tota
 the coarsest rows that fit (days, then hours, then the minutes at the edges).
 """
 
+from typing import Any
+
 from apm.queries.base import (
+    AppRef,
+    Instant,
+    OrgRef,
     ROW_COLUMNS,
     TABLES,
-    Acc,
     align,
     app_id,
     org_id,
@@ -20,9 +24,12 @@ from apm.queries.base import (
     transaction_info,
 )
 from apm.queries.sketchcache import Row, merged_quantiles_of, series_quantiles
+from apm.queries.stats import Acc
 
 
-def rollups(org, app, step, start, end, transaction=None, txn_type="web"):
+def rollups(
+    org: OrgRef, app: AppRef, step: int, start: int, end: int, transaction: int | None = None, txn_type: str = "web"
+) -> list[tuple]:
     """(id, time, 12 stat columns) rows of an app (or one transaction) at one resolution, by time."""
     txn_table, app_table = TABLES[step]
     head = f"SELECT id, extract(epoch FROM time)::bigint, {ROW_COLUMNS} FROM"
@@ -37,7 +44,9 @@ def _kind(transaction):
     return "t" if transaction is not None else "a"
 
 
-def timeseries(org, app, since, until, transaction=None, txn_type="web"):
+def timeseries(
+    org: OrgRef, app: AppRef, since: Instant, until: Instant, transaction: int | None = None, txn_type: str = "web"
+) -> dict[str, Any]:
     """``from``, ``to``, ``resolution``, ``points`` and ``totals`` of the timeseries response:
     dense points at the resolution series_resolution picks, buckets aligned to it."""
     since, until = to_unix(since), to_unix(until)
@@ -67,7 +76,9 @@ def timeseries(org, app, since, until, transaction=None, txn_type="web"):
     return {"from": start, "to": end, "resolution": step, "points": points, "totals": totals}
 
 
-def window_stats(org, app, since, until, transaction=None, txn_type="web"):
+def window_stats(
+    org: OrgRef, app: AppRef, since: Instant, until: Instant, transaction: int | None = None, txn_type: str = "web"
+) -> dict[str, Any]:
     """The ``stats`` object over [since, until), exact to the minute (see base.range_plan)."""
     since, until = to_unix(since), to_unix(until)
     kind = _kind(transaction)
@@ -80,7 +91,9 @@ def window_stats(org, app, since, until, transaction=None, txn_type="web"):
     return acc.stats(max((until - since) / 60.0, 1.0), merged_quantiles_of(org, keyed))
 
 
-def transaction_detail(org, app, txn_id, since, until):
+def transaction_detail(
+    org: OrgRef, app: AppRef, txn_id: int | str, since: Instant, until: Instant
+) -> dict[str, Any] | None:
     """The transaction detail response, or None when it is not a transaction of the app."""
     txn = transaction_info(org, app, txn_id)
     if txn is None:

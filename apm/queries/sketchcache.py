@@ -12,11 +12,13 @@ refresh a minute later only merges the newest rows.
 import hashlib
 import time
 from collections import defaultdict
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from django.core.cache import cache
 
-from apm.queries.base import TABLES, org_id, rows as _rows, to_dt
+from apm.queries.base import TABLES, OrgRef, org_id, rows as _rows, to_dt
+from apm.queries.stats import NO_QUANTILES, Quantiles
 from apm.sketches import DDSketch, decode, merge_into, quantiles
 
 # Redis also carries the ingest queue: cached sketches expire, the many minute ones sooner.
@@ -25,9 +27,9 @@ APP_QUANTILE_CACHE_SECONDS = 26 * 3600  # those of app rows, warmed every minute
 SKETCH_CACHE_SECONDS = 3600  # decoded bins of minute rows
 COARSE_CACHE_SECONDS = 6 * 3600  # decoded bins of hour and day rows, merges of closed buckets
 CLOSED_AFTER = 300  # seconds after its end a bucket is taken as complete (only for reuse)
-NO_QUANTILES = (None, None, None)
 
 _LEVEL = {60: "m", 3600: "h", 86400: "d"}
+SketchPart = tuple[int, dict[int, int]]  # (zero count, bins): a decoded sketch as cached
 
 
 class Row(NamedTuple):
@@ -36,7 +38,7 @@ class Row(NamedTuple):
     kind: str  # "t": per transaction, "a": per app
     step: int
     id: int
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, which nothing here calls
     time: int
 
 
@@ -82,7 +84,7 @@ def _per_row(prefix, org, rows, compute, lifetime):
     return [found[k] for k in keys]
 
 
-def row_quantiles(org, rows):
+def row_quantiles(org: OrgRef, rows: Sequence[Row]) -> list[Quantiles]:
     """[(p50, p95, p99) seconds] of each row."""
     return _per_row(
         "q",
@@ -93,7 +95,7 @@ def row_quantiles(org, rows):
     )
 
 
-def decoded_sketches(org, rows):
+def decoded_sketches(org: OrgRef, rows: Sequence[Row]) -> list[SketchPart]:
     """[(zero count, bins dict)] of each row."""
     return _per_row(
         "sk",
@@ -104,7 +106,7 @@ def decoded_sketches(org, rows):
     )
 
 
-def merged(parts):
+def merged(parts: Iterable[SketchPart]) -> DDSketch | None:
     """One DDSketch from (zero count, bins) parts; None when empty."""
     out = DDSketch()
     for zero, bins in parts:
@@ -127,7 +129,7 @@ def _is_closed(r, now):
     return r.time + r.step <= now - CLOSED_AFTER
 
 
-def series_quantiles(org, rows, now=None):
+def series_quantiles(org: OrgRef, rows: Sequence[Row], now: float | None = None) -> list[Quantiles]:
     """row_quantiles of a series' rows; those of its closed buckets cached as one entry."""
     now = now or time.time()
     closed = [r for r in rows if _is_closed(r, now)]
@@ -141,15 +143,17 @@ def series_quantiles(org, rows, now=None):
     return [found[r] for r in rows]
 
 
-def merged_quantiles(org, groups, now=None):
+def merged_quantiles(
+    org: OrgRef, groups: Mapping[Hashable, Sequence[Row]], now: float | None = None
+) -> dict[Hashable, Quantiles]:
     """{group: [Row]} -> {group: (p50, p95, p99) seconds} of the merge of each group's rows.
 
     The closed rows of each group are merged and cached per resolution: a range's minute
     edge gains a closed row every minute, its hour and day rows stay the same for an hour.
     """
     now = now or time.time()
-    closed = defaultdict(list)  # (group, step) -> closed rows
-    open_rows = defaultdict(list)
+    closed: dict[tuple[Hashable, int], list[Row]] = defaultdict(list)  # (group, step) -> closed rows
+    open_rows: dict[Hashable, list[Row]] = defaultdict(list)
     for g, rows in groups.items():
         for r in rows:
             (closed[(g, r.step)] if _is_closed(r, now) else open_rows[g]).append(r)
@@ -188,12 +192,12 @@ def _decoded_for_merge(org, rows):
     return out
 
 
-def merged_quantiles_of(org, rows):
+def merged_quantiles_of(org: OrgRef, rows: Sequence[Row]) -> Quantiles:
     """(p50, p95, p99) seconds of the merge of ``rows``."""
     return merged_quantiles(org, {"all": rows})["all"]
 
 
-def warm_app_quantiles(since, until):
+def warm_app_quantiles(since: float, until: float) -> int:
     """Compute (and cache) the quantiles of every app's minute rows in [since, until), for
     every organisation: run each minute on the minutes that just closed, so that app charts
     over the last day never decode a sketch on a page view. Returns the rows warmed."""

@@ -1,12 +1,16 @@
 """Slow-transaction traces: the list, one trace with its spans, and traces sharing a W3C id."""
 
+from typing import Any
+
 import msgspec
 
 from apm.models import Trace
-from apm.queries.base import app_id, org_id, rows as _rows, to_dt, to_unix
+from apm.queries.base import AppRef, Instant, OrgRef, app_id, org_id, rows as _rows, to_dt, to_unix
 
 
-def traces(org, app, since, until, transaction=None, limit=50):
+def traces(
+    org: OrgRef, app: AppRef, since: Instant, until: Instant, transaction: int | None = None, limit: int = 50
+) -> dict[str, Any]:
     since, until = to_unix(since), to_unix(until)
     params = [org_id(org), app_id(app), to_dt(since), to_dt(until)]
     extra = ""
@@ -40,7 +44,7 @@ def _trace_dict(r):
     }
 
 
-def trace(org, app, trace_id):
+def trace(org: OrgRef, app: AppRef, trace_id: str) -> dict[str, Any] | None:
     """One trace with its spans (the slowest if the id was sent twice); None when not this app's."""
     rows = _rows(
         "SELECT r.trace_id, r.transaction_id, t.name, t.type, extract(epoch FROM r.start), r.duration, r.status, "
@@ -72,7 +76,7 @@ def trace(org, app, trace_id):
     return {"trace": out}
 
 
-def traces_sharing_id(org, trace_id, exclude_app=None):
+def traces_sharing_id(org: OrgRef, trace_id: str, exclude_app: AppRef | None = None) -> list[dict[str, Any]]:
     """Traces of other services (apps) of the organisation with the same W3C trace id, by start."""
     qs = Trace.objects.for_org(org).filter(trace_id=trace_id).select_related("app", "transaction").order_by("start")
     if exclude_app is not None:

@@ -2,42 +2,33 @@
 
 import time
 from collections import defaultdict
+from typing import Any
 
 from django.conf import settings
 
 from apm.models import AppDay, AppHour, AppMinute
-from apm.queries.base import ROW_COLUMNS, Acc, org_id, rows as _rows, to_dt
-from apm.queries.sketchcache import NO_QUANTILES, Row, decoded_sketches, merged
+from apm.queries.base import ROW_COLUMNS, AppRef, OrgRef, org_id, rows as _rows, to_dt
+from apm.queries.health import status_of
+from apm.queries.sketchcache import Row, decoded_sketches, merged
+from apm.queries.stats import NO_QUANTILES, Acc
 from apm.sketches import quantiles
+from tenants.models import App
 
 
-def status_of(stats):
-    if not stats["count"]:
-        return "grey"
-    apdex, rate = stats["apdex"], stats["error_rate"] or 0.0
-    if (apdex is not None and apdex < 0.7) or rate > 0.05:
-        return "red"
-    if (apdex is not None and apdex < 0.85) or rate > 0.01:
-        return "amber"
-    return "green"
-
-
-def has_data(org, app):
+def has_data(org: OrgRef, app: AppRef) -> bool:
     """Whether any rollup of the app exists (to tell "never reported" from "quiet lately")."""
     return any(
         model.objects.for_org(org).filter(app=app).exists() for model in (AppMinute, AppHour, AppDay)
     )
 
 
-def app_summaries(org, minutes=5, now=None):
+def app_summaries(org: OrgRef, minutes: int = 5, now: float | None = None) -> list[dict[str, Any]]:
     """One entry per app of the organisation: status, summary stats over the last ``minutes``
     of web transactions, last-hour rpm sparkline (the ``apps`` response list).
 
     The latest minute of each app and type is one backward index scan, instead of
     aggregating every minute row of the retention window.
     """
-    from tenants.models import App
-
     now = now or time.time()
     end = int(now // 60) * 60 + 60
     spark_start = end - 3600

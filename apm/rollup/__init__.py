@@ -9,7 +9,6 @@ already counted. Rows are written in key order so concurrent workers lock them i
 same order.
 
 - ``batch``: ``apply_batch``, the ledger, the server-binding cursor, marking hours to downsample;
-- ``decoding``: stream entries (``Queued``) decoded into ingest.queued's form;
 - ``names``: transaction names to ids, created on first sight and cached;
 - ``accumulate``: a batch's sums per minute row (``Agg``) and per app (``AppBatch``);
 - ``minutes``: the minute rollup upserts, sketches merged in Python;
@@ -22,7 +21,5 @@ After the commit, apm.live shapes and publishes what the batch added.
 """
 
 from apm.rollup.batch import apply_batch
-from apm.rollup.decoding import Queued
-from apm.rollup.events import EVENT_BATCH_SPAN
 
-__all__ = ["EVENT_BATCH_SPAN", "Queued", "apply_batch"]
+__all__ = ["apply_batch"]

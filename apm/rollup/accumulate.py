@@ -35,7 +35,7 @@ class Agg:
         self.bins = None
 
     def add_metric(self, m, bins):
-        """Add one ingest.queued.QueuedMetric (its sketch split or as bins)."""
+        """Add one contract.queued.QueuedMetric (its sketch split or as bins)."""
         self.stats.append(_METRIC_STATS(m))
         self.zero_count += m.zero_count
         if m.first_count:
@@ -70,11 +70,11 @@ class AppBatch:
         self.txn_rows = {}  # (txn_id, minute) -> Agg
         self.app_rows = {}  # (type, minute) -> Agg
         self.txn_names = {}  # txn_id -> (type, name)
-        self.event_columns = []  # the batch's ingest.queued.QueuedEvents
+        self.event_columns = []  # the batch's contract.queued.QueuedEvents
 
 
 def collect(todo, txn_ids):
-    """{(org, app): AppBatch} of the payloads ``todo`` [(Queued, QueuedPayload)], every Agg
+    """{(org, app): AppBatch} of the payloads ``todo`` [(contract.stream.Entry, QueuedPayload)], every Agg
     finished; ``txn_ids``: (org, app) -> {(type, name): transaction id}."""
     apps = {}
     txn_aggs, txn_bins = [], Bins()  # Agg.row numbers index txn_aggs

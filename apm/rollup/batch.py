@@ -16,17 +16,18 @@ from django.db import connection, transaction
 
 from apm import downsample, live, partitions, pgarray
 from apm.rollup.accumulate import collect
-from apm.rollup.decoding import Queued, decode_entry
 from apm.rollup.errors import write_errors
 from apm.rollup.events import copy_events, copy_traces, event_days
 from apm.rollup.instances import write_instances
 from apm.rollup.minutes import write_minutes
 from apm.rollup.names import transaction_ids
 from apm.rollup.times import UTC, minute_dt
+from contract.redis_client import client
+from contract.stream import Entry, decode_entry
 
 
-def apply_batch(entries: Iterable[Queued], after_commit: Callable[[], None] | None = None) -> int:
-    """Apply stream entries (``Queued``) in one transaction; returns how many were new.
+def apply_batch(entries: Iterable[Entry], after_commit: Callable[[], None] | None = None) -> int:
+    """Apply stream entries (contract.stream.Entry) in one transaction; returns how many were new.
 
     ``after_commit`` (optional) runs after the commit and before anything is published.
     """
@@ -105,8 +106,6 @@ def _mark_dirty(apps):
         for _typ, minute in ab.app_rows:
             members.add(f"{ab.org_id}:{minute // 3600 * 3600}")
     if members:
-        from ingest.queue import client
-
         client().sadd(downsample.dirty_key(), *members)
 
 

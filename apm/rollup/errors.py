@@ -40,7 +40,7 @@ def fingerprint(error_class, normalised, frame):
 
 def write_errors(cur, todo):
     """Error groups (counts, first and last seen), their per-minute counts and their newest
-    samples, for the errors of the payloads ``todo`` [(Queued, QueuedPayload)]."""
+    samples, for the errors of the payloads ``todo`` [(contract.stream.Entry, QueuedPayload)]."""
     groups = {}  # (app_id, fingerprint) -> [org, class, normalised, top, txn, first, last, count]
     minutes = defaultdict(int)  # (app_id, fingerprint, minute) -> count
     samples = defaultdict(list)  # (app_id, fingerprint) -> [(time, error, org)]

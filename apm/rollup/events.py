@@ -7,8 +7,9 @@ from collections.abc import Sequence
 import msgspec
 
 from apm import pgarray
+from apm.models import EVENT_BATCH_SPAN
 from apm.rollup.times import UTC
-from ingest import queued
+from contract import queued
 
 EVENTBATCH_COLUMNS = (
     "organization_id, app_id, end_min, end_max, transaction_ids, end_times, durations, statuses, errors, "
@@ -16,14 +17,10 @@ EVENTBATCH_COLUMNS = (
 )
 # The arrays go as bytes already in Postgres' binary array format (apm/pgarray.py).
 EVENTBATCH_TYPES = ["int8", "uuid", "timestamptz", "timestamptz"] + ["bytea"] * 7
-# Most a row's end_max - end_min may be: readers look for a window's events in rows whose
-# end_max lies in [since, until + span), so it is kept short (a harvest covers about a
-# minute); the rare payload with events further apart is split into several rows.
-EVENT_BATCH_SPAN = 600
 
 
 def _chunks(events):
-    """[(events, min end, max end)] of ingest.queued.QueuedEvents: the events as one
+    """[(events, min end, max end)] of contract.queued.QueuedEvents: the events as one
     chunk, unless their ends spread wider than EVENT_BATCH_SPAN, then split by end time."""
     ends = events.ends
     lo, hi = min(ends), max(ends)
@@ -54,7 +51,7 @@ def event_days(ends: Sequence[float]) -> set[dt.date]:
 
 
 def copy_events(cur, todo, txn_ids):
-    """The sampled events of the payloads ``todo`` [(Queued, QueuedPayload)]; returns how many."""
+    """The sampled events of the payloads ``todo`` [(contract.stream.Entry, QueuedPayload)]; returns how many."""
     # The hottest write (200 events a payload), as one row of arrays per payload: binary
     # COPY, so Postgres parses no text. The columns come straight from the decoded
     # structs, packed by apm/pgarray.py; no per-event datetime or tuple.

@@ -4,10 +4,11 @@ from django.conf import settings
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from alerts.status import open_incident_severity_by_app
+from alerts.status import open_incident_severity_by_app, with_incident
 from apm import queries
+from apm.queries.health import RANK as HEALTH_RANK
 from frontend.chartdata import spark_values
-from frontend.status import FROM_API, LABELS, with_incident
+from frontend.status import status_dot
 from frontend.views.common import with_params
 from tenants.access import org_view
 
@@ -23,7 +24,6 @@ SORTS = {
     "errors": (lambda r: r["summary"]["error_rate"] or 0, True),
     "apdex": (lambda r: r["summary"]["apdex"] if r["summary"]["apdex"] is not None else 2, False),
 }
-STATUS_RANK = {"bad": 3, "warn": 2, "ok": 1, "none": 0}  # sorting by status: worst first
 
 
 @org_view()
@@ -40,13 +40,15 @@ def app_list(request):
     for item in summaries:
         if query and query.lower() not in item["name"].lower():
             continue
-        status = with_incident(FROM_API.get(item["status"], "none"), incidents.get(item["id"]))
+        incident = incidents.get(item["id"])
+        status = with_incident(item["status"], incident)
+        dot, label = status_dot(status, incident)
         rows.append(
             {
                 **item,
-                "health": status,
-                "health_label": LABELS[status] + (" (open incident)" if item["id"] in incidents else ""),
-                "status_rank": STATUS_RANK[status],
+                "health": dot,
+                "health_label": label,
+                "status_rank": HEALTH_RANK[status],
                 # The current minute is still filling up: leave it out rather than draw a dip.
                 "spark": spark_values(item["sparkline"]["rpm"][:-1]),
             }
@@ -72,7 +74,7 @@ def app_list(request):
             "total": len(summaries),
             "query": query,
             "sort": sort,
-            "columns": [{"key": k, "label": l, "href": with_params(request, sort=k)} for k, l in columns],
+            "columns": [{"key": k, "label": label, "href": with_params(request, sort=k)} for k, label in columns],
             "summary_minutes": SUMMARY_MINUTES,
             "public_url": settings.PUBLIC_URL,
             "app_name": "My App",

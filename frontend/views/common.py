@@ -7,10 +7,11 @@ from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.urls import reverse
 
-from alerts.status import incident_periods, open_incident_severity_by_app
+from alerts.status import incident_periods, open_incident_severity_by_app, with_incident
 from apm import queries
-from frontend.status import LABELS, health, with_incident
-from frontend.timerange import DEFAULT, PRESETS, BadRange, parse_range
+from apm.params import BadParam
+from frontend.status import status_dot
+from frontend.timerange import DEFAULT, PRESETS, parse_range
 from tenants.models import App
 from tenants.roles import Role, role_at_least
 
@@ -46,7 +47,7 @@ def time_range_or_error(request, default=DEFAULT, **context):
     """(TimeRange, None), or (None, a 400 page saying what is wrong with the range)."""
     try:
         return parse_range(request.GET, default=default), None
-    except BadRange as exc:
+    except BadParam as exc:
         context.update(message=str(exc), org=request.org)
         return None, render(request, "frontend/bad_range.html", context, status=400)
 
@@ -119,13 +120,12 @@ NOW_WINDOW = timedelta(minutes=5)
 
 
 def current_health(org, app):
-    """The app's status dot: Apdex and error rate of its web transactions over the last
-    minutes, raised by an open incident."""
+    """The app's status (apm.queries.health) from its web transactions over the last
+    minutes, raised by an open incident; and that incident's severity (or None)."""
     now = datetime.now(UTC)
     stats = queries.window_stats(org, app, now - NOW_WINDOW, now)
-    state = health(stats["apdex"], stats["error_rate"]) if stats["count"] else "none"
     incident = open_incident_severity_by_app(org).get(app.id)
-    return with_incident(state, incident), incident
+    return with_incident(queries.status_of(stats), incident), incident
 
 
 def incident_bands(org, app, time_range, transaction=None):
@@ -147,12 +147,12 @@ def incident_bands(org, app, time_range, transaction=None):
 
 def app_page_context(request, app, active, time_range=None, **extra):
     """The context every app page shares (frame, status, tabs, range picker)."""
-    state, incident = current_health(request.org, app)
+    dot, label = status_dot(*current_health(request.org, app))
     context = {
         "org": request.org,
         "app": app,
-        "health": state,
-        "health_label": LABELS[state] + (" (open incident)" if incident else ""),
+        "health": dot,
+        "health_label": label,
         "can_alert": role_at_least(request.membership.role, Role.ADMIN),
         "tabs": app_tabs(request.org, app, active, time_range),
         "picker": range_picker(request, time_range) if time_range else None,

@@ -73,7 +73,7 @@ def check_payload(p):
 def server_schema_problems(raw):
     """Validate with the Pulse server's own msgspec schema when it is importable."""
     try:
-        from ingest.schema import decode_payload
+        from contract.schema import decode_payload
     except Exception:
         return []
     try:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from alerts import actions
 from alerts.channels import webhook
 from alerts.models import ChannelKind, Delivery, DeliveryStatus, NotificationChannel
-from alerts.tasks import backoff_seconds, deliver, retry_due_deliveries
+from alerts.delivery import backoff_seconds, deliver, retry_due_deliveries
 from tests.alerts import factories
 from tests.alerts.conftest import make_webhook
 

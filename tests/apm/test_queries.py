@@ -13,9 +13,11 @@ from django.test.utils import CaptureQueriesContext
 from apm import queries
 from apm.models import AppMinute, TransactionMinute
 from apm.queries import base, sketchcache
+from apm.queries.stats import Acc
 from apm.queries.series import rollups
 from apm.sketches import DDSketch, decode, merge_into, quantiles
-from tests.frontend.seed import _metric, apply, payload, seed_app
+from contract.builders import payload
+from tests.frontend.seed import _metric, apply, seed_app
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +38,7 @@ def assert_stats_equal(a, b):
 
 def reference(minute_rows, minutes):
     """The stats of a set of minute rows, summed and merged one by one."""
-    acc, sketch = base.Acc(), DDSketch()
+    acc, sketch = Acc(), DDSketch()
     for r in minute_rows:
         acc.add_row(r.count, r.errors, r.sum, r.min, r.max, r.apdex_s, r.apdex_t, r.apdex_f, r.seg_python,
                     r.seg_database, r.seg_external, r.seg_template)

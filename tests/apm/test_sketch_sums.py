@@ -4,7 +4,8 @@ from hypothesis import given, settings, strategies as st
 from pulse_agent.sketch import MAX_ABS_INDEX, DDSketch
 
 from apm.sketch_sums import Bins
-from apm.sketches import bins_of_small, decode, encode_stored_bins
+from apm.sketches import decode, encode_stored_bins
+from contract.sketches import bins_of_small
 
 ROWS = 4
 index = st.integers(min_value=-MAX_ABS_INDEX, max_value=MAX_ABS_INDEX)

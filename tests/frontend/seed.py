@@ -1,16 +1,14 @@
 """Seed telemetry through the pipeline's own writer (apm.rollup.apply_batch), with payloads
-shaped like the agent's (docs/protocol-v1.md), so the pages read what production stores.
+as the agent sends them (contract/builders.py) queued as ingest queues them, so the pages
+read what production stores.
 """
 
-import json
 import random
 import time
-import uuid
-
-from pulse_agent.sketch import DDSketch
 
 from apm.downsample import downsample_hours
-from apm.rollup import Queued, apply_batch
+from apm.rollup import apply_batch
+from contract.builders import entry, error, event, frame, instance, metric, payload, span, trace
 
 XSS = [
     "<script>window.__xss=1</script>",
@@ -24,7 +22,10 @@ XSS = [
 ]
 XSS_ALL = " ".join(XSS)
 # Names are at most 255 characters: a shorter mix for them.
-XSS_SHORT = '<script>window.__xss=1</script><img src=x onerror="window.__xss=1"> {{ 7|add:7 }} "}]}</script>'
+XSS_SHORT = (
+    '<script>window.__xss=1</script><img src=x onerror="window.__xss=1"> {{ 7|add:7 }} "}]}</script>'
+    "'><svg onload=window.__xss=1>"
+)
 
 # name, type, calls per minute, mean seconds, error every n calls (0: none), segment shares
 TRANSACTIONS = [
@@ -41,122 +42,29 @@ def _durations(rng, n, mean):
 
 
 def _metric(rng, name, kind, minute, calls, mean, error_every, shares, apdex_t):
-    values = _durations(rng, calls, mean)
-    sketch = DDSketch()
-    for v in values:
-        sketch.add(v)
     errors = calls // error_every if error_every else 0
-    satisfied = sum(1 for v in values[errors:] if v <= apdex_t)
-    tolerating = sum(1 for v in values[errors:] if apdex_t < v <= 4 * apdex_t)
-    total = sum(values)
-    return {
-        "name": name,
-        "type": kind,
-        "minute": minute,
-        "count": calls,
-        "errors": errors,
-        "sum": total,
-        "min": min(values),
-        "max": max(values),
-        "apdex": [satisfied, tolerating, calls - satisfied - tolerating],
-        "segments": {k: total * share for k, share in shares.items()},
-        "sketch": sketch.to_base64(),
-    }
+    return metric(name, _durations(rng, calls, mean), minute, apdex_t, errors, kind, shares)
 
 
 def trace_payload(name, start, duration, trace_id=None, parent_span_id=None, evil=False):
-    text = XSS_ALL if evil else ""
+    # The corpus whole where the protocol allows that much text (attributes), else its short mix.
+    text, long_text = (XSS_SHORT, XSS_ALL) if evil else ("", "")
     root = "a" * 16
     spans = [
-        {"id": root, "parent": None, "kind": "python", "name": name, "offset": 0.0, "duration": duration, "attrs": {}},
-        {
-            "id": "b" * 16,
-            "parent": root,
-            "kind": "database",
-            "name": "SELECT shop_item" + text,
-            "offset": duration * 0.1,
-            "duration": duration * 0.3,
-            "attrs": {"sql": "SELECT * FROM shop_item WHERE id = ? AND note = ?" + text, "db.system": "postgresql"},
-        },
-        {
-            "id": "c" * 16,
-            "parent": root,
-            "kind": "external",
-            "name": "GET payments.example" + text,
-            "offset": duration * 0.45,
-            "duration": duration * 0.4,
-            "attrs": {"url": ("javascript:window.__xss=1" if evil else "https://payments.example/charge"), "method": "POST"},
-        },
-        {
-            "id": "d" * 16,
-            "parent": "c" * 16,
-            "kind": "function",
-            "name": "retry" + text,
-            "offset": duration * 0.5,
-            "duration": duration * 0.1,
-            "attrs": {"host": "payments.example" + text},
-        },
+        span(root, None, "python", name, 0.0, duration, {}),
+        span("b" * 16, root, "database", "SELECT shop_item" + text, duration * 0.1, duration * 0.3,
+             {"sql": "SELECT * FROM shop_item WHERE id = ? AND note = ?" + long_text, "db.system": "postgresql"}),
+        span("c" * 16, root, "external", "GET payments.example" + text, duration * 0.45, duration * 0.4,
+             {"url": ("javascript:window.__xss=1" if evil else "https://payments.example/charge"), "method": "POST"}),
+        span("d" * 16, "c" * 16, "function", "retry" + text, duration * 0.5, duration * 0.1,
+             {"host": "payments.example" + long_text}),
     ]
-    return {
-        "trace_id": trace_id or uuid.uuid4().hex,
-        "parent_span_id": parent_span_id,
-        "name": name,
-        "type": "web",
-        "start": start,
-        "duration": duration,
-        "status": 500 if evil else 200,
-        "error": evil,
-        "spans": spans,
-    }
-
-
-def payload(app_name, metrics=(), events=(), traces=(), errors=(), instance=None, sent_at=None):
-    return {
-        "v": 1,
-        "batch_id": uuid.uuid4().hex,
-        "app": app_name,
-        "sent_at": sent_at or time.time(),
-        "apdex_t": 0.5,
-        "metrics": list(metrics),
-        "events": list(events),
-        "events_seen": len(events),
-        "traces": list(traces),
-        "errors": list(errors),
-        "instance": instance,
-    }
+    return trace(name, start, duration, spans, trace_id, parent_span_id, status=500 if evil else 200, error=evil)
 
 
 def apply(org, app, payloads):
-    entries = [
-        Queued(
-            entry_id=f"{i}-0",
-            org_id=org.id,
-            app_id=str(app.id),
-            body=json.dumps(p).encode(),
-            gzipped=False,
-            received_at=time.time(),
-        )
-        for i, p in enumerate(payloads)
-    ]
-    return apply_batch(entries)
-
-
-def instance(host, pid, t, cpu, memory):
-    return {
-        "host": host,
-        "pid": pid,
-        "time": t,
-        "cpu_percent": cpu,
-        "memory_bytes": memory,
-        "threads": 8,
-        "started_at": t - 3600,
-        "agent_version": "0.1.0",
-        "language": "python",
-        "runtime_version": "3.11.7",
-        "framework": "django 5.2",
-        "period": 2.0,
-        "dropped": {},
-    }
+    """Apply ``payloads`` (agent dicts) as one batch of entries queued for ``app``."""
+    return apply_batch([entry(org.id, app.id, p, f"{i}-0") for i, p in enumerate(payloads)])
 
 
 def seed_app(org, app, minutes=90, now=None, evil=False, seed=1):
@@ -168,6 +76,7 @@ def seed_app(org, app, minutes=90, now=None, evil=False, seed=1):
     rng = random.Random(seed)
     now = now or time.time()
     last_minute = int(now // 60 * 60) - 60
+    # The corpus whole where the protocol allows that much text, else its short mix.
     suffix = (" " + XSS_ALL) if evil else ""
     short = (" " + XSS_SHORT) if evil else ""
     txns = [(n + short, k, c, m, e, s) for n, k, c, m, e, s in TRANSACTIONS]
@@ -175,38 +84,20 @@ def seed_app(org, app, minutes=90, now=None, evil=False, seed=1):
     for i in range(minutes):
         minute = last_minute - i * 60
         metrics = [_metric(rng, n, k, minute, c, m, e, s, app.apdex_t) for n, k, c, m, e, s in txns]
-        events = [
-            {
-                "name": n,
-                "type": k,
-                "end": minute + rng.uniform(0, 59),
-                "duration": m,
-                "status": 200,
-                "error": False,
-                "trace_id": uuid.uuid4().hex,
-                "has_trace": False,
-            }
-            for n, k, c, m, e, s in txns[:2]
-        ]
+        events = [event(n, minute + rng.uniform(0, 59), m, type=k) for n, k, c, m, e, s in txns[:2]]
         inst = []
-        for host, pid, base in (("web-1" + suffix, 101, 30.0), ("web-2" + suffix, 202, 45.0)):
-            inst.append(instance(host, pid, minute + 30, base + rng.uniform(-5, 5), int(150e6 + pid * 1e5)))
-        payloads.append(payload(app.name, metrics=metrics, events=events, instance=inst[0], sent_at=minute + 30))
-        payloads.append(payload(app.name, instance=inst[1], sent_at=minute + 31))
+        for host, pid, base in (("web-1" + short, 101, 30.0), ("web-2" + short, 202, 45.0)):
+            inst.append(instance(minute + 30, host, pid, base + rng.uniform(-5, 5), int(150e6 + pid * 1e5)))
+        payloads.append(payload(app.name, metrics=metrics, events=events, inst=inst[0], sent_at=minute + 30))
+        payloads.append(payload(app.name, inst=inst[1], sent_at=minute + 31))
     slow = [trace_payload(txns[0][0], last_minute - 60 * k + 5, 1.5 + k / 10, evil=evil) for k in range(3)]
     stack = [
-        {"file": "shop/views.py" + suffix, "line": 12, "function": "checkout" + suffix, "code": "charge(card)" + suffix},
-        {"file": "shop/payments.py", "line": 40, "function": "charge", "code": "raise ValueError(msg)"},
+        frame("shop/views.py" + suffix, 12, "checkout" + short, "charge(card)" + suffix),
+        frame("shop/payments.py", 40, "charge", "raise ValueError(msg)"),
     ]
     errors = [
-        {
-            "class": ("ValueError" + suffix)[:255],
-            "message": f"card {k} declined" + suffix,
-            "stack": stack,
-            "transaction": txns[0][0],
-            "time": last_minute - 60 * k + 10,
-            "trace_id": slow[0]["trace_id"],
-        }
+        error(("ValueError" + suffix)[:255], f"card {k} declined" + suffix, last_minute - 60 * k + 10, txns[0][0],
+              stack, slow[0]["trace_id"])
         for k in range(5)
     ]
     payloads.append(payload(app.name, traces=slow, errors=errors, sent_at=last_minute + 40))

@@ -1,7 +1,9 @@
 import pytest
 
 from frontend.capacity import concurrency, what_if
-from frontend.status import health
+from alerts.status import with_incident
+from apm.queries import status_of
+from frontend.status import status_dot
 
 
 def test_it_applies_littles_law():
@@ -28,14 +30,26 @@ def test_it_says_when_it_cannot_size():
     assert w.instances is None and w.concurrency is None
 
 
+def health(apdex, error_rate, count=100):
+    return status_of({"count": count, "apdex": apdex, "error_rate": error_rate})
+
+
 def test_it_colours_health_from_apdex_and_error_rate():
-    assert health(None, None) == "none"
-    assert health(0.97, 0.001) == "ok"
-    assert health(0.8, 0.001) == "warn"
-    assert health(0.97, 0.02) == "warn"
-    assert health(0.6, 0.0) == "bad"
-    assert health(0.99, 0.09) == "bad"
-    assert health(0.99, 0.0, incident="critical") == "bad"
-    assert health(0.99, 0.0, incident="warning") == "warn"
-    assert health(0.6, 0.0, incident="warning") == "bad"
-    assert health(None, None, incident="warning") == "warn"
+    assert health(None, None, count=0) == "grey"
+    assert health(0.97, 0.001) == "green"
+    assert health(0.8, 0.001) == "amber"
+    assert health(0.97, 0.02) == "amber"
+    assert health(0.6, 0.0) == "red"
+    assert health(0.99, 0.09) == "red"
+    assert with_incident(health(0.99, 0.0), "critical") == "red"
+    assert with_incident(health(0.99, 0.0), "warning") == "amber"
+    assert with_incident(health(0.6, 0.0), "warning") == "red"
+    assert with_incident(health(None, None, count=0), "warning") == "amber"
+    assert with_incident(health(0.99, 0.0), None) == "green"
+
+
+def test_it_shows_health_as_a_status_dot():
+    assert status_dot("green") == ("ok", "Healthy")
+    assert status_dot("grey") == ("none", "No recent data")
+    assert status_dot("amber", "warning") == ("warn", "Degraded (open incident)")
+    assert status_dot("red", "critical") == ("bad", "Critical (open incident)")

@@ -84,7 +84,7 @@ def test_the_overview_reads_a_custom_range(owner_client, org, app, seeded):
 def test_a_bad_range_is_explained(owner_client, org, app):
     response = owner_client.get(url("app_overview", org, app, query="?range=2w"))
     assert response.status_code == 400
-    assert b"unknown range" in response.content
+    assert b"range must look like 30m, 6h or 7d" in response.content
 
 
 def test_it_ranks_transactions_by_each_column(owner_client, org, app, seeded):
@@ -132,7 +132,8 @@ def test_the_trace_view_draws_the_waterfall(owner_client, org, app, seeded):
 
 def test_the_trace_view_links_other_services_with_the_same_trace(owner_client, org, app, seeded):
     from tenants.models import App
-    from tests.frontend.seed import apply, payload, trace_payload
+    from contract.builders import payload
+    from tests.frontend.seed import apply, trace_payload
 
     other = App.objects.for_org(org).create(organization=org, name="Payments")
     trace_id = seeded["trace_ids"][0]

@@ -14,7 +14,7 @@ from django.db import connections
 import ingest.asgi as ingest_asgi
 
 from ingest.asgi import wrap
-from ingest.schema import MAX_COMPRESSED_BYTES
+from contract.schema import MAX_COMPRESSED_BYTES
 from tests.ingest import payloads as P
 
 

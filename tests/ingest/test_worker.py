@@ -142,19 +142,24 @@ def test_a_small_read_lingers_once_for_more_entries(private_stream):
     import threading
 
     from apm.consumer import Consumer
-    from ingest import queue
+    from contract.stream import parse
+    from ingest.handoff import enqueue
 
+    def bodies(entries):
+        return [parse(entry_id, fields).body for entry_id, fields in entries]
+
+    app_id = "00000000-0000-0000-0000-000000000001"
     consumer = Consumer(name="linger-test", linger_ms=400)
-    queue.enqueue(1, "00000000-0000-0000-0000-000000000001", b"first")
-    late = threading.Timer(0.1, queue.enqueue, (1, "00000000-0000-0000-0000-000000000001", b"second"))
+    enqueue(1, app_id, b"first")
+    late = threading.Timer(0.1, enqueue, (1, app_id, b"second"))
     late.start()
     entries = consumer.read(block_ms=1)
     late.join()
-    assert [fields[b"b"] for _, fields in entries] == [b"first", b"second"]
+    assert bodies(entries) == [b"first", b"second"]
     # Without a linger, a read takes what is there.
-    queue.enqueue(1, "00000000-0000-0000-0000-000000000001", b"third")
+    enqueue(1, app_id, b"third")
     eager = Consumer(name="eager-test", linger_ms=0)
-    late = threading.Timer(0.1, queue.enqueue, (1, "00000000-0000-0000-0000-000000000001", b"fourth"))
+    late = threading.Timer(0.1, enqueue, (1, app_id, b"fourth"))
     late.start()
-    assert [fields[b"b"] for _, fields in eager.read(block_ms=1)] == [b"third"]
+    assert bodies(eager.read(block_ms=1)) == [b"third"]
     late.join()

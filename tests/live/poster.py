@@ -1,7 +1,5 @@
-"""A minimal agent stand-in: builds protocol-v1 payloads and posts them (tests/live, bench/live.py).
-
-Standard library plus the agent's sketch, so a payload is exactly what an agent would send.
-"""
+"""A minimal agent stand-in: builds protocol-v1 payloads (contract/builders.py) and posts
+them (tests/live, bench/live.py)."""
 
 import gzip
 import json
@@ -11,7 +9,10 @@ import urllib.error
 import urllib.request
 import uuid
 
-from pulse_agent.sketch import DDSketch
+from contract.builders import event, metric, payload as harvest
+
+# Time per segment as shares of a metric's total duration.
+SHARES = {"python": 0.6, "database": 0.4}
 
 
 def payload(app_name, durations, errors=0, minute=None, names=("GET /items/{id}",), end=None, marker=None):
@@ -29,52 +30,16 @@ def payload(app_name, durations, errors=0, minute=None, names=("GET /items/{id}"
         error = i < errors
         by_name.setdefault(name, []).append((d, error))
         trace_id = marker if (i == 0 and marker) else uuid.uuid4().hex
-        events.append(
-            {
-                "name": name,
-                "type": "web",
-                "end": round(min(now, minute + 59.9) - random.random() * 0.5, 3),
-                "duration": d,
-                "status": 500 if error else 200,
-                "error": error,
-                "trace_id": trace_id,
-                "has_trace": bool(marker) and i == 0,  # live messages carry trace ids of traced events only
-            }
-        )
-    metrics = []
-    for name, items in by_name.items():
-        sketch = DDSketch()
-        for d, _ in items:
-            sketch.add(d)
-        ds = [d for d, _ in items]
-        errs = sum(1 for _, e in items if e)
-        satisfied = sum(1 for d, e in items if not e and d <= 0.5)
-        tolerating = sum(1 for d, e in items if not e and 0.5 < d <= 2.0)
-        metrics.append(
-            {
-                "name": name,
-                "type": "web",
-                "minute": minute,
-                "count": len(items),
-                "errors": errs,
-                "sum": sum(ds),
-                "min": min(ds),
-                "max": max(ds),
-                "apdex": [satisfied, tolerating, len(items) - satisfied - tolerating],
-                "segments": {"python": sum(ds) * 0.6, "database": sum(ds) * 0.4},
-                "sketch": sketch.to_base64(),
-            }
-        )
-    return {
-        "v": 1,
-        "batch_id": uuid.uuid4().hex,
-        "app": app_name,
-        "sent_at": time.time(),
-        "apdex_t": 0.5,
-        "metrics": metrics,
-        "events": events,
-        "events_seen": len(events),
-    }
+        end_at = round(min(now, minute + 59.9) - random.random() * 0.5, 3)
+        # Live messages carry trace ids of traced events only.
+        events.append(event(name, end_at, d, error, 500 if error else 200, trace_id=trace_id,
+                            has_trace=bool(marker) and i == 0))
+    # A name's errors are its first calls, as ``metric`` counts them.
+    metrics = [
+        metric(name, [d for d, _ in items], minute, errors=sum(1 for _, e in items if e), shares=SHARES)
+        for name, items in by_name.items()
+    ]
+    return harvest(app_name, metrics, events)
 
 
 def post(base_url, key, body, timeout=10):

@@ -2,18 +2,22 @@
 agent sent, whichever way ingest handed it on (split harvest sketch or bins)."""
 
 import msgspec
+import pytest
 from hypothesis import given, settings, strategies as st
 from pulse_agent.sketch import DDSketch
 
 from apm.rollup.accumulate import Agg
 from apm.sketch_sums import Bins
 from apm.sketches import decode
-from ingest import queued
-from ingest.sketch_check import check_sketch
+from contract import queued
+from contract.queued import BadSketch, QueuedSketch, check_sketch
 
 
-def _metric(fields):
-    return queued.QueuedMetric("t", "web", 0, 1, 0, 0.1, 0.1, 0.1, 1, 0, 0, 0.0, 0.0, 0.0, 0.0, *fields)
+def _metric(sk):
+    return queued.QueuedMetric(
+        "t", "web", 0, 1, 0, 0.1, 0.1, 0.1, 1, 0, 0, 0.0, 0.0, 0.0, 0.0,
+        sk.zero_count, sk.bins, sk.first_index, sk.first_count, sk.steps, sk.counts,
+    )
 
 
 durations = st.lists(
@@ -32,9 +36,7 @@ def test_merging_queued_sketches_gives_the_sketch_of_all_values(harvests):
         for v in values:
             s.add(v)
             expected.add(v)
-        problem, fields = check_sketch(s.to_bytes(), len(values))
-        assert problem is None
-        agg.add_metric(_metric(fields), bins)
+        agg.add_metric(_metric(check_sketch(s.to_bytes(), len(values))), bins)
     (agg.bins,) = bins.sums(1)
     assert decode(agg.stored_sketch()) == expected
 
@@ -47,10 +49,10 @@ def test_harvest_sketches_are_handed_on_split_and_others_as_bins():
     for _ in range(300):
         big.add(0.5)
         big.add(0.6)  # a count over 127 past the first bin: not one-byte varints
-    _, fields = check_sketch(small.to_bytes(), 3)
-    assert fields[1] == {} and fields[3] == 1 and len(fields[4]) == 2
-    _, fields = check_sketch(big.to_bytes(), 600)
-    assert fields[1] == big.bins and fields[3] == 0
+    sketch = check_sketch(small.to_bytes(), 3)
+    assert sketch.bins == {} and sketch.first_count == 1 and len(sketch.steps) == 2
+    sketch = check_sketch(big.to_bytes(), 600)
+    assert sketch.bins == big.bins and sketch.first_count == 0
 
 
 def test_it_refuses_a_sketch_whose_count_differs_either_way():
@@ -59,8 +61,10 @@ def test_it_refuses_a_sketch_whose_count_differs_either_way():
     big = DDSketch()
     for _ in range(200):
         big.add(0.1)
-    assert check_sketch(small.to_bytes(), 2)[0] == "sketch holds 1 values but count is 2"
-    assert check_sketch(big.to_bytes(), 3)[0] == "sketch holds 200 values but count is 3"
+    with pytest.raises(BadSketch, match="^sketch holds 1 values but count is 2$"):
+        check_sketch(small.to_bytes(), 2)
+    with pytest.raises(BadSketch, match="^sketch holds 200 values but count is 3$"):
+        check_sketch(big.to_bytes(), 3)
 
 
 def test_an_entry_queued_before_the_split_form_still_applies():
@@ -68,7 +72,7 @@ def test_an_entry_queued_before_the_split_form_still_applies():
     for v in (0.01, 0.02, 0.4):
         s.add(v)
     current = queued.QueuedPayload(
-        "a" * 32, 1.0, [_metric(queued.sketch_fields(s))], queued.QueuedEvents([], [], [], [], [], [], [], []), [],
+        "a" * 32, 1.0, [_metric(QueuedSketch(s.zero_count, s.bins))], queued.QueuedEvents([], [], [], [], [], [], [], []), [],
         [], None,
     )
     as_lists = msgspec.to_builtins(current)

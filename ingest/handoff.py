@@ -2,28 +2,21 @@
 
 Ingest runs a Lua script that, in one round trip, counts the payload against its
 organisation's per-minute quota, checks the backlog bound and XADDs: ``enqueue`` from
-threads, ``Enqueuer.enqueue`` from the event loop of ingest/asgi.py. Workers
-(apm/consumer.py) XREADGROUP, apply, XACK + XDEL after their Postgres commit, so XLEN
-is the backlog: entries not yet applied.
+threads, ``Enqueuer.enqueue`` from the event loop of ingest/asgi.py. The stream and
+its entries are the contract's (contract/stream.py). Workers (apm/consumer.py)
+XREADGROUP, apply, XACK + XDEL after their Postgres commit, so XLEN is the backlog:
+entries not yet applied.
 """
 
 import asyncio
-import threading
 import time
 
 import redis
 import redis.asyncio
 from django.conf import settings
 
-from ingest import queued
-
-GROUP = "rollup"
-
-
-def stream():
-    """The stream key (a setting, so tests and deployments can keep theirs apart)."""
-    return settings.INGEST_STREAM
-
+from contract import stream
+from contract.redis_client import client
 
 ACCEPTED, OVER_QUOTA, BACKLOG_FULL = 0, 1, 2
 
@@ -35,28 +28,16 @@ if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[2]) then
   redis.call('DECR', KEYS[2])
   return {2, ''}
 end
-local id = redis.call('XADD', KEYS[1], '*', 'o', ARGV[3], 'a', ARGV[4], 'f', ARGV[5], 'r', ARGV[6], 'b', ARGV[7])
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
 return {0, id}
 """
-
-_local = threading.local()
-
-
-def client():
-    """A Redis client per thread (redis-py clients hold a connection pool; cheap to share)."""
-    c = getattr(_local, "client", None)
-    if c is None or getattr(_local, "url", None) != settings.REDIS_URL:
-        c = redis.Redis.from_url(settings.REDIS_URL)
-        _local.client = c
-        _local.url = settings.REDIS_URL
-        _local.script = c.register_script(_ENQUEUE)
-    return c
+_scripts = {}  # Redis URL -> the enqueue script registered with its client
 
 
 def _keys_args(org_id, app_id, body, now):
     minute = int(now // 60)
-    keys = [stream(), f"pulse:quota:{org_id}:{minute}"]
-    args = [settings.INGEST_QUOTA_PER_MINUTE, settings.INGEST_BACKLOG_MAX, org_id, str(app_id), queued.FORMAT, repr(now), body]
+    keys = [stream.key(), f"pulse:quota:{org_id}:{minute}"]
+    args = [settings.INGEST_QUOTA_PER_MINUTE, settings.INGEST_BACKLOG_MAX, *stream.encode(org_id, app_id, now, body)]
     return keys, args
 
 
@@ -73,17 +54,19 @@ def _result(reply, now):
 
 
 def enqueue(org_id, app_id, body):
-    """Queue one validated payload, ``body`` as made by ingest.queued.pack.
+    """Queue one validated payload, ``body`` as made by contract.queued.pack.
 
     Returns (status, retry_after_seconds, stream_id). Redis out of reach counts as a full
     backlog: the agent keeps the payload and retries after Retry-After."""
     now = time.time()
     keys, args = _keys_args(org_id, app_id, body, now)
+    url = settings.REDIS_URL
+    script = _scripts.get(url)
+    if script is None:
+        script = _scripts[url] = client(url).register_script(_ENQUEUE)
     try:
-        client()
-        reply = _local.script(keys=keys, args=args)
+        reply = script(keys=keys, args=args)
     except (redis.ConnectionError, redis.TimeoutError):
-        _local.client = None
         reply = _OUT_OF_REACH
     return _result(reply, now)
 
@@ -164,7 +147,3 @@ class Enqueuer:
             for keys, args, _ in batch:
                 pipe.evalsha(self._sha, len(keys), *keys, *args)
             return await pipe.execute(raise_on_error=False)
-
-
-def backlog():
-    return client().xlen(stream())
