@@ -3,7 +3,7 @@
 One thread per worker process (started on ``worker_process_init`` under prefork, or
 ``worker_ready`` under a single-process pool; see apm/apps.py) reads the stream with
 XREADGROUP in batches, applies each batch in one Postgres transaction
-(apm/rollup.py), then XACKs and XDELs it. Entries of a consumer that died before its
+(apm/rollup/), then XACKs and XDELs it. Entries of a consumer that died before its
 ack stay pending and are taken over with XAUTOCLAIM once idle for
 INGEST_CLAIM_IDLE_SECONDS; the ledger makes the second application a no-op.
 

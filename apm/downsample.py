@@ -10,11 +10,19 @@ plus the current and previous hour, every minute.
 import datetime as dt
 import time
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from apm.sketches import DDSketch, decode, encode_stored, merge_into
 
 UTC = dt.timezone.utc
+
+
+def dirty_key():
+    """The Redis set of "org:hour" pairs waiting to be recomputed: the ingest workers add
+    (apm.rollup), beat takes them (apm.tasks.pop_dirty)."""
+    return f"{settings.INGEST_STREAM}:dirty"
+
 
 _SUMS = (
     "sum(count), sum(errors), sum(sum), min(min), max(max), sum(apdex_s), sum(apdex_t), sum(apdex_f), "

@@ -1,10 +1,10 @@
 """Live broadcasting: what the ingest workers just committed, per app, to the browsers watching it.
 
-The ingest worker calls ``publish_batch`` once per app after each committed Postgres
-transaction, never before the commit, so viewers only see data the query layer also
-returns. The call merges the batch into a small per-process buffer and returns: it
-never raises into the worker and never waits on Redis or Postgres (live views are best
-effort; the query layer is the truth).
+The ingest worker hands ``publish_applied`` what each committed Postgres transaction
+added, never before the commit, so viewers only see data the query layer also returns;
+it shapes that into one ``publish_batch`` call per watched app. That call merges the
+batch into a small per-process buffer and returns: it never raises into the worker and
+never waits on Redis or Postgres (live views are best effort; the query layer is the truth).
 
 A background thread per worker process (started lazily, so it works under Celery's
 prefork) wakes when there is something, coalesces for ``LIVE_FLUSH_INTERVAL`` seconds,
@@ -167,6 +167,66 @@ def publish_batch(org_id, app_id, minute_aggregates, events_sample):
             pub.submit(int(org_id), app_key, minutes, transactions, events)
     except Exception:
         _log_error("live publish failed; live viewers miss this batch")
+
+
+def publish_applied(app_batches, txn_ids):
+    """``publish_batch`` for each app of one committed batch that someone watches.
+
+    ``app_batches``: what the batch added, one apm.rollup AppBatch per app (its minute
+    rows' sums, transaction names and sampled event columns); ``txn_ids``: (org, app) ->
+    {(type, name): transaction id}.
+    """
+    for ab in app_batches:
+        if not is_watched(ab.app_id):
+            continue  # nobody on its live pages: spare building the message
+        aggregates = []
+        for (tid, minute), agg in ab.txn_rows.items():
+            typ, name = ab.txn_names[tid]
+            aggregates.append({"minute": minute, "txn_type": typ, "transaction_id": tid, "name": name, **_sums(agg)})
+        for (typ, minute), agg in ab.app_rows.items():
+            aggregates.append({"minute": minute, "txn_type": typ, "transaction_id": None, "name": None, **_sums(agg)})
+        try:
+            events = _events(ab.event_columns, txn_ids[(ab.org_id, ab.app_id)])
+            publish_batch(ab.org_id, ab.app_id, aggregates, events)
+        except Exception:  # live views are best effort; the data is committed
+            log.exception("live publish failed")
+
+
+def _sums(agg):
+    """An apm.rollup Agg (one minute row's sums in a batch) as ``publish_batch`` takes it."""
+    return {
+        "count": agg.count,
+        "errors": agg.errors,
+        "sum": agg.sum,
+        "min": agg.min,
+        "max": agg.max,
+        "apdex_s": agg.s,
+        "apdex_t": agg.t,
+        "apdex_f": agg.f,
+    }
+
+
+def _events(event_columns, ids, limit=500):
+    """Up to ``limit`` events of ``event_columns`` (contract.queued.QueuedEvents) as
+    ``publish_batch`` takes them; ``ids``: (type, name) -> transaction id."""
+    out = []
+    for ev in event_columns:
+        for i in range(min(len(ev), limit - len(out))):
+            key = (ev.types[i], ev.names[i])
+            out.append(
+                {
+                    "t": ev.ends[i],
+                    "transaction_id": ids[key],
+                    "name": key[1],
+                    "type": key[0],
+                    "duration_ms": ev.durations[i] * 1000.0,
+                    "status": ev.statuses[i],
+                    "error": ev.errors[i],
+                    "trace_id": ev.trace_ids[i],
+                    "has_trace": ev.has_trace[i],
+                }
+            )
+    return out
 
 
 def shutdown(timeout=5.0):

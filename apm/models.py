@@ -6,7 +6,7 @@ traces, the processed-batch ledger) are range-partitioned by day in PostgreSQL
 instead of deleting rows under the ingest workers' feet. On those tables the
 database primary key is (id, <partition column>); Django only needs ``id``.
 
-Writes go through apm/rollup.py (bulk SQL); reads through the query layer, apm/queries/.
+Writes go through apm/rollup/ (bulk SQL); reads through the query layer, apm/queries/.
 Durations are stored in seconds.
 """
 
@@ -194,6 +194,13 @@ class Trace(OrgOwnedModel):  # partitioned by day on ``start``
             models.Index(fields=["transaction", "start"], name="trace_txn_start"),
             models.Index(fields=["organization", "trace_id"], name="trace_org_trace_id"),
         ]
+
+
+# Most an EventBatch row's end_max - end_min may be: readers (apm/queries/event_samples.py)
+# look for a window's events in rows whose end_max lies in [since, until + span), so it is
+# kept short (a harvest covers about a minute); the writer (apm/rollup/events.py) splits a
+# payload whose events lie further apart into several rows.
+EVENT_BATCH_SPAN = 600
 
 
 class EventBatch(OrgOwnedModel):  # partitioned by day on ``end_max``; written with COPY

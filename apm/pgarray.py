@@ -1,6 +1,6 @@
 """One-dimensional PostgreSQL arrays in binary wire format (what ``array_recv`` reads).
 
-For the batch writes of apm/rollup.py: psycopg packs list elements one by one in
+For the batch writes of apm/rollup/: psycopg packs list elements one by one in
 Python (about 330 µs for a payload's 7 event arrays of 200; ~450 µs for a rollup
 upsert's 13 arrays of 50); here fixed-width values are converted in C (``array``,
 bytes slicing) and interleaved with their length words by strided slice assignment,

@@ -26,14 +26,10 @@ _RETRY = {
 }
 
 
-def dirty_key():
-    return f"{settings.INGEST_STREAM}:dirty"
-
-
 def pop_dirty(limit=100_000):
     """{org_id: {hour, ...}} recorded by the ingest workers since the last call."""
     out = {}
-    members = client().spop(dirty_key(), limit) or []
+    members = client().spop(downsample.dirty_key(), limit) or []
     for m in members:
         org, hour = m.decode().split(":")
         out.setdefault(int(org), set()).add(int(hour))

@@ -27,6 +27,7 @@ latency and freshness at a load the pipeline sustains).
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import signal
 import socket
@@ -140,14 +141,25 @@ def applied_count(org):
 
 EVENT_COLUMNS = "organization_id, app_id, transaction_id, end_time, duration, status, error, trace_id, has_trace"
 EVENT_TYPES = ["int8", "uuid", "int8", "timestamptz", "float8", "int2", "bool", "varchar", "bool"]
+_second_text = {}
+
+
+def ts_text(t):
+    """COPY text of a unix time (the text baseline's end times): cached per whole second,
+    microseconds appended."""
+    s = int(t)
+    prefix = _second_text.get(s)
+    if prefix is None:
+        if len(_second_text) > 100_000:
+            _second_text.clear()
+        prefix = _second_text[s] = dt.datetime.fromtimestamp(s, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{prefix}.{int((t - s) * 1e6):06d}+00"
 
 
 def copy_baseline(rows, fmt):
     """A plain COPY (text or binary) of the same events into a table of one row per event
     (as apm_event was before events were stored as arrays): a reference rate."""
     from django.db import connection
-
-    from apm.rollup import ts_text
 
     with connection.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS bench_copy")

@@ -5,7 +5,7 @@ its sketches to check them (``check_sketches``); the queued form keeps that work
 of making a worker repeat it, and is laid out for what the worker does next:
 
 - events as columns (one list per field), which go to Postgres as arrays
-  (apm/rollup.py, apm/pgarray.py) without ever being objects on the worker;
+  (apm/rollup/, apm/pgarray.py) without ever being objects on the worker;
 - each trace's spans already encoded as the JSON stored in ``apm_trace.spans``;
 - each metric's sketch checked and split (``QueuedSketch``): a harvest sketch as its
   first bin, the steps from bin to bin and the counts (bytes), any other as bins;

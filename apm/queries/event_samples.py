@@ -2,8 +2,8 @@
 
 from typing import Any
 
+from apm.models import EVENT_BATCH_SPAN
 from apm.queries.base import AppRef, Instant, OrgRef, app_id, org_id, rows as _rows, to_dt, to_unix
-from apm.rollup import EVENT_BATCH_SPAN
 
 
 def events(

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from pulse_agent.sketch import DDSketch
 
-from apm.rollup import Agg
+from apm.rollup.accumulate import Agg
 from apm.sketch_sums import Bins
 from apm.sketches import decode
 from contract import queued

@@ -163,7 +163,7 @@ def test_it_reads_back_the_events_of_a_window_as_stored_per_payload(client, org,
 @pytest.mark.django_db
 def test_it_splits_a_payload_whose_events_lie_far_apart_and_still_finds_them(client, org, ingest_key, consumer):
     from apm import queries
-    from apm.rollup import EVENT_BATCH_SPAN
+    from apm.models import EVENT_BATCH_SPAN
 
     now = int(time.time())
     old, new = now - EVENT_BATCH_SPAN - 3600, now - 30
