@@ -48,6 +48,7 @@ from datetime import datetime, timezone
 import redis
 from django.conf import settings
 
+from apm.models import AppMinute
 from apm.queries.stats import NO_QUANTILES, Acc
 from apm.sketches import decode
 from contract.redis_client import client
@@ -290,8 +291,6 @@ def row_stats(row):
 
 
 def _read_points(org_id, app_id, minutes):
-    from apm.models import AppMinute
-
     times = [datetime.fromtimestamp(m, tz=timezone.utc) for m in minutes]
     rows = AppMinute.objects.for_org(org_id).filter(app_id=app_id, time__in=times).order_by("time")
     points = {"web": [], "background": []}

@@ -30,6 +30,7 @@ from django.conf import settings
 
 from apm import live
 from tenants.access import find_membership
+from tenants.models import App
 
 _RECHECK_EVERY = 60.0  # default seconds between membership checks on an open socket (LIVE_RECHECK_SECONDS)
 _RENEW_WATCH = live.WATCH_SECONDS / 3  # seconds between renewals of the app's "watched" mark
@@ -58,8 +59,6 @@ def same_origin(scope):
 
 @database_sync_to_async
 def _can_watch(user, org_slug, app_id):
-    from tenants.models import App
-
     if user is None or not user.is_authenticated:
         return False
     membership = find_membership(user, org_slug)

@@ -1,10 +1,11 @@
+from tenants.models import Membership
+
+
 def navigation(request):
     """The current organisation and the others the user can switch to, for the navigation bar."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from tenants.models import Membership
-
     memberships = list(
         Membership.objects.unscoped().filter(user=user).select_related("organization").order_by("organization__name")
     )

@@ -13,6 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from tenants.models import Membership
 from tenants.roles import Role, role_at_least
 from tenants.scoping import org_scope
 
@@ -20,8 +21,6 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def find_membership(user, org_slug):
-    from tenants.models import Membership
-
     if not user.is_authenticated:
         return None
     return (

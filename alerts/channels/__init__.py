@@ -7,6 +7,8 @@ message for the form), ``send(channel, message)`` (raises ``DeliveryError``) and
 
 from importlib import import_module
 
+from alerts.models import ChannelKind
+
 
 class DeliveryError(Exception):
     """A delivery attempt failed; ``retryable`` says whether trying again can help."""
@@ -18,8 +20,6 @@ class DeliveryError(Exception):
 
 
 def transport(kind):
-    from alerts.models import ChannelKind
-
     if kind not in ChannelKind.values:
         raise ValueError(f"unknown channel kind {kind!r}")
     return import_module(f"alerts.channels.{kind}")

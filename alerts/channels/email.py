@@ -7,6 +7,7 @@ from django.core.mail import send_mail
 from django.core.validators import validate_email
 
 from alerts.channels import DeliveryError
+from tenants.models import Membership
 
 MAX_RETRY_AGE = timedelta(hours=6)
 MAX_ADDRESSES = 20
@@ -35,8 +36,6 @@ def clean_config(data):
 
 
 def recipients(channel):
-    from tenants.models import Membership
-
     found = list(channel.config.get("addresses", []))
     if channel.config.get("members"):
         emails = Membership.objects.for_org(channel.organization_id).filter(user__is_active=True)

@@ -20,6 +20,7 @@ from django.core.cache import cache
 from apm.queries.base import TABLES, OrgRef, org_id, rows as _rows, to_dt
 from apm.queries.stats import NO_QUANTILES, Quantiles
 from apm.sketches import DDSketch, decode, merge_into, quantiles
+from tenants.models import Organization
 
 # Redis also carries the ingest queue: cached sketches expire, the many minute ones sooner.
 QUANTILE_CACHE_SECONDS = 6 * 3600  # three numbers per row
@@ -208,8 +209,6 @@ def warm_app_quantiles(since: float, until: float) -> int:
     """Compute (and cache) the quantiles of every app's minute rows in [since, until), for
     every organisation: run each minute on the minutes that just closed, so that app charts
     over the last day never decode a sketch on a page view. Returns the rows warmed."""
-    from tenants.models import Organization
-
     rows = _rows(
         "SELECT organization_id, id, count, extract(epoch FROM time)::bigint FROM apm_appminute "
         "WHERE time >= %s AND time < %s",

@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
 from apm.live import events_per_second
+from frontend.views.common import app_page_context
 from tenants.access import org_view
 from tenants.models import App
 
@@ -21,8 +22,6 @@ def _trace_url(org, app):
 
 @org_view()
 def app_live(request, app_id):
-    from frontend.views.common import app_page_context  # the frame every app page shares
-
     app = App.objects.filter(id=app_id).first()  # inside org_scope: another org's app is missing
     if app is None:
         raise Http404("No such app")
