@@ -342,11 +342,6 @@ def update_app(org: Organization, app_id: Id, name: str, apdex_t: float | str) -
     return app
 
 
-def rename_app(org: Organization, app_id: Id, name: str) -> App:
-    app = App.objects.for_org(org).get(pk=app_id)
-    return update_app(org, app_id, name, app.apdex_t)
-
-
 @transaction.atomic
 def delete_app(org: Organization, app_id: Id) -> App:
     app = App.objects.for_org(org).get(pk=app_id)

@@ -30,7 +30,7 @@ from apm.queries.capacity import cpu_per_tps, peak_and_concurrency, throughput_h
 from apm.queries.errors import affected_transactions, error_counts, error_group, error_groups
 from apm.queries.event_samples import events
 from apm.queries.per_minute import Bucket, app_buckets, instance_minutes, transaction_buckets
-from apm.queries.processes import instance_stats, instances, instances_overview
+from apm.queries.processes import instances, instances_overview
 from apm.queries.rankings import SORTS, transactions
 from apm.queries.series import timeseries, transaction_detail, window_stats
 from apm.queries.sketchcache import CLOSED_AFTER, warm_app_quantiles
@@ -54,7 +54,6 @@ __all__ = [
     "events",
     "has_data",
     "instance_minutes",
-    "instance_stats",
     "instances",
     "instances_overview",
     "peak_and_concurrency",

@@ -107,23 +107,6 @@ def instances(org: OrgRef, app: AppRef, since: Instant, until: Instant) -> dict[
     return {"instances": out}
 
 
-def instance_stats(org: OrgRef, app: AppRef, since: Instant, until: Instant) -> dict[str, Any]:
-    """For instance alerts: the busiest process's average CPU and memory over the range."""
-    since, until = to_unix(since), to_unix(until)
-    found = rows(
-        "SELECT avg(cpu_percent), avg(memory_bytes) FROM apm_instanceminute WHERE organization_id = %s "
-        "AND app_id = %s AND time >= %s AND time < %s GROUP BY host, pid",
-        [org_id(org), app_id(app), to_dt(int(since // 60) * 60), to_dt(until)],
-    )
-    if not found:
-        return {"cpu_percent": None, "memory_bytes": None, "instances": 0}
-    return {
-        "cpu_percent": max(float(r[0]) for r in found),
-        "memory_bytes": max(float(r[1]) for r in found),
-        "instances": len(found),
-    }
-
-
 def instances_overview(
     org: OrgRef, app: AppRef, since: datetime, until: datetime, step: int
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, int], dict[int, Any]]]:
