@@ -11,7 +11,10 @@ A leaf: this module imports nothing else of the agent, so every module can use i
 globals, which it reads without attribute lookups.
 """
 
+from __future__ import annotations
+
 from contextvars import ContextVar
+from typing import Any, Callable
 
 _current = ContextVar("pulse_transaction", default=None)
 # The transaction of the running request or task, or None; ``set_current`` returns
@@ -21,11 +24,11 @@ set_current = _current.set
 reset_current = _current.reset
 
 
-def _ignore():
+def _ignore() -> None:
     pass
 
 
-def _no_room():
+def _no_room() -> bool:
     return False
 
 
@@ -33,18 +36,28 @@ def _no_room():
 # append at which ``_wake`` wakes the harvest thread (-1: never); the duration above
 # which a transaction is a slow-trace candidate; the names that already have a sample
 # trace candidate in this harvest.
-_buffer = None
+_buffer: list[tuple] | None = None
 _capacity = 0
 _wake_at = -1
 _wake = _ignore
 _on_full = _ignore
 _slow = float("inf")
-_claims = set()
+_claims: set[str] = set()
 _error_room = _no_room
-_framework = None
+_framework: str | None = None
 
 
-def configure(*, buffer, capacity, slow, claims, on_full, wake=None, wake_at=-1, error_room=None):
+def configure(
+    *,
+    buffer: list[tuple] | None,
+    capacity: int,
+    slow: float,
+    claims: set[str],
+    on_full: Callable[[], None],
+    wake: Callable[[], None] | None = None,
+    wake_at: int = -1,
+    error_room: Callable[[], bool] | None = None,
+) -> None:
     """Hand finished transactions to ``buffer`` (at most ``capacity``; ``on_full()`` counts
     each one dropped beyond). ``wake()`` is called by the request whose append makes the
     buffer ``wake_at + 1`` long; ``error_room()`` says whether one more error event fits."""
@@ -59,18 +72,18 @@ def configure(*, buffer, capacity, slow, claims, on_full, wake=None, wake_at=-1,
     _buffer = buffer  # last: a request that sees the buffer sees the rest too
 
 
-def set_slow(seconds):
+def set_slow(seconds: float) -> None:
     """Transactions longer than ``seconds`` are kept as slow-trace candidates."""
     global _slow
     _slow = seconds
 
 
-def reset():
+def reset() -> None:
     """Stop handing transactions off (the agent stopped, or a test is done with it)."""
     configure(buffer=None, capacity=0, slow=float("inf"), claims=set(), on_full=_ignore)
 
 
-def hand_off(txn, d):
+def hand_off(txn: Any, d: float) -> None:
     """Append a finished transaction to the buffer as one flat tuple (no lock:
     ``list.append`` is atomic); ``d`` is its duration.
 
@@ -101,17 +114,17 @@ def hand_off(txn, d):
         _on_full()
 
 
-def error_room():
+def error_room() -> bool:
     """True when one more error event fits in this harvest (the agent counts the rest)."""
     return _error_room()
 
 
-def set_framework(name, version):
+def set_framework(name: str, version: str | None) -> None:
     """Note the web or task framework the app runs on; the first one noted wins."""
     global _framework
     if _framework is None:
         _framework = ("%s %s" % (name, version or "")).strip()[:128]
 
 
-def framework():
+def framework() -> str | None:
     return _framework
