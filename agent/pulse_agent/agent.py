@@ -13,9 +13,9 @@ import threading
 import time
 import uuid
 
-from pulse_agent import __version__, config, transaction, transport
+from pulse_agent import __version__, config, importhook, log, state, transport
 from pulse_agent.aggregator import Aggregator
-from pulse_agent.log import log_once, logger
+from pulse_agent.log import internal_error, log_once, logger
 
 INSTANCE_EVERY = 30.0  # seconds between instance-only payloads when idle
 MAX_SENDS_PER_CYCLE = 50
@@ -40,8 +40,6 @@ class Agent:
     def __init__(self, settings):
         self.settings = settings
         self.aggregator = Aggregator(settings)
-        self.framework = None
-        self.internal_errors = 0
         self._reset_process_state()
 
     def _reset_process_state(self):
@@ -69,13 +67,9 @@ class Agent:
 
     # -- request side ----------------------------------------------------------
 
-    def record(self, txn):
-        try:
-            transaction.finish(txn, txn.duration)
-        except Exception:
-            from pulse_agent.log import internal_error
-
-            internal_error("record")
+    def attach(self):
+        """Point the request-side hot path (``state``) at this agent."""
+        self.aggregator.attach(self.wake_harvest, self.error_room)
 
     def error_room(self):
         if self.aggregator.error_room():
@@ -126,8 +120,6 @@ class Agent:
                     next_harvest = max(next_harvest + interval, now)
                     self.harvest_once()
             except Exception:
-                from pulse_agent.log import internal_error
-
                 internal_error("harvest")
 
     def _send_loop(self):
@@ -141,8 +133,6 @@ class Agent:
             try:
                 self.send_pending()
             except Exception:
-                from pulse_agent.log import internal_error
-
                 internal_error("send")
 
     def harvest_once(self):
@@ -197,7 +187,7 @@ class Agent:
             "agent_version": __version__,
             "language": "python",
             "runtime_version": platform.python_version(),
-            "framework": self.framework,
+            "framework": state.framework(),
             "period": round(period, 3),
             "dropped": dropped,
         }
@@ -322,20 +312,19 @@ class Agent:
             return
         try:
             payload = self.build_payload()
+            state.reset()  # nothing folds what finishes from now on
             if payload is not None:
                 self.enqueue(Pending(payload))
             if self.send_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 self.send_lock.release()
                 self.send_pending(deadline)
         except Exception:
-            from pulse_agent.log import internal_error
-
             internal_error("shutdown")
 
     def after_fork_in_child(self):
         self.aggregator.reset_after_fork()
         self._reset_process_state()
-        self.aggregator.attach(self.wake_harvest)
+        self.attach()
         self.start()
 
 
@@ -384,29 +373,6 @@ def get_agent():
     return _agent
 
 
-def record(txn):
-    a = _agent
-    if a is not None:
-        a.record(txn)
-
-
-def error_room():
-    a = _agent
-    return a is not None and a.error_room()
-
-
-def stats_internal_error():
-    a = _agent
-    if a is not None:
-        a.internal_errors += 1
-
-
-def set_framework(name, version):
-    a = _agent
-    if a is not None and a.framework is None:
-        a.framework = ("%s %s" % (name, version or "")).strip()[:128]
-
-
 def init(**overrides):
     """Start the agent once per process; later calls return the running agent."""
     global _agent
@@ -415,8 +381,6 @@ def init(**overrides):
             if _agent is not None:
                 return _agent
             settings = config.load(overrides)
-            from pulse_agent import log
-
             log.configure(settings.log_level)
             for problem in settings.problems:
                 logger.warning("configuration: %s", problem)
@@ -425,14 +389,11 @@ def init(**overrides):
                 return None
             agent = Agent(settings)
             _agent = agent
-            agent.aggregator.attach(agent.wake_harvest)
-            transaction._error_room = agent.error_room
+            agent.attach()
             agent.start()
             if hasattr(os, "register_at_fork"):
                 os.register_at_fork(after_in_child=_after_fork_in_child)
             atexit.register(_atexit)
-            from pulse_agent import importhook
-
             importhook.install(settings.disabled_set)
             logger.info(
                 "started for app %r, reporting to %s every %ss",

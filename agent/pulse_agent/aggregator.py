@@ -1,7 +1,7 @@
 """Aggregation of finished transactions into one harvest's worth of data.
 
 Request threads only append one flat tuple per finished transaction to a bounded list
-(``transaction.finish``: no lock, no per-name work). The harvest thread drains that
+(``state.hand_off``: no lock, no per-name work). The harvest thread drains that
 list when it reaches ``FOLD_AT`` and at every harvest, and folds the batch into
 per-name, per-minute metrics with mostly C-level operations (sort, sum, bisect,
 ``DDSketch.add_sorted``), decides traces
@@ -18,14 +18,14 @@ from bisect import bisect_right
 from itertools import groupby
 from operator import itemgetter
 
-from pulse_agent import transaction
+from pulse_agent import state
 from pulse_agent.log import internal_error
 from pulse_agent.obfuscate import obfuscate_sql, sql_summary
 from pulse_agent.sketch import DDSketch
 from pulse_agent.transaction import DATABASE, EXTERNAL, TEMPLATE, new_span_id, new_trace_id
 
 OTHER_NAME = "Other"
-# Layout of the tuple ``transaction.finish`` appends for each finished transaction.
+# Layout of the tuple ``state.hand_off`` appends for each finished transaction.
 RECORD = ("name", "type", "t0", "duration", "status", "error", "database", "external",
           "template", "trace_id", "txn")
 # The harvest thread folds the buffer at every harvest and, in between, as soon as
@@ -90,10 +90,10 @@ class Harvest:
     __slots__ = (
         "apdex_t", "metrics", "names", "events", "events_seen", "next_event", "w",
         "slow", "samples", "errors", "dropped_traces", "settings", "sample_minutes",
-        "sampled_names", "max_events", "errors_reserved", "offset",
+        "sampled_names", "max_events", "errors_reserved", "offset", "claims",
     )
 
-    def __init__(self, settings, apdex_t, sample_minutes):
+    def __init__(self, settings, apdex_t, sample_minutes, claims):
         self.settings = settings
         self.apdex_t = apdex_t
         self.metrics = {}  # minute -> {name: Metric}
@@ -108,6 +108,7 @@ class Harvest:
         self.dropped_traces = 0
         self.sample_minutes = sample_minutes  # {minute: names sampled}, shared across harvests
         self.sampled_names = set()  # names not to sample again in this harvest
+        self.claims = claims  # names with a sample candidate in the buffer (see state.hand_off)
         self.max_events = settings.max_events
         self.errors_reserved = 0  # error events handed out (request threads), see error_room
         self.offset = time.time() - time.perf_counter()  # perf_counter -> wall clock
@@ -236,7 +237,7 @@ class Harvest:
     def _keep_sample(self, txn, minute):
         name = txn.name
         if not txn.spans:
-            transaction._claims.discard(name)  # let a later one of this name try
+            self.claims.discard(name)  # let a later one of this name try
             return False
         taken = self.sample_minutes.get(minute)
         if taken is None:
@@ -406,30 +407,39 @@ def trace_dict(txn, settings):
 class Aggregator:
     """Owns the buffer request threads append to and the current Harvest."""
 
-    def __init__(self, settings):
+    def __init__(self, settings, capacity=MAX_BUFFERED):
         self.settings = settings
         self.apdex_t = settings.apdex_t
         self.lock = threading.Lock()  # fold vs swap: harvest thread and shutdown
         self.drop_lock = threading.Lock()
         self.buffer = []
+        self.capacity = capacity
         self.dropped = 0  # transactions dropped because the buffer was full
+        self.claims = set()
         self.sample_minutes = {}
-        self.current = Harvest(settings, self.apdex_t, self.sample_minutes)
+        self.current = self._new_harvest()
 
-    def attach(self, wake=None):
-        """Point the request-side hot path (module globals of ``transaction``) here;
-        ``wake()`` is called when the buffer reaches FOLD_AT transactions."""
-        transaction._capacity = MAX_BUFFERED
-        transaction._on_full = self.count_full
-        if wake is not None:
-            transaction._wake = wake
-            transaction._wake_at = FOLD_AT - 1  # length before the append
-        transaction._slow = 4.0 * self.apdex_t
-        transaction._buffer = self.buffer
+    def _new_harvest(self):
+        return Harvest(self.settings, self.apdex_t, self.sample_minutes, self.claims)
+
+    def attach(self, wake=None, error_room=None):
+        """Point the request-side hot path (``state``) here; ``wake()`` is called when
+        the buffer reaches FOLD_AT transactions, ``error_room()`` when a request has an
+        error event to keep."""
+        state.configure(
+            buffer=self.buffer,
+            capacity=self.capacity,
+            slow=4.0 * self.apdex_t,
+            claims=self.claims,
+            on_full=self.count_full,
+            wake=wake,
+            wake_at=FOLD_AT - 1,  # length before the append
+            error_room=error_room,
+        )
 
     def set_apdex_t(self, t):
         self.apdex_t = t
-        transaction._slow = 4.0 * t
+        state.set_slow(4.0 * t)
 
     def count_full(self):
         with self.drop_lock:
@@ -471,8 +481,8 @@ class Aggregator:
         with self.lock:
             self._fold_locked()
             h = self.current
-            self.current = Harvest(self.settings, self.apdex_t, self.sample_minutes)
-            transaction._claims.clear()
+            self.current = self._new_harvest()
+            self.claims.clear()
         return h
 
     def reset_after_fork(self):
@@ -481,5 +491,5 @@ class Aggregator:
         del self.buffer[:]  # the parent's transactions are the parent's to report
         self.dropped = 0
         self.sample_minutes = {}
-        self.current = Harvest(self.settings, self.apdex_t, self.sample_minutes)
-        transaction._claims.clear()
+        self.claims.clear()
+        self.current = self._new_harvest()

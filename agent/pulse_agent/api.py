@@ -4,12 +4,8 @@ import functools
 import inspect
 
 from pulse_agent.log import internal_error
-from pulse_agent.transaction import (
-    PRIORITY_USER,
-    current,
-    end_transaction,
-    start_transaction,
-)
+from pulse_agent.state import current
+from pulse_agent.transaction import PRIORITY_USER, end_transaction, start_transaction
 
 
 class background_task:

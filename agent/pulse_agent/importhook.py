@@ -12,6 +12,7 @@ import importlib.util
 import sys
 import threading
 
+from pulse_agent.instrumentation import REGISTRY, apply
 from pulse_agent.log import log_once
 
 _installed = False
@@ -22,8 +23,6 @@ _disabled = set()
 
 
 def run_hooks(trigger):
-    from pulse_agent.instrumentation import apply
-
     for name in _watch.get(trigger, ()):
         key = (name, trigger)
         if key in _done:
@@ -82,8 +81,6 @@ _finder = PostImportFinder()
 def install(disabled=()):
     """Install the finder and instrument what is already imported (idempotent)."""
     global _installed
-    from pulse_agent.instrumentation import REGISTRY
-
     with _lock:
         _disabled.update(disabled)
         for name, triggers in REGISTRY.items():

@@ -35,11 +35,5 @@ def log_once(key, msg, *args, level=logging.WARNING, exc_info=False):
 
 
 def internal_error(where):
-    """Call from an ``except`` block in agent code: count and log the agent's own failure."""
-    from pulse_agent import agent
-
-    try:
-        agent.stats_internal_error()
-    except Exception:
-        pass
+    """Call from an ``except`` block in agent code: log the agent's own failure."""
     log_once("internal:" + where, "internal error in %s (the app is unaffected)", where, exc_info=True)

@@ -1,23 +1,22 @@
 """The per-request object and the hot path that hooks use.
 
-Design for overhead: one ``Transaction`` (with ``__slots__``) per request, stored in a
-ContextVar; spans are flat tuples of raw ``perf_counter`` readings; exclusive time per
-segment is kept with a single running accumulator (``acc``) that each hook saves and
-restores on the Python stack, so nesting (a query inside a template) is counted once,
-in the innermost segment. A finished transaction becomes one flat tuple appended to a
-bounded list (no lock: ``list.append`` is atomic); the harvest thread folds those
-into metrics. Span trees are built only for the few transactions kept as traces.
+Design for overhead: one ``Transaction`` (with ``__slots__``) per request, the
+current one held in ``state``; spans are flat tuples of raw ``perf_counter``
+readings; exclusive time per segment is kept with a single running accumulator
+(``acc``) that each hook saves and restores on the Python stack, so nesting (a query
+inside a template) is counted once, in the innermost segment. A finished transaction
+becomes one flat tuple appended to a bounded list (``state.hand_off``); the harvest
+thread folds those into metrics. Span trees are built only for the few transactions
+kept as traces.
 """
 
 import random
 import time
 import traceback
-from contextvars import ContextVar
 
 from pulse_agent.log import internal_error
+from pulse_agent.state import error_room, hand_off, reset_current, set_current
 
-_current = ContextVar("pulse_transaction", default=None)
-current = _current.get
 perf_counter = time.perf_counter
 _time = time.time
 _getrandbits = random.getrandbits
@@ -36,32 +35,6 @@ PRIORITY_USER = 3
 MAX_SPANS = 500
 MAX_STACK = 100
 MAX_MESSAGE = 2048
-
-# Set by the agent when it starts (see ``Aggregator.attach``): the list finished
-# transactions are appended to and its bound, the duration above which a transaction
-# is a slow-trace candidate (4 x Apdex T), and the names that already have a sample
-# trace candidate in this harvest. None/0 while the agent is not running.
-_buffer = None
-_capacity = 0
-_wake_at = -1
-_slow = float("inf")
-_claims = set()
-
-
-def _on_full():
-    """Called when the buffer is full (the harvest thread fell behind)."""
-
-
-def _wake():
-    """Called when the buffer reaches ``_wake_at``: the harvest thread folds it early."""
-
-
-def error_room():
-    return _error_room()
-
-
-def _error_room():
-    return False
 
 
 def new_trace_id():
@@ -256,7 +229,7 @@ def error_event(exc, tb, txn):
 
 def start_transaction(name, type_="web", priority=PRIORITY_URL):
     txn = Transaction(name, type_, priority)
-    txn.token = _current.set(txn)
+    txn.token = set_current(txn)
     return txn
 
 
@@ -267,40 +240,10 @@ def end_transaction(txn, exc=None):
     if token is not None:
         txn.token = None
         try:
-            _current.reset(token)
+            reset_current(token)
         except ValueError:  # ended in another context (e.g. a different task)
-            _current.set(None)
+            set_current(None)
     if exc is not None:
         txn.record_exception(exc)
     if not txn.ignore:
-        finish(txn, d)
-
-
-def finish(txn, d):
-    """Append the finished transaction to the buffer as one flat tuple (no lock).
-
-    The transaction object itself rides along only when it may become a trace (slow,
-    or the first of its name since the harvest thread last looked) or carries an error
-    event; everything else is freed right away. The harvest thread folds the tuples
-    (``aggregator.Harvest.fold``). Layout: see ``aggregator.RECORD``.
-    """
-    buf = _buffer
-    if buf is None:
-        return
-    if d > _slow or txn.error_event is not None:
-        keep = txn
-    else:
-        name = txn.name
-        if name in _claims:
-            keep = None
-        else:
-            _claims.add(name)
-            keep = txn
-    n = len(buf)
-    if n < _capacity:
-        buf.append((txn.name, txn.type, txn.t0, d, txn.status, txn.error,
-                    txn.t_db, txn.t_ext, txn.t_tmpl, txn.trace_id, keep))
-        if n == _wake_at:
-            _wake()
-    else:
-        _on_full()
+        hand_off(txn, d)

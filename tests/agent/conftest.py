@@ -1,16 +1,15 @@
 """Agent tests: make ``pulse_agent`` importable even when the agent isn't installed."""
 
+import json
 import os
+import subprocess
 import sys
+
+import pytest
 
 AGENT_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "agent"))
 if AGENT_DIR not in sys.path:
     sys.path.insert(0, AGENT_DIR)
-
-import json
-import subprocess
-
-import pytest
 
 APPS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -5,20 +5,27 @@ import random
 
 import pytest
 
-from pulse_agent import config, transaction
+from pulse_agent import config, state, transaction
 from pulse_agent.aggregator import FOLD_AT, OTHER_NAME, Aggregator
 from pulse_agent.sketch import DDSketch
 
 
 @pytest.fixture
-def agg():
-    a = Aggregator(config.load(environ={"PULSE_APDEX_T": "0.1", "PULSE_MAX_EVENTS": "50"}))
-    a.attach()
-    yield a
-    transaction._buffer = None
-    transaction._capacity = 0
-    transaction._wake_at = -1
-    transaction._claims.clear()
+def attach():
+    """Attach an Aggregator to the request-side hot path, for one test."""
+
+    def attach(**kwargs):
+        a = Aggregator(config.load(environ={"PULSE_APDEX_T": "0.1", "PULSE_MAX_EVENTS": "50"}), **kwargs)
+        a.attach()
+        return a
+
+    yield attach
+    state.reset()
+
+
+@pytest.fixture
+def agg(attach):
+    return attach()
 
 
 def run(name, duration, status=200, db=0.0, error=False):
@@ -28,7 +35,7 @@ def run(name, duration, status=200, db=0.0, error=False):
     txn.error = error
     txn.spans.append((transaction.FUNCTION, "view", txn.t0, txn.t0 + duration, None, None))
     txn.duration = duration
-    transaction.finish(txn, duration)
+    state.hand_off(txn, duration)
     return txn
 
 
@@ -108,8 +115,8 @@ def test_slow_transactions_become_traces_and_their_events_name_them(agg):
     assert event["has_trace"] and event["trace_id"] == slow.trace_id
 
 
-def test_a_full_buffer_drops_and_counts(agg):
-    transaction._capacity = 10
+def test_a_full_buffer_drops_and_counts(attach):
+    agg = attach(capacity=10)
     for _ in range(25):
         run("a", 0.01)
     assert len(agg.buffer) == 10
@@ -117,6 +124,14 @@ def test_a_full_buffer_drops_and_counts(agg):
     h = agg.swap()
     [by_name] = h.metrics.values()
     assert by_name["a"].count == 10
+
+
+def test_nothing_is_buffered_once_the_hot_path_is_reset(agg):
+    run("a", 0.01)
+    state.reset()
+    run("a", 0.01)
+    assert len(agg.buffer) == 1
+    assert agg.take_dropped() == 0
 
 
 def test_the_request_that_fills_a_fold_batch_wakes_the_harvest_thread(agg):

@@ -66,6 +66,12 @@ def test_disabled_by_env_var_installs_nothing(sink):
     assert proc.stderr == ""
 
 
+def test_the_hot_path_state_and_the_logger_import_nothing_else_of_the_agent(sink):
+    proc = py("import sys, pulse_agent.state, pulse_agent.log\n"
+              "print(sorted(m for m in sys.modules if m.startswith('pulse_agent')))\n", sink.url)
+    assert proc.stdout.strip() == "['pulse_agent', 'pulse_agent.log', 'pulse_agent.state']"
+
+
 def test_run_bootstraps_the_child_and_keeps_its_own_sitecustomize(sink, tmp_path):
     (tmp_path / "sitecustomize.py").write_text("import os\nos.environ['USER_SITECUSTOMIZE'] = 'ran'\n")
     script = tmp_path / "app.py"

@@ -9,6 +9,7 @@ imports that trigger it.
 import importlib
 
 from pulse_agent.log import log_once, logger
+from pulse_agent.state import set_framework
 
 REGISTRY = {
     "django": ("django.core.handlers.wsgi", "django.core.handlers.asgi"),
@@ -91,8 +92,6 @@ def apply(name, trigger=None):
             mod.instrument()
         applied[name] = version
         if getattr(mod, "FRAMEWORK", False):
-            from pulse_agent.agent import set_framework
-
             set_framework(mod.LIBRARY, version)
         logger.debug("instrumented %s %s", name, version)
         return True

@@ -1,12 +1,15 @@
 """Shared DB-API hook bodies: a database span per execute, once per statement."""
 
+import sys
+
 from pulse_agent.log import internal_error
-from pulse_agent.transaction import DATABASE, _current, perf_counter
+from pulse_agent.state import current
+from pulse_agent.transaction import DATABASE, perf_counter
 
 
 def traced(original, system):
     def execute(self, sql, *args, **kwargs):
-        txn = _current.get()
+        txn = current()
         if txn is None or txn.in_leaf:
             return original(self, sql, *args, **kwargs)
         try:
@@ -30,7 +33,7 @@ def traced(original, system):
 
 def traced_async(original, system):
     async def execute(self, sql, *args, **kwargs):
-        txn = _current.get()
+        txn = current()
         if txn is None:
             return await original(self, sql, *args, **kwargs)
         try:
@@ -52,8 +55,6 @@ def traced_async(original, system):
 
 def called_from_django(depth=2):
     """True when the caller is Django's DB backend (the ORM hook already times it)."""
-    import sys
-
     try:
         f = sys._getframe(depth)
         for _ in range(4):

@@ -6,7 +6,8 @@ is called at the end of the request, once routing has filled the scope.
 
 from pulse_agent.log import internal_error
 from pulse_agent.naming import url_name
-from pulse_agent.transaction import PRIORITY_FRAMEWORK, current, end_transaction, start_transaction
+from pulse_agent.state import current
+from pulse_agent.transaction import PRIORITY_FRAMEWORK, end_transaction, start_transaction
 
 LIBRARY = None
 SUPPORTED = (None, None)

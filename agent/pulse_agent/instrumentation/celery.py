@@ -2,7 +2,8 @@
 failures are recorded; ``traceparent`` travels in the task headers."""
 
 from pulse_agent.log import internal_error
-from pulse_agent.transaction import _current, end_transaction, new_span_id, start_transaction
+from pulse_agent.state import current
+from pulse_agent.transaction import end_transaction, new_span_id, start_transaction
 
 LIBRARY = "celery"
 SUPPORTED = ("5.0", "6.0")
@@ -14,7 +15,7 @@ _connected = False
 
 def _prerun(sender=None, task_id=None, task=None, **_kw):
     try:
-        if _current.get() is not None and task_id not in _running:
+        if current() is not None and task_id not in _running:
             return  # eager task inside a request: part of that transaction
         txn = start_transaction(getattr(task, "name", None) or "celery.task", "background")
         req = getattr(task, "request", None)
@@ -53,7 +54,7 @@ def _postrun(sender=None, task_id=None, state=None, **_kw):
 
 def _before_publish(headers=None, **_kw):
     try:
-        txn = _current.get()
+        txn = current()
         if txn is not None and isinstance(headers, dict):
             headers.update(txn.outgoing_headers(new_span_id()))
     except Exception:

@@ -6,18 +6,12 @@ Templates and the ORM have their own modules (django_templates, django_orm).
 """
 
 from pulse_agent.instrumentation import unwrap_method, wrap_method
+from pulse_agent.instrumentation.asgi import run_asgi
 from pulse_agent.instrumentation.wsgi import finish as finish_wsgi
 from pulse_agent.log import internal_error
 from pulse_agent.naming import callable_name
-from pulse_agent.transaction import (
-    FUNCTION,
-    PRIORITY_FRAMEWORK,
-    PRIORITY_URL,
-    Transaction,
-    _current,
-    finish,
-    perf_counter,
-)
+from pulse_agent.state import current, hand_off, reset_current, set_current
+from pulse_agent.transaction import FUNCTION, PRIORITY_FRAMEWORK, PRIORITY_URL, Transaction, perf_counter
 
 LIBRARY = "django"
 SUPPORTED = ("3.2", "6.1")
@@ -28,9 +22,9 @@ _UNRESOLVED = "(no route)"
 
 def _wsgi_call(original):
     # Module globals bound as closure locals: this runs once per request.
-    get_txn = _current.get
-    set_txn = _current.set
-    reset_txn = _current.reset
+    get_txn = current
+    set_txn = set_current
+    reset_txn = reset_current
     clock = perf_counter
     url = PRIORITY_URL
 
@@ -61,7 +55,7 @@ def _wsgi_call(original):
             txn.token = None
             reset_txn(token)
             if not txn.ignore:
-                finish(txn, d)
+                hand_off(txn, d)
         except Exception:
             internal_error("django.end")
         return response
@@ -77,7 +71,7 @@ def _name_unresolved(txn, environ):
 def _resolve_request(original):
     def resolve_request(self, request):
         match = original(self, request)
-        txn = _current.get()
+        txn = current()
         if txn is not None:
             try:
                 name = getattr(match, "_func_path", None) or callable_name(match.func)
@@ -95,7 +89,7 @@ def _response_for_exception(original):
     def response_for_exception(request, exc):
         response = original(request, exc)
         try:
-            txn = _current.get()
+            txn = current()
             if txn is not None and getattr(response, "status_code", 500) >= 500:
                 txn.record_exception(exc)
         except Exception:
@@ -112,7 +106,7 @@ def _timed(handler, name):
     if iscoroutinefunction(handler):
 
         async def inner_async(request):
-            txn = _current.get()
+            txn = current()
             if txn is None:
                 return await handler(request)
             t0 = perf_counter()
@@ -129,7 +123,7 @@ def _timed(handler, name):
     # Module globals bound as locals of the closure: this runs once per middleware
     # per request. No span bound check: a request has as many of these as the
     # project has middleware.
-    get_txn = _current.get
+    get_txn = current
     clock = perf_counter
     function = FUNCTION
 
@@ -185,8 +179,6 @@ def instrument_trigger(trigger):
 
 
 def _asgi_call(original):
-    from pulse_agent.instrumentation.asgi import run_asgi
-
     async def __call__(self, scope, receive, send):
         await run_asgi(lambda s, r, se: original(self, s, r, se), scope, receive, send)
 

@@ -7,7 +7,8 @@ the way, so each query is counted once. The wrappers keep Django's exact signatu
 
 from pulse_agent.instrumentation import unwrap_method, wrap_method
 from pulse_agent.log import internal_error
-from pulse_agent.transaction import DATABASE, MAX_SPANS, _current, perf_counter
+from pulse_agent.state import current
+from pulse_agent.transaction import DATABASE, MAX_SPANS, perf_counter
 
 LIBRARY = "django"
 SUPPORTED = ("3.2", "6.1")
@@ -15,7 +16,7 @@ SUPPORTED = ("3.2", "6.1")
 
 def _execute(original):
     def execute(self, sql, params=None):
-        txn = _current.get()
+        txn = current()
         if txn is None or txn.in_leaf:
             return original(self, sql, params)
         try:
@@ -51,7 +52,7 @@ def _execute(original):
 
 def _executemany(original):
     def executemany(self, sql, param_list):
-        txn = _current.get()
+        txn = current()
         if txn is None or txn.in_leaf:
             return original(self, sql, param_list)
         try:

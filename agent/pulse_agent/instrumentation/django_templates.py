@@ -2,14 +2,15 @@
 
 from pulse_agent.log import internal_error
 from pulse_agent.instrumentation import unwrap_method, wrap_method
-from pulse_agent.transaction import MAX_SPANS, TEMPLATE, _current, perf_counter
+from pulse_agent.state import current
+from pulse_agent.transaction import MAX_SPANS, TEMPLATE, perf_counter
 
 LIBRARY = "django"
 SUPPORTED = ("3.2", "6.1")
 
 
 def _render(original):
-    get_txn = _current.get
+    get_txn = current
     clock = perf_counter
     template = TEMPLATE
 

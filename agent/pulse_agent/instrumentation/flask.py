@@ -6,7 +6,8 @@ from pulse_agent.instrumentation import unwrap_method, wrap_method
 from pulse_agent.instrumentation.wsgi import run_wsgi
 from pulse_agent.log import internal_error
 from pulse_agent.naming import callable_name
-from pulse_agent.transaction import PRIORITY_FRAMEWORK, _current, perf_counter
+from pulse_agent.state import current
+from pulse_agent.transaction import PRIORITY_FRAMEWORK, perf_counter
 
 LIBRARY = "flask"
 SUPPORTED = ("2.0", "4.0")
@@ -22,7 +23,7 @@ def _wsgi_app(original):
 
 def _dispatch_request(original):
     def dispatch_request(self, *args, **kwargs):
-        txn = _current.get()
+        txn = current()
         if txn is None:
             return original(self, *args, **kwargs)
         try:
@@ -51,7 +52,7 @@ def _dispatch_request(original):
 def _handle_exception(original):
     def handle_exception(self, e, *args, **kwargs):
         try:
-            txn = _current.get()
+            txn = current()
             if txn is not None:
                 txn.record_exception(e)
         except Exception:

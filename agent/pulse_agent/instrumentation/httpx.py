@@ -3,7 +3,8 @@ with ``traceparent``/``tracestate`` injected."""
 
 from pulse_agent.instrumentation import _http, unwrap_method, wrap_method
 from pulse_agent.log import internal_error
-from pulse_agent.transaction import EXTERNAL, _current, perf_counter
+from pulse_agent.state import current
+from pulse_agent.transaction import EXTERNAL, perf_counter
 
 LIBRARY = "httpx"
 SUPPORTED = ("0.23", "1.0")
@@ -19,7 +20,7 @@ def _begin(txn, request):
 
 def _send(original):
     def send(self, request, *args, **kwargs):
-        txn = _current.get()
+        txn = current()
         if txn is None or txn.in_leaf:
             return original(self, request, *args, **kwargs)
         span_id, url = _begin(txn, request)
@@ -48,7 +49,7 @@ def _send(original):
 
 def _send_async(original):
     async def send(self, request, *args, **kwargs):
-        txn = _current.get()
+        txn = current()
         if txn is None:
             return await original(self, request, *args, **kwargs)
         span_id, url = _begin(txn, request)

@@ -2,7 +2,8 @@
 
 from pulse_agent.log import internal_error
 from pulse_agent.instrumentation import unwrap_method, wrap_method
-from pulse_agent.transaction import TEMPLATE, _current, perf_counter
+from pulse_agent.state import current
+from pulse_agent.transaction import TEMPLATE, perf_counter
 
 LIBRARY = "jinja2"
 SUPPORTED = ("2.11", "4.0")
@@ -10,7 +11,7 @@ SUPPORTED = ("2.11", "4.0")
 
 def _render(original):
     def render(self, *args, **kwargs):
-        txn = _current.get()
+        txn = current()
         if txn is None:
             return original(self, *args, **kwargs)
         try:
@@ -33,7 +34,7 @@ def _render(original):
 
 def _render_async(original):
     async def render_async(self, *args, **kwargs):
-        txn = _current.get()
+        txn = current()
         if txn is None:
             return await original(self, *args, **kwargs)
         try:

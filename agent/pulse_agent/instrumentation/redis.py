@@ -3,7 +3,8 @@ arguments never recorded) and one per pipeline execution."""
 
 from pulse_agent.log import internal_error
 from pulse_agent.instrumentation import unwrap_method, wrap_method
-from pulse_agent.transaction import DATABASE, _current, perf_counter
+from pulse_agent.state import current
+from pulse_agent.transaction import DATABASE, perf_counter
 
 LIBRARY = "redis"
 SUPPORTED = ("4.0", "8.0")
@@ -12,7 +13,7 @@ _ATTRS = {"db.system": "redis"}
 
 def _command(original):
     def execute_command(self, *args, **options):
-        txn = _current.get()
+        txn = current()
         if txn is None or txn.in_leaf:
             return original(self, *args, **options)
         try:
@@ -37,7 +38,7 @@ def _command(original):
 
 def _command_async(original):
     async def execute_command(self, *args, **options):
-        txn = _current.get()
+        txn = current()
         if txn is None:
             return await original(self, *args, **options)
         try:
@@ -62,7 +63,7 @@ def _pipeline(original, is_async):
     if is_async:
 
         async def execute(self, *args, **kwargs):
-            txn = _current.get()
+            txn = current()
             if txn is None:
                 return await original(self, *args, **kwargs)
             try:
@@ -82,7 +83,7 @@ def _pipeline(original, is_async):
         return execute
 
     def execute(self, *args, **kwargs):
-        txn = _current.get()
+        txn = current()
         if txn is None or txn.in_leaf:
             return original(self, *args, **kwargs)
         try:

@@ -3,7 +3,8 @@ string, status) with ``traceparent``/``tracestate`` injected."""
 
 from pulse_agent.instrumentation import _http, unwrap_method, wrap_method
 from pulse_agent.log import internal_error
-from pulse_agent.transaction import EXTERNAL, _current, perf_counter
+from pulse_agent.state import current
+from pulse_agent.transaction import EXTERNAL, perf_counter
 
 LIBRARY = "requests"
 SUPPORTED = ("2.20", "3.0")
@@ -11,7 +12,7 @@ SUPPORTED = ("2.20", "3.0")
 
 def _send(original):
     def send(self, request, **kwargs):
-        txn = _current.get()
+        txn = current()
         if txn is None or txn.in_leaf:
             return original(self, request, **kwargs)
         span_id = None

@@ -1,9 +1,12 @@
 """Starlette and FastAPI (which builds on it): one web transaction per HTTP request,
 named ``METHOD /route/{param}`` after the matched route, else after the endpoint."""
 
+import sys
+
 from pulse_agent.instrumentation import unwrap_method, wrap_method
 from pulse_agent.instrumentation.asgi import run_asgi
 from pulse_agent.naming import callable_name
+from pulse_agent.state import set_framework
 
 LIBRARY = "starlette"
 SUPPORTED = ("0.20", "2.0")
@@ -39,12 +42,8 @@ def instrument():
 
     wrap_method(applications.Starlette, "__call__", _call)
     try:
-        import sys
-
         fastapi = sys.modules.get("fastapi")
         if fastapi is not None:
-            from pulse_agent.agent import set_framework
-
             set_framework("fastapi", getattr(fastapi, "__version__", None))
     except Exception:
         pass

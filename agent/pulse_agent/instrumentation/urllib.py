@@ -3,7 +3,8 @@ span with ``traceparent``/``tracestate`` injected."""
 
 from pulse_agent.instrumentation import _http, unwrap_method, wrap_method
 from pulse_agent.log import internal_error
-from pulse_agent.transaction import EXTERNAL, _current, perf_counter
+from pulse_agent.state import current
+from pulse_agent.transaction import EXTERNAL, perf_counter
 
 LIBRARY = None  # standard library
 SUPPORTED = (None, None)
@@ -11,7 +12,7 @@ SUPPORTED = (None, None)
 
 def _do_open(original):
     def do_open(self, http_class, req, **kwargs):
-        txn = _current.get()
+        txn = current()
         if txn is None or txn.in_leaf:
             return original(self, http_class, req, **kwargs)
         span_id = None

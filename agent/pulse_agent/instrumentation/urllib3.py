@@ -3,7 +3,8 @@ injected. Calls made through requests are timed by the requests hook instead."""
 
 from pulse_agent.instrumentation import _http, unwrap_method, wrap_method
 from pulse_agent.log import internal_error
-from pulse_agent.transaction import EXTERNAL, _current, perf_counter
+from pulse_agent.state import current
+from pulse_agent.transaction import EXTERNAL, perf_counter
 
 LIBRARY = "urllib3"
 SUPPORTED = ("1.25", "3.0")
@@ -11,7 +12,7 @@ SUPPORTED = ("1.25", "3.0")
 
 def _urlopen(original):
     def urlopen(self, method, url, *args, **kwargs):
-        txn = _current.get()
+        txn = current()
         if txn is None or txn.in_leaf:
             return original(self, method, url, *args, **kwargs)
         span_id = None

@@ -7,7 +7,8 @@ id-like path segments replaced by ``{id}``, unless a framework hook names them.
 
 from pulse_agent.log import internal_error
 from pulse_agent.naming import url_name
-from pulse_agent.transaction import current, end_transaction, start_transaction, _current
+from pulse_agent.state import current, reset_current, set_current
+from pulse_agent.transaction import end_transaction, start_transaction
 
 LIBRARY = None
 SUPPORTED = (None, None)
@@ -26,9 +27,9 @@ def detach(txn):
     if token is not None:
         txn.token = None
         try:
-            _current.reset(token)
+            reset_current(token)
         except ValueError:
-            _current.set(None)
+            set_current(None)
 
 
 def finish(txn, exc=None):

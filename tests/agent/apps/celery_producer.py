@@ -4,7 +4,7 @@ import json
 
 import pulse_agent
 from celery_app import add, fail
-from pulse_agent.transaction import current
+from pulse_agent.state import current
 
 with pulse_agent.background_task("producer.enqueue"):
     trace_id = current().get_trace_id()

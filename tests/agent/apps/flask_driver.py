@@ -134,7 +134,7 @@ def main():
         for i in range(3):
             if i == 2:
                 time.sleep(0.5)  # let the harvest thread try (and fail) to fold first
-                transaction.finish = broken  # end of every request
+                transaction.hand_off = broken  # end of every request
             statuses.append(client.get("/items/1").status_code)
             statuses.append(client.get("/call").status_code)
             statuses.append(client.get("/boom").status_code)
