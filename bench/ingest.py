@@ -37,8 +37,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Ahead of bench/ (the script's own folder, where loadgen is): bench/alerts.py must not
+# shadow the alerts app.
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 DB_NAME = os.environ.get("BENCH_DB", "pulse_bench")
 BASE_DB = os.environ.get("BENCH_DATABASE_SERVER", "postgres://postgres@127.0.0.1:5432")
