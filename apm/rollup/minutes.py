@@ -39,41 +39,20 @@ _STAT_UNNEST = (
 def write_minutes(cur, apps):
     """Add the batch's sums (``apps``: {(org, app): AppBatch}) into the transaction and app
     minute rows, in key order so concurrent workers lock rows in the same order."""
-    txn_rows = []  # (txn_id, minute, org, app, agg)
-    app_rows = []  # (app_id, type, minute, org, agg)
+    txn_rows, app_rows = [], []
     for ab in apps.values():
-        for (tid, minute), agg in ab.txn_rows.items():
-            txn_rows.append((tid, minute, ab.org_id, ab.app_id, agg))
-        for (typ, minute), agg in ab.app_rows.items():
-            app_rows.append((ab.app_id, typ, minute, ab.org_id, agg))
-    txn_rows.sort(key=lambda r: (r[0], r[1]))
-    app_rows.sort(key=lambda r: (r[0], r[1], r[2]))
+        txn_rows += [(tid, minute, ab.org_id, ab.app_id, agg) for (tid, minute), agg in ab.txn_rows.items()]
+        app_rows += [(ab.app_id, typ, minute, ab.org_id, agg) for (typ, minute), agg in ab.app_rows.items()]
+    txn_rows.sort(key=lambda r: r[:2])
+    app_rows.sort(key=lambda r: r[:3])
     if txn_rows:
-        _upsert(
-            cur,
-            "apm_transactionminute",
-            "transaction_id",
-            pgarray.int8s,
-            "(transaction_id, time)",
-            [r[0] for r in txn_rows],
-            [r[1] for r in txn_rows],
-            [r[2] for r in txn_rows],
-            [r[3] for r in txn_rows],
-            [r[4] for r in txn_rows],
-        )
+        txn_ids, minutes, orgs, app_ids, aggs = zip(*txn_rows)
+        _upsert(cur, "apm_transactionminute", "transaction_id", pgarray.int8s, "(transaction_id, time)",
+                txn_ids, minutes, orgs, app_ids, aggs)
     if app_rows:
-        _upsert(
-            cur,
-            "apm_appminute",
-            "txn_type",
-            pgarray.texts,
-            "(app_id, txn_type, time)",
-            [r[1] for r in app_rows],
-            [r[2] for r in app_rows],
-            [r[3] for r in app_rows],
-            [r[0] for r in app_rows],
-            [r[4] for r in app_rows],
-        )
+        app_ids, types, minutes, orgs, aggs = zip(*app_rows)
+        _upsert(cur, "apm_appminute", "txn_type", pgarray.texts, "(app_id, txn_type, time)",
+                types, minutes, orgs, app_ids, aggs)
 
 
 def _upsert(cur, table, key_col, pack_keys, conflict, keys, minutes, orgs, app_ids, aggs):
