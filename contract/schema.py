@@ -76,7 +76,7 @@ class Metric(Struct):
     max: Duration
     apdex: Annotated[list[Count], msgspec.Meta(min_length=3, max_length=3)]
     segments: Segments
-    # base64 in JSON, decoded by msgspec; the encoded sketch is checked by ingest/sketch_check.py.
+    # base64 in JSON, decoded by msgspec; the encoded sketch is checked by contract.queued.check_sketches.
     sketch: Annotated[bytes, msgspec.Meta(min_length=1, max_length=MAX_SKETCH_BYTES)]
 
     # The rules across this object's fields are checked by Payload.__post_init__, for all
