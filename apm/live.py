@@ -43,14 +43,11 @@ import random
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
 
 import redis
 from django.conf import settings
 
-from apm.models import AppMinute
-from apm.queries.stats import NO_QUANTILES, Acc
-from apm.sketches import decode
+from apm import queries
 from contract.redis_client import client
 
 log = logging.getLogger(__name__)
@@ -273,32 +270,6 @@ def _event_row(item):
         return None
 
 
-# --- Minute rows as stats (the query layer's rule) ------------------------------------------
-
-
-def row_stats(row):
-    """The query layer's ``stats`` object for one minute row (docs/query-api.md), with its ``t``."""
-    acc = Acc()
-    acc.add_rollup(row)
-    quantiles = NO_QUANTILES
-    if row.count and row.sketch:
-        try:
-            sketch = decode(row.sketch)
-            quantiles = tuple(sketch.quantile(q) for q in (0.5, 0.95, 0.99))
-        except ValueError:
-            _log_error("live: undecodable sketch in a minute row")
-    return {"t": int(row.time.timestamp()), **acc.stats(1, quantiles)}
-
-
-def _read_points(org_id, app_id, minutes):
-    times = [datetime.fromtimestamp(m, tz=timezone.utc) for m in minutes]
-    rows = AppMinute.objects.for_org(org_id).filter(app_id=app_id, time__in=times).order_by("time")
-    points = {"web": [], "background": []}
-    for row in rows:
-        points.setdefault(row.txn_type, []).append(row_stats(row))
-    return points
-
-
 # --- The per-process publisher -------------------------------------------------------------
 
 
@@ -414,7 +385,7 @@ class _Publisher:
                 points = {"web": [], "background": []}
                 if pending.minutes:
                     try:
-                        points = _read_points(pending.org_id, app_id, sorted(pending.minutes))
+                        points = queries.minute_points(pending.org_id, app_id, sorted(pending.minutes))
                     except Exception:
                         _log_error("live: reading minute rows failed; sending events only")
                 messages.append((app_id, pending, points))

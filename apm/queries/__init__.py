@@ -32,7 +32,7 @@ from apm.queries.event_samples import events
 from apm.queries.per_minute import Bucket, app_buckets, instance_minutes, transaction_buckets
 from apm.queries.processes import instances, instances_overview
 from apm.queries.rankings import SORTS, transactions
-from apm.queries.series import timeseries, transaction_detail, window_stats
+from apm.queries.series import minute_points, timeseries, transaction_detail, window_stats
 from apm.queries.sketchcache import CLOSED_AFTER, warm_app_quantiles
 from apm.queries.slow_traces import trace, traces, traces_sharing_id
 from apm.queries.health import status_of
@@ -56,6 +56,7 @@ __all__ = [
     "instance_minutes",
     "instances",
     "instances_overview",
+    "minute_points",
     "peak_and_concurrency",
     "series_resolution",
     "status_of",

@@ -4,8 +4,12 @@ Percentiles come from the cached sketch work of apm/queries/sketchcache.py; tota
 the coarsest rows that fit (days, then hours, then the minutes at the edges).
 """
 
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
+from apm.models import AppMinute
 from apm.queries.base import (
     AppRef,
     Instant,
@@ -24,7 +28,10 @@ from apm.queries.base import (
     transaction_info,
 )
 from apm.queries.sketchcache import Row, merged_quantiles_of, series_quantiles
-from apm.queries.stats import Acc
+from apm.queries.stats import NO_QUANTILES, Acc, Quantiles
+from apm.sketches import decode
+
+log = logging.getLogger(__name__)
 
 
 def rollups(
@@ -101,3 +108,27 @@ def transaction_detail(
     since, until = to_unix(since), to_unix(until)
     stats = window_stats(org, app, since, until, transaction=txn["id"], txn_type=txn["type"])
     return {"transaction": txn, "from": int(since), "to": int(until), "totals": stats}
+
+
+def minute_points(org: OrgRef, app: AppRef, minutes: Iterable[int]) -> dict[str, list[dict[str, Any]]]:
+    """An app's minute rows at the given minutes (unix seconds), each as a ``stats`` dict with
+    its ``t``, by transaction type, in time order: what a live update carries."""
+    times = [datetime.fromtimestamp(m, tz=UTC) for m in minutes]
+    found = AppMinute.objects.for_org(org_id(org)).filter(app_id=app_id(app), time__in=times).order_by("time")
+    points: dict[str, list[dict[str, Any]]] = {"web": [], "background": []}
+    for row in found:
+        acc = Acc()
+        acc.add_rollup(row)
+        points.setdefault(row.txn_type, []).append({"t": int(row.time.timestamp()), **acc.stats(1, _quantiles(row))})
+    return points
+
+
+def _quantiles(row: AppMinute) -> Quantiles:
+    if not (row.count and row.sketch):
+        return NO_QUANTILES
+    try:
+        sketch = decode(row.sketch)
+    except ValueError:
+        log.warning("undecodable sketch in minute row %s", row.pk)
+        return NO_QUANTILES
+    return (sketch.quantile(0.5), sketch.quantile(0.95), sketch.quantile(0.99))
