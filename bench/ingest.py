@@ -37,8 +37,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Ahead of bench/ (the script's own folder, where loadgen is): bench/alerts.py must not
-# shadow the alerts app.
+# Ahead of bench/ (the script's own folder, where loadgen is), so no bench script can
+# shadow an app.
 sys.path.insert(0, str(ROOT))
 
 DB_NAME = os.environ.get("BENCH_DB", "pulse_bench")

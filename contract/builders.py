@@ -1,5 +1,5 @@
 """Protocol v1 payloads with known contents, as an agent sends them, for tests, seeds and
-benchmarks (tests/, tests/live/poster.py, bench/loadgen.py, bench/alerts.py).
+benchmarks (tests/, tests/live/poster.py, bench/loadgen.py, bench/alerting.py).
 
 Each function returns the JSON-ready dict of one part of a payload (docs/protocol-v1.md),
 with real DDSketches from the agent's own implementation. ``entry`` turns a payload into

@@ -16,7 +16,7 @@ from apm.models import AppMinute, EventBatch, Transaction
 from tests.conftest import PASSWORD
 from tests.live.poster import payload, post
 
-sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))  # last: bench/alerts.py must not shadow the app
+sys.path.append(str(Path(__file__).resolve().parents[2] / "bench"))  # last: bench scripts never shadow apps
 import loadgen  # noqa: E402  (bench/loadgen.py: the load generator's realistic harvest payloads)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]

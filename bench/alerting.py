@@ -17,7 +17,7 @@
 Run against its own database (created and migrated when missing):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pulse_alerts_bench \\
-    REDIS_URL=redis://127.0.0.1:6379/6 .venv/bin/python bench/alerts.py [--boundaries 3] [--orgs 3]
+    REDIS_URL=redis://127.0.0.1:6379/6 .venv/bin/python bench/alerting.py [--boundaries 3] [--orgs 3]
 
 Prints figures; never fails on them.
 """
