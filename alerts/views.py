@@ -12,13 +12,11 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-
-from apm.params import BadParam, invalid, time_range
 
 from alerts import actions, budget, preview
 from alerts.forms import ChannelForm, ConditionForm, ConditionMuteForm, IncidentFilterForm, MuteForm, SLOForm
@@ -32,6 +30,8 @@ from alerts.models import (
     NotificationChannel,
 )
 from alerts.status import incident_periods
+from apm.json_output import json_response
+from apm.params import BadParam, invalid, time_range
 from tenants.access import org_view
 from tenants.models import App
 from tenants.roles import Role, role_at_least
@@ -217,7 +217,7 @@ def incidents_json(request):
     periods = incident_periods(request.org, app_id, start, end)
     for period in periods:
         period["url"] = _url(request, "incident", period["id"])
-    return JsonResponse({"from": since, "to": until, "incidents": periods})
+    return json_response({"from": since, "to": until, "incidents": periods})
 
 
 # --- conditions -------------------------------------------------------------------

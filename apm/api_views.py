@@ -6,9 +6,10 @@ import uuid
 from functools import wraps
 from typing import NamedTuple
 
-from django.http import Http404, JsonResponse
+from django.http import Http404
 
 from apm import queries
+from apm.json_output import json_response
 from apm.params import MAX_SPAN, BadParam, invalid, time_range
 from tenants.access import org_view
 from tenants.models import App
@@ -27,9 +28,9 @@ def api(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if request.method != "GET":
-            return JsonResponse({"error": {"code": "method_not_allowed", "message": "use GET"}}, status=405)
+            return json_response({"error": {"code": "method_not_allowed", "message": "use GET"}}, status=405)
         try:
-            return JsonResponse(view(request, *args, **kwargs))
+            return json_response(view(request, *args, **kwargs))
         except BadParam as exc:
             return invalid(exc)
 

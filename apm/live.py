@@ -36,7 +36,6 @@ unix seconds, stats fields as in docs/query-api.md)::
 """
 
 import asyncio
-import json
 import logging
 import os
 import random
@@ -48,6 +47,7 @@ import redis
 from django.conf import settings
 
 from apm import queries
+from apm.json_output import dumps
 from contract.redis_client import client
 
 log = logging.getLogger(__name__)
@@ -432,7 +432,7 @@ class _Publisher:
             "events": events,
             "dropped": pending.seen - len(events),
         }
-        text = json.dumps(message, separators=(",", ":"), allow_nan=False)
+        text = dumps(message)  # a NaN in a stored row becomes null, not a message lost
         await layer.group_send(group_name(app_id), {"type": "live.update", "text": text})
 
 

@@ -12,7 +12,9 @@ import math
 import re
 from collections.abc import Mapping
 
-from django.http import JsonResponse
+from django.http import HttpResponse
+
+from apm.json_output import json_response
 
 MAX_SPAN = 400 * 86400  # seconds
 _RANGE = re.compile(r"^(\d{1,4})([mhd])$")
@@ -29,9 +31,9 @@ class BadParam(ValueError):
         self.message = message
 
 
-def invalid(exc: BadParam) -> JsonResponse:
+def invalid(exc: BadParam) -> HttpResponse:
     """The 400 answer naming the bad parameter (docs/query-api.md)."""
-    return JsonResponse({"error": {"code": "invalid", "field": exc.field, "message": exc.message}}, status=400)
+    return json_response({"error": {"code": "invalid", "field": exc.field, "message": exc.message}}, status=400)
 
 
 def duration(raw: str) -> int:

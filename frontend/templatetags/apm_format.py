@@ -1,11 +1,12 @@
 """Formatting of monitoring figures in templates (durations, rates, percentages, bytes)."""
 
-import json
 from datetime import UTC, datetime
 
 from django import template
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+
+from apm.json_output import dumps
 
 register = template.Library()
 
@@ -135,8 +136,8 @@ _JSON_ESCAPES = (("&", "\\u0026"), ("<", "\\u003C"), (">", "\\u003E"))
 @register.filter
 def json_data(value, element_id):
     """Like ``json_script``: a <script type="application/json"> data block with <, > and &
-    escaped, so agent-supplied strings cannot end it; compact separators."""
-    text = json.dumps(value, separators=(",", ":"))
+    escaped, so agent-supplied strings cannot end it; compact, without NaN (apm.json_output)."""
+    text = dumps(value)
     for char, escaped in _JSON_ESCAPES:
         text = text.replace(char, escaped)
     return mark_safe(f'<script id="{escape(element_id)}" type="application/json">{text}</script>')

@@ -1,5 +1,6 @@
 """The query layer over data that went through the real ingest path (endpoint → Redis → consumer)."""
 
+import json
 import random
 import time
 
@@ -212,3 +213,13 @@ def test_it_counts_long_ranges_exactly_from_mixed_resolutions(owner_client, org,
         rows = api(owner_client, org, f"apps/{shop.pk}/transactions", range=rng).json()["transactions"]
         assert {t["name"]: t["count"] for t in rows} == {"checkout": 6, "home": 3}, rng
         assert rows[0]["error_count"] == 1
+
+
+@pytest.mark.django_db
+def test_a_stored_nan_answers_null_not_invalid_json(owner_client, org, shop, minute):
+    # Postgres stores NaN in a float column; the API must still answer JSON a browser parses.
+    AppMinute.objects.for_org(org).filter(app=shop).update(sum=float("nan"))
+    r = api(owner_client, org, f"apps/{shop.pk}/timeseries", **{"from": minute - 60, "to": minute + 180})
+    assert r.status_code == 200 and r["Content-Type"] == "application/json"
+    body = json.loads(r.content, parse_constant=lambda token: pytest.fail(f"{token} in JSON"))
+    assert body["totals"]["count"] == 9 and body["totals"]["avg_ms"] is None
