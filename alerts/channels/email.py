@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection
 from django.core.validators import validate_email
 
 from alerts.channels import DeliveryError
@@ -48,9 +48,12 @@ def send(channel, message):
     if not to:
         raise DeliveryError("no recipients", retryable=False)
     text = f"{message.summary}\n\nApp: {message.app}\nSeverity: {message.severity}\n\n{message.url}\n"
+    subject = " ".join(f"[Pulse] {message.summary}".split())[:200]  # no header injection
+    # One message per recipient, so outside addresses never see the members' (or each other's).
+    mails = [EmailMessage(subject, text, None, [address]) for address in to]
     try:
-        subject = " ".join(f"[Pulse] {message.summary}".split())[:200]  # no header injection
-        send_mail(subject, text, None, to)
+        with get_connection() as connection:
+            connection.send_messages(mails)
     except Exception as exc:  # SMTP and socket errors: the next attempt may succeed
         raise DeliveryError(f"{type(exc).__name__}: {exc}"[:400])
     return None
