@@ -130,3 +130,20 @@ def test_the_client_address_comes_from_our_proxy_only_when_behind_one(rf, settin
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # The client can forge the first entries; the last is the one our proxy appended.
     assert client_address(request) == "203.0.113.5"
+
+
+def test_it_stores_argon2_and_upgrades_older_hashes_at_login(client, owner, settings):
+    from django.contrib.auth.hashers import make_password
+
+    from pulse import settings as configured
+
+    settings.PASSWORD_HASHERS = configured.PASSWORD_HASHERS  # (these tests hash with MD5, for speed)
+    owner.set_password(PASSWORD)
+    owner.save(update_fields=["password"])
+    assert owner.password.startswith("argon2$")  # new passwords
+    owner.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
+    owner.save(update_fields=["password"])
+    assert _login(client, owner.email, PASSWORD).status_code == 302  # the old hash still works...
+    owner.refresh_from_db()
+    assert owner.password.startswith("argon2$")  # ...and is replaced at that login
+    assert owner.check_password(PASSWORD)
