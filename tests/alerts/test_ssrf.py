@@ -43,9 +43,145 @@ def test_it_refuses_each_address_class(address, reason):
         ssrf.validate_url(f"http://{host}/hook")
 
 
-def test_it_allows_public_addresses():
-    assert ssrf.refusal_reason(ipaddress.ip_address("93.184.215.14")) is None
-    assert ssrf.refusal_reason(ipaddress.ip_address("2606:4700::6810:85e5")) is None
+# Each refused range of the IANA special-purpose registries, by its first and last address
+# where that matters; "private" ranges are the ones the setting allows.
+REFUSED_ALWAYS = [
+    ("0.0.0.0", "unspecified"),
+    ("0.0.0.1", "this network"),
+    ("0.255.255.255", "this network"),
+    ("192.0.0.0", "reserved"),
+    ("192.0.0.192", "reserved"),  # Oracle Cloud metadata; let through by is_global on some builds
+    ("192.0.0.255", "reserved"),
+    ("192.0.2.0", "documentation"),
+    ("192.0.2.255", "documentation"),
+    ("192.88.99.1", "reserved"),
+    ("198.18.0.0", "benchmarking"),
+    ("198.19.255.255", "benchmarking"),
+    ("198.51.100.7", "documentation"),
+    ("203.0.113.255", "documentation"),
+    ("224.0.0.0", "multicast"),
+    ("239.255.255.255", "multicast"),
+    ("240.0.0.0", "reserved"),
+    ("255.255.255.254", "reserved"),
+    ("255.255.255.255", "broadcast"),
+    ("169.254.169.254", "metadata"),
+    ("169.254.170.2", "metadata"),
+    ("169.254.170.23", "metadata"),
+    ("100.100.100.200", "metadata"),
+    ("fd00:ec2::254", "metadata"),
+    ("fd00:ec2::23", "metadata"),
+    ("::", "unspecified"),
+    ("::1:0:0:1", "reserved"),
+    ("1::", "reserved"),
+    ("fec0::1", "reserved"),  # deprecated site-local
+    ("64:ff9b:1::", "local-use NAT64"),
+    ("64:ff9b:1:ffff:ffff:ffff:ffff:ffff", "local-use NAT64"),
+    ("100::", "discard-only"),
+    ("100::ffff:ffff:ffff:ffff", "discard-only"),
+    ("2001:1::1", "reserved"),
+    ("2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", "reserved"),
+    ("2001::", "Teredo"),
+    ("2001:db8::", "documentation"),
+    ("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "documentation"),
+    ("3fff::1", "documentation"),
+    ("2002::", "6to4"),
+    ("2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "6to4"),
+    ("ff00::", "multicast"),
+    ("ff02::1", "multicast"),
+    ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "multicast"),
+    # IPv4 inside IPv6: the IPv4 address decides, and the wrapper's own range still counts.
+    ("::ffff:169.254.169.254", "metadata"),
+    ("::ffff:0.0.0.0", "unspecified"),
+    ("64:ff9b::a9fe:a9fe", "metadata"),
+    ("2002:a9fe:a9fe::", "metadata"),
+    ("2002:808:808::", "6to4"),
+]
+
+REFUSED_UNLESS_ALLOWED = [
+    ("10.0.0.0", "private"),
+    ("10.255.255.255", "private"),
+    ("100.64.0.0", "private"),
+    ("100.127.255.255", "private"),
+    ("127.0.0.0", "loopback"),
+    ("127.255.255.255", "loopback"),
+    ("169.254.0.0", "link-local"),
+    ("169.254.255.255", "link-local"),
+    ("172.16.0.0", "private"),
+    ("172.31.255.255", "private"),
+    ("192.168.0.0", "private"),
+    ("192.168.255.255", "private"),
+    ("::1", "loopback"),
+    ("fc00::", "private"),
+    ("fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "private"),
+    ("fe80::", "link-local"),
+    ("febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "link-local"),
+    ("::ffff:10.0.0.1", "private"),
+    ("::ffff:127.0.0.1", "loopback"),
+    ("64:ff9b::7f00:1", "loopback"),
+    ("64:ff9b::10.1.2.3", "private"),
+]
+
+PUBLIC = [
+    "8.8.8.8",
+    "1.1.1.1",
+    "93.184.215.14",
+    "9.255.255.255",  # just below 10/8
+    "11.0.0.0",  # just above 10/8
+    "100.63.255.255",
+    "100.128.0.0",
+    "172.15.255.255",
+    "172.32.0.0",
+    "192.31.196.1",  # AS112, globally reachable
+    "223.255.255.255",
+    "2606:4700::1111",
+    "2606:4700::6810:85e5",
+    "2a00:1450:4001:80b::200e",
+    "::ffff:8.8.8.8",
+    "64:ff9b::808:808",
+]
+
+
+@pytest.mark.parametrize("address, reason", REFUSED_ALWAYS)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_it_refuses_special_ranges_even_with_private_targets_allowed(address, reason, allow_private):
+    assert reason in ssrf.refusal_reason(ipaddress.ip_address(address), allow_private)
+
+
+@pytest.mark.parametrize("address, reason", REFUSED_UNLESS_ALLOWED)
+def test_it_refuses_private_ranges_unless_allowed(address, reason):
+    assert reason in ssrf.refusal_reason(ipaddress.ip_address(address), allow_private=False)
+    assert ssrf.refusal_reason(ipaddress.ip_address(address), allow_private=True) is None
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_it_allows_public_addresses(address, allow_private):
+    assert ssrf.refusal_reason(ipaddress.ip_address(address), allow_private) is None
+
+
+@pytest.mark.parametrize(
+    "address, reason",
+    [
+        # Let through by is_global on some Python builds (CVE-2024-4032).
+        ("2002:7f00:1::", "a loopback address (127.0.0.1 inside a 6to4 address)"),
+        ("::ffff:10.0.0.1", "a private address (10.0.0.1 inside an IPv4-mapped address)"),
+        ("64:ff9b::7f00:1", "a loopback address (127.0.0.1 inside a NAT64 address)"),
+        # Teredo stores its client address bit-inverted: 80ff:fffe is 127.0.0.1.
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "a loopback address (127.0.0.1 inside a Teredo address)"),
+        ("::7f00:1", "a loopback address (127.0.0.1 inside an IPv4-compatible address)"),
+    ],
+)
+def test_it_judges_an_embedded_ipv4_address_by_the_address_inside(address, reason):
+    assert ssrf.refusal_reason(ipaddress.ip_address(address), allow_private=False) == reason
+
+
+def test_a_wrapper_refused_by_itself_stays_refused_when_its_ipv4_address_is_allowed():
+    for address, reason in [
+        ("2002:7f00:1::", "a 6to4 address"),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "a Teredo address"),
+        ("::7f00:1", "a reserved address"),
+    ]:
+        assert ssrf.refusal_reason(ipaddress.ip_address(address), allow_private=True) == reason
 
 
 def test_a_name_resolving_to_loopback_is_refused():
@@ -57,7 +193,7 @@ def test_the_setting_allows_private_targets_but_never_metadata(settings):
     settings.ALERTS_ALLOW_PRIVATE_WEBHOOKS = True
     assert ssrf.validate_url("http://localhost:8080/hook") == "http://localhost:8080/hook"
     assert ssrf.validate_url("http://10.0.0.5/hook")
-    for address in ("169.254.169.254", "[fd00:ec2::254]", "0.0.0.0", "224.0.0.1"):
+    for address in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "[fd00:ec2::254]", "0.0.0.0", "224.0.0.1"):
         with pytest.raises(ssrf.UnsafeURLError):
             ssrf.validate_url(f"http://{address}/latest/meta-data/")
 
