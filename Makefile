@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 AGENT := $(wildcard agent/pyproject.toml)
 
-.PHONY: run test lint setup deps services assets migrate browser demo clean
+.PHONY: run test lint setup deps lock services assets migrate browser demo clean
 
 # Web and worker processes: one of each per two cores. Here they share the cores with
 # Postgres and Redis, and more processes cost more CPU per payload (bench/ingest.py on
@@ -30,11 +30,22 @@ setup: deps services assets migrate
 
 deps: $(VENV)/.deps-stamp
 
-$(VENV)/.deps-stamp: requirements.txt requirements-dev.txt $(AGENT)
+# Every package, direct or not, at the version and with the hashes the lock file names.
+$(VENV)/.deps-stamp: requirements-dev.lock $(AGENT)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements-dev.txt $(if $(AGENT),-e ./agent)
+	$(BIN)/python -m pip install -q --require-hashes -r requirements-dev.lock
+	$(if $(AGENT),$(BIN)/python -m pip install -q --no-deps -e ./agent)
 	touch $@
+
+# After changing a pin in requirements.txt or requirements-dev.txt: resolve both lock files
+# again (the development one within the runtime one, so both install the same versions).
+LOCK := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock"
+lock: deps
+	SSL_CERT_FILE=$${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt} $(LOCK) -o requirements.lock requirements.txt
+	SSL_CERT_FILE=$${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt} $(LOCK) -c requirements.lock \
+	  -o requirements-dev.lock requirements-dev.txt
 
 services: deps
 	$(BIN)/python deploy/local/ensure_services.py

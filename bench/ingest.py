@@ -78,7 +78,6 @@ def server_env():
         **os.environ,
         "DEBUG": "false",
         "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
-        "DB_CONN_MAX_AGE": "3600",  # steady connections (and their CPU accounted to one backend each)
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
         "INGEST_QUOTA_PER_MINUTE": "10000000",

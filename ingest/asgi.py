@@ -11,7 +11,7 @@ blocking the loop (ingest.handoff.Enqueuer).
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import OperationalError
+from django.db import OperationalError, close_old_connections
 
 from ingest import handler, handoff
 from contract.schema import MAX_COMPRESSED_BYTES
@@ -64,7 +64,7 @@ async def _serve(scope, receive, send):
         except NeedsDatabase:
             loop = asyncio.get_running_loop()
             try:
-                result = await loop.run_in_executor(_pool, handler.check, headers, body)
+                result = await loop.run_in_executor(_pool, _check_with_database, headers, body)
             except OperationalError:
                 result = handler.unavailable()
         if isinstance(result, handler.Response):
@@ -78,6 +78,16 @@ async def _serve(scope, receive, send):
         logging.getLogger("pulse.ingest").exception("ingest failed")
         response = handler.error(500, "internal", "internal error; the payload was not accepted")
     await _send(send, response)
+
+
+def _check_with_database(headers, body):
+    # Hand the connection back (to the pool, or closed when broken or too old) after each
+    # look-up: these threads live as long as the process and would otherwise hold one
+    # connection each forever, dead after a PostgreSQL restart.
+    try:
+        return handler.check(headers, body)
+    finally:
+        close_old_connections()
 
 
 async def _send(send, response):

@@ -75,8 +75,22 @@ TEMPLATES = [
 # --- Data stores -----------------------------------------------------------
 
 DATABASE_URL = envstr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pulse")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 DATABASES["default"].setdefault("OPTIONS", {})
+# Under ASGI each request runs in a thread of its own, where Django's documentation asks for
+# its psycopg pool rather than persistent connections; a pooled connection is checked before
+# it is handed out, so a PostgreSQL restart costs a reconnect, not a process restart.
+# DB_POOL=false falls back to persistent connections (DB_CONN_MAX_AGE seconds).
+if envbool("DB_POOL", True):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": envint("DB_POOL_MIN_SIZE", 1, minimum=0),
+        "max_size": envint("DB_POOL_MAX_SIZE", 10, minimum=1),
+        "timeout": envfloat("DB_POOL_TIMEOUT", 10.0, minimum=0.1),
+    }
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", 60, minimum=0)
 if envstr("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": envstr("TEST_DATABASE_NAME")}
 

@@ -175,7 +175,6 @@ def celery_worker(django_db_setup, django_db_blocker):
         REDIS_URL=settings.REDIS_URL,
         ALERTS_ALLOW_PRIVATE_WEBHOOKS="true",
         ALERTS_EVALUATION_DELAY="0",
-        DB_CONN_MAX_AGE="0",
         INGEST_CLAIM_IDLE_SECONDS="2",
         INGEST_STREAM=stream,
     )

@@ -16,6 +16,7 @@ import ingest.asgi as ingest_asgi
 from ingest.asgi import wrap
 from contract.schema import MAX_COMPRESSED_BYTES
 from tests.ingest import payloads as P
+from tests.ingest.conftest import make_key
 
 
 async def not_django(scope, receive, send):
@@ -152,3 +153,22 @@ def test_the_loop_reloads_the_script_after_redis_forgot_it(ingest_key):
 
     assert run(go()) == (202, 202)
     assert r.xlen(settings.INGEST_STREAM) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_key_lookups_survive_their_database_connection_being_cut(org):
+    """The look-up threads hand their connection back after each look-up, and a pooled
+    connection is checked before reuse: a connection PostgreSQL dropped (a restart, an
+    idle timeout) costs a reconnect, not a 503 for every new key until the process restarts."""
+    app = wrap(not_django)
+    first, second = make_key(org, "first"), make_key(org, "second")
+    status, _, out = run(call(app, "POST", "/api/v1/ingest", headers(first), [P.body(P.simple())]))
+    assert status == 202, out
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert cursor.fetchone()[0] >= 1  # the look-up thread's connection was among them
+    status, _, out = run(call(app, "POST", "/api/v1/ingest", headers(second), [P.body(P.simple())]))
+    assert status == 202, out
