@@ -86,6 +86,9 @@ class Transaction:
         self.status = None
         self.error = False
         self.error_event = None
+        # The caller's traceparent (ids made here lazily and flags for a new trace
+        # until one is accepted) and the members of its tracestate that go out after
+        # our own entry, ready joined.
         self.trace_id = None
         self.parent_span_id = None
         self.trace_flags = NEW_TRACE_FLAGS
