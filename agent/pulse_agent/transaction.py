@@ -16,6 +16,13 @@ import traceback
 
 from pulse_agent.log import internal_error
 from pulse_agent.state import error_room, hand_off, reset_current, set_current
+from pulse_agent.tracecontext import (
+    NEW_TRACE_FLAGS,
+    forwardable_tracestate,
+    parse_traceparent,
+    traceparent_header,
+    tracestate_header,
+)
 
 perf_counter = time.perf_counter
 _time = time.time
@@ -58,6 +65,7 @@ class Transaction:
         "error_event",
         "trace_id",
         "parent_span_id",
+        "trace_flags",
         "tracestate",
         "spans",
         "spans_dropped",
@@ -78,8 +86,12 @@ class Transaction:
         self.status = None
         self.error = False
         self.error_event = None
+        # The caller's traceparent (ids made here lazily and flags for a new trace
+        # until one is accepted) and the members of its tracestate that go out after
+        # our own entry, ready joined.
         self.trace_id = None
         self.parent_span_id = None
+        self.trace_flags = NEW_TRACE_FLAGS
         self.tracestate = None
         self.spans = []
         self.spans_dropped = 0
@@ -106,33 +118,24 @@ class Transaction:
             tid = self.trace_id = new_trace_id()
         return tid
 
-    def accept_traceparent(self, value, tracestate=None):
-        """Adopt an incoming W3C traceparent ``00-<trace>-<parent>-<flags>``."""
-        if not value or len(value) < 55:
+    def accept_traceparent(self, traceparent, tracestate=None):
+        """Continue the caller's trace (W3C ``traceparent``, combined ``tracestate``).
+
+        An invalid ``traceparent`` leaves the transaction on a trace of its own, and its
+        ``tracestate`` is not read; an invalid ``tracestate`` alone is dropped."""
+        parsed = parse_traceparent(traceparent)
+        if parsed is None:
             return
-        try:
-            parts = value.strip().split("-")
-            if len(parts) < 4 or len(parts[0]) != 2 or parts[0] == "ff":
-                return
-            tid, sid = parts[1].lower(), parts[2].lower()
-            if len(tid) != 32 or len(sid) != 16 or len(parts[3]) != 2:
-                return
-            int(tid, 16), int(sid, 16), int(parts[0], 16), int(parts[3], 16)
-            if tid == "0" * 32 or sid == "0" * 16:
-                return
-        except ValueError:
-            return
-        self.trace_id = tid
-        self.parent_span_id = sid
+        self.trace_id, self.parent_span_id, self.trace_flags = parsed
         if tracestate:
-            self.tracestate = tracestate[:512]
+            self.tracestate = forwardable_tracestate(tracestate)
 
     def outgoing_headers(self, span_id):
-        """Headers to inject into an outgoing HTTP call made under span ``span_id``."""
-        headers = {"traceparent": "00-%s-%s-01" % (self.get_trace_id(), span_id)}
-        if self.tracestate:
-            headers["tracestate"] = self.tracestate
-        return headers
+        """Headers to inject into an outgoing call made under span ``span_id``."""
+        return {
+            "traceparent": traceparent_header(self.get_trace_id(), span_id, self.trace_flags),
+            "tracestate": tracestate_header(span_id, self.tracestate),
+        }
 
     # -- hot path for hooks --------------------------------------------------
     #

@@ -50,7 +50,7 @@ def test_concurrent_async_calls_and_threadpool_calls_are_each_propagated(fastapi
         externals = [s for s in trace["spans"] if s["kind"] == "external"]
         assert len(externals) == n
         for s in externals:
-            assert "00-%s-%s-01" % (trace["trace_id"], s["id"]) in sent
+            assert "00-%s-%s-03" % (trace["trace_id"], s["id"]) in sent  # started here: sampled, random
     assert len(sent) == 3
 
 

@@ -6,7 +6,6 @@ from pulse_agent import config
 from pulse_agent.agent import split_payload
 from pulse_agent.naming import url_name
 from pulse_agent.obfuscate import obfuscate_sql, sql_summary
-from pulse_agent.transaction import Transaction
 
 
 @pytest.mark.parametrize(
@@ -90,25 +89,3 @@ def test_a_413_payload_splits_into_smaller_valid_halves():
     assert a["events_seen"] + b["events_seen"] == 10
     assert a["instance"] == {"pid": 1} and b["instance"] is None
     assert split_payload(dict(payload, metrics=[{"n": 1}], events=[], errors=[], events_seen=0)) is None
-
-
-@pytest.mark.parametrize(
-    "header, accepted",
-    [
-        ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", True),
-        ("00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-00", True),
-        ("00-00000000000000000000000000000000-b7ad6b7169203331-01", False),
-        ("ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", False),
-        ("00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333x-01", False),
-        ("garbage", False),
-    ],
-)
-def test_traceparent_parsing(header, accepted):
-    txn = Transaction("t")
-    txn.accept_traceparent(header, "k=v")
-    assert (txn.trace_id is not None) == accepted
-    if accepted:
-        assert txn.trace_id == header[3:35].lower() and txn.tracestate == "k=v"
-        out = txn.outgoing_headers("1" * 16)
-        assert out["traceparent"] == "00-%s-%s-01" % (txn.trace_id, "1" * 16)
-        assert out["tracestate"] == "k=v"

@@ -15,14 +15,16 @@ SUPPORTED = (None, None)
 
 def begin(scope):
     txn = start_transaction(url_name(scope.get("method"), scope.get("path")))
+    # ASGI servers pass header names lowercased and repeated lines one by one; joined
+    # with "," they read as a WSGI server would give them (two traceparents: invalid).
     tp = ts = None
     for k, v in scope.get("headers") or ():
         if k == b"traceparent":
-            tp = v.decode("latin-1")
+            tp = v if tp is None else tp + b"," + v
         elif k == b"tracestate":
-            ts = v.decode("latin-1")
+            ts = v if ts is None else ts + b"," + v
     if tp:
-        txn.accept_traceparent(tp, ts)
+        txn.accept_traceparent(tp.decode("latin-1"), ts.decode("latin-1") if ts else None)
     return txn
 
 
