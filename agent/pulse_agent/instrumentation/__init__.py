@@ -24,6 +24,7 @@ REGISTRY = {
     "urllib3": ("urllib3.connectionpool",),
     "requests": ("requests.sessions",),
     "httpx": ("httpx",),
+    "httpx2": ("httpx2",),
     "urllib": ("urllib.request",),
     "redis": ("redis.client", "redis.asyncio.client"),
     "jinja2": ("jinja2.environment",),
