@@ -230,9 +230,19 @@ class Sink:
         with self.lock:
             return predicate(self)
 
-    def sentry_transactions(self):
+    def sentry_requests(self):
+        """Sentry's spans (streamed in "span" items) per web request, in request order:
+        a list of the ops of the spans under each ``http.server`` segment."""
         with self.lock:
-            return [p for kind, p in self.sentry if kind == "transaction"]
+            spans = [sp for kind, p in self.sentry if kind == "span" for sp in p["items"]]
+
+        def op(sp):
+            return sp["attributes"].get("sentry.op", {}).get("value")
+
+        segments = sorted((sp for sp in spans if sp.get("is_segment") and op(sp) == "http.server"),
+                          key=lambda sp: sp["start_timestamp"])
+        return [sorted(op(sp) for sp in spans if sp["trace_id"] == seg["trace_id"] and sp is not seg)
+                for seg in segments]
 
     def all(self, field):
         with self.lock:

@@ -20,7 +20,30 @@ FRAMEWORK = True
 _UNRESOLVED = "(no route)"
 
 
+def _is_djangos_own(function, handler_module):
+    code = getattr(function, "__code__", None)
+    return code is not None and code.co_filename == handler_module.__file__
+
+
+def _noting_status(txn, start_response):
+    """``start_response`` that notes the status on ``txn`` first."""
+
+    def noting(status, headers, exc_info=None):
+        try:
+            txn.status = int(status[:3])
+        except Exception:
+            internal_error("django.status")
+        return start_response(status, headers, exc_info)
+
+    return noting
+
+
 def _wsgi_call(original, patch):
+    from django.core.handlers import wsgi
+
+    # Under another tool's wrapper (Sentry's returns its own response object) the
+    # status is taken from start_response; Django's own handler returns its response.
+    direct = _is_djangos_own(original, wsgi)
     # Module globals bound as closure locals: this runs once per request.
     get_txn = current
     set_txn = set_current
@@ -41,6 +64,8 @@ def _wsgi_call(original, patch):
             internal_error("django.begin")
             return original(self, environ, start_response)
         try:
+            if not direct:
+                start_response = _noting_status(txn, start_response)
             response = original(self, environ, start_response)
         except BaseException as exc:
             _name_unresolved(txn, environ)
@@ -49,7 +74,8 @@ def _wsgi_call(original, patch):
         try:
             # end_transaction, inlined
             d = txn.duration = clock() - txn.t0
-            txn.status = response.status_code
+            if direct:
+                txn.status = response.status_code
             if txn.priority == url:
                 _name_unresolved(txn, environ)
             txn.token = None
