@@ -63,7 +63,9 @@ class Agent:
         self.fold_wake.acquire()
         self.thread = None
         self.sender = None
-        self.send_lock = threading.Lock()
+        self.send_lock = threading.Lock()  # also guards the connection
+        # A new object in a forked child: the parent's socket is never used there.
+        self.connection = transport.Connection()
 
     # -- request side ----------------------------------------------------------
 
@@ -235,7 +237,7 @@ class Agent:
                         return
                 item = self.pending[0]
                 sends += 1
-                result = transport.post(s.endpoint, s.ingest_key, item.body, timeout)
+                result = self.connection.post(s.endpoint, s.ingest_key, item.body, timeout)
                 with self.pending_lock:
                     if self.pending and self.pending[0] is item:
                         self.pending.popleft()
@@ -318,6 +320,9 @@ class Agent:
             if self.send_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
                 self.send_lock.release()
                 self.send_pending(deadline)
+            if self.send_lock.acquire(blocking=False):  # not while the sender still posts
+                self.connection.close()
+                self.send_lock.release()
         except Exception:
             internal_error("shutdown")
 

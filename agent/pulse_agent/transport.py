@@ -2,6 +2,8 @@
 
 Uses ``http.client`` directly (not urllib), so the agent's own traffic is never
 instrumented, and classifies every outcome the way docs/protocol-v1.md asks.
+``Connection`` keeps one connection open from post to post (the agent's sender uses
+it under its send lock, one post at a time); ``post`` is a one-off post.
 """
 
 import http.client
@@ -50,34 +52,103 @@ def ingest_url(endpoint):
     return endpoint.rstrip("/") + "/api/v1/ingest"
 
 
-def post(endpoint, key, body, timeout, gzipped=True):
-    """POST ``body`` (bytes); returns a Result. Never raises."""
-    url = ingest_url(endpoint)
-    try:
-        parts = urllib.parse.urlsplit(url)
+# Errors that show a kept-alive connection was already closed by the server (or a
+# proxy) before it answered: the request was not processed, so it is sent once more
+# on a new connection. Timeouts and errors after a response began are not retried here.
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
+class Connection:
+    """One kept-alive connection to the ingest endpoint, reopened when it fails.
+
+    Not thread-safe: one caller at a time. A forked child must make its own (the
+    parent's socket is shared with the child).
+    """
+
+    def __init__(self):
+        self._conn = None
+        self._target = None  # (scheme, host, port) of the open connection
+
+    def post(self, endpoint, key, body, timeout, gzipped=True):
+        """POST ``body`` (bytes); returns a Result. Never raises."""
+        try:
+            parts = urllib.parse.urlsplit(ingest_url(endpoint))
+            reused = self._open(parts, timeout)
+            request = ("POST", parts.path or "/", body, _headers(key, gzipped))
+            try:
+                raw, status, retry_after = _exchange(self._conn, request)
+            except _STALE:
+                self.close()
+                if not reused:
+                    raise
+                self._open(parts, timeout)
+                raw, status, retry_after = _exchange(self._conn, request)
+        except Exception as exc:
+            self.close()
+            return Result(RETRY, error="%s: %s" % (type(exc).__name__, exc))
+        return _classify(raw, status, retry_after)
+
+    def close(self):
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def _open(self, parts, timeout):
+        """Make sure a connection to ``parts`` is ready; True when its socket has
+        carried an earlier post (http.client reconnects a closed one by itself)."""
+        target = (parts.scheme, parts.hostname, parts.port)
+        if self._conn is not None and self._target == target:
+            self._conn.timeout = timeout
+            sock = self._conn.sock
+            if sock is None:
+                return False
+            sock.settimeout(timeout)
+            return True
+        self.close()
         if parts.scheme == "https":
-            conn = http.client.HTTPSConnection(
+            self._conn = http.client.HTTPSConnection(
                 parts.hostname, parts.port or 443, timeout=timeout, context=ssl.create_default_context()
             )
         else:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "Authorization": "Bearer %s" % key,
-        }
-        if gzipped:
-            headers["Content-Encoding"] = "gzip"
-        try:
-            conn.request("POST", parts.path or "/", body=body, headers=headers)
-            resp = conn.getresponse()
-            raw = resp.read(65536)
-            status = resp.status
-            retry_after = resp.getheader("Retry-After")
-        finally:
-            conn.close()
-    except Exception as exc:
-        return Result(RETRY, error="%s: %s" % (type(exc).__name__, exc))
+            self._conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+        self._target = target
+        return False
+
+
+def post(endpoint, key, body, timeout, gzipped=True):
+    """POST ``body`` once on a connection of its own; returns a Result. Never raises."""
+    conn = Connection()
+    try:
+        return conn.post(endpoint, key, body, timeout, gzipped)
+    finally:
+        conn.close()
+
+
+def _headers(key, gzipped):
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Authorization": "Bearer %s" % key,
+    }
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+    return headers
+
+
+def _exchange(conn, request):
+    method, path, body, headers = request
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    raw = resp.read(65536)
+    if not resp.isclosed():  # a body longer than we read: the connection can't be reused
+        conn.close()
+    return raw, resp.status, resp.getheader("Retry-After")
+
+
+def _classify(raw, status, retry_after):
     try:
         parsed = json.loads(raw.decode("utf-8")) if raw else None
     except ValueError:

@@ -1,7 +1,9 @@
 """A real local ingest endpoint for the agent tests: a stdlib HTTP server that
 decodes and records payloads, checks them against the protocol, and can be told to
 answer slowly or with errors. Also serves /downstream, which records the headers
-of outgoing calls made by the apps under test."""
+of outgoing calls made by the apps under test, records the items of Sentry
+envelopes posted to /api/<project>/envelope/ (a DSN pointing here), and counts the
+TCP connections its clients open."""
 
 import gzip
 import json
@@ -83,8 +85,26 @@ def server_schema_problems(raw):
     return []
 
 
+SENTRY_ENVELOPE = re.compile(r"^/api/\d+/envelope/")
+
+
+def envelope_items(raw):
+    """(item type, payload) of each item of a Sentry envelope (one JSON line each)."""
+    lines = raw.split(b"\n")[1:]
+    items = []
+    for header, payload in zip(lines[0::2], lines[1::2]):
+        if header.strip():
+            items.append((json.loads(header).get("type"), json.loads(payload)))
+    return items
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    connections = 0
+
+    def process_request(self, request, client_address):
+        self.connections += 1
+        super().process_request(request, client_address)
 
     def handle_error(self, request, client_address):
         pass  # clients that gave up (timeouts in the fault tests) are expected
@@ -100,6 +120,8 @@ class Sink:
         self.posts = 0
         self.problems = []
         self.downstream = []  # headers of calls to /downstream
+        self.sentry = []  # (item type, payload) of every Sentry envelope item
+        self.close_after = 0  # close the connection after every n-th ingest POST (0: never)
         self.status = 202
         self.delay = 0.0
         self.retry_after = "1"
@@ -111,6 +133,7 @@ class Sink:
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d" % self.port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.connections = lambda: self.server.connections
         self.thread.start()
 
     def close(self):
@@ -148,8 +171,16 @@ class Sink:
                     with sink.lock:
                         sink.downstream.append({k.lower(): v for k, v in self.headers.items()})
                     return self._reply(200, {"ok": True})
+                if SENTRY_ENVELOPE.match(self.path):
+                    if self.headers.get("Content-Encoding") == "gzip":
+                        raw = gzip.decompress(raw)
+                    with sink.lock:
+                        sink.sentry.extend(envelope_items(raw))
+                    return self._reply(200, {})
                 with sink.lock:
                     sink.posts += 1
+                    if sink.close_after and sink.posts % sink.close_after == 0:
+                        self.close_connection = True
                     sink.post_times.append(time.monotonic())
                     status, delay, max_body = sink.status, sink.delay, sink.max_body
                 if delay:
@@ -198,6 +229,20 @@ class Sink:
             time.sleep(0.05)
         with self.lock:
             return predicate(self)
+
+    def sentry_requests(self):
+        """Sentry's spans (streamed in "span" items) per web request, in request order:
+        a list of the ops of the spans under each ``http.server`` segment."""
+        with self.lock:
+            spans = [sp for kind, p in self.sentry if kind == "span" for sp in p["items"]]
+
+        def op(sp):
+            return sp["attributes"].get("sentry.op", {}).get("value")
+
+        segments = sorted((sp for sp in spans if sp.get("is_segment") and op(sp) == "http.server"),
+                          key=lambda sp: sp["start_timestamp"])
+        return [sorted(op(sp) for sp in spans if sp["trace_id"] == seg["trace_id"] and sp is not seg)
+                for seg in segments]
 
     def all(self, field):
         with self.lock:

@@ -1,24 +1,30 @@
-"""FastAPI/Starlette with psycopg 3 async, redis.asyncio, Jinja2 async and httpx."""
+"""FastAPI/Starlette with psycopg 3 async, redis.asyncio, Jinja2 async and httpx, and
+the same app again with httpx2 as its HTTP client."""
 
 import pytest
 
 from conftest import run_app
+from sink import Sink
 
 
-@pytest.fixture(scope="module")
-def fastapi_run(module_sink):
+@pytest.fixture(scope="module", params=["httpx", "httpx2"])
+def fastapi_run(request):
+    sink = Sink()
     result, proc = run_app(
-        "fastapi_driver.py", module_sink.url, DOWNSTREAM=module_sink.url, PULSE_TRACE_SAMPLES_PER_MINUTE="60"
+        "fastapi_driver.py", sink.url, DOWNSTREAM=sink.url, PULSE_TRACE_SAMPLES_PER_MINUTE="60",
+        HTTP_CLIENT=request.param,
     )
-    return module_sink, result, proc
+    yield sink, result, proc
+    sink.close()
 
 
 def test_routes_name_transactions_with_their_path_template(fastapi_run):
     sink, result, _ = fastapi_run
-    assert result == {
+    assert {k: v for k, v in result.items() if k not in ("client", "clients")} == {
         "index": 200, "items": {"doubled": 42, "text": "hello 21"}, "call": 200,
         "sync_call": 200, "boom": 500, "missing": 404,
     }
+    assert result["clients"] == [result["client"]]  # instrumented, and the only one imported
     m = sink.metrics_by_name()
     assert m["GET /"]["count"] == 3
     assert m["GET /items/{item_id}"]["count"] == 1

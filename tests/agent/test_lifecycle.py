@@ -34,20 +34,63 @@ def test_instrumentation_applies_only_to_imported_libraries(sink):
 
 def test_instrument_twice_is_harmless_and_uninstrument_restores(sink):
     py(
-        "import pulse_agent, flask, requests\n"
+        "import flask, requests\n"
+        "original = flask.Flask.wsgi_app\n"
+        "import pulse_agent\n"
         "pulse_agent.init(); pulse_agent.init()\n"
         "from pulse_agent.instrumentation import flask as f, requests as r\n"
         "wrapped = flask.Flask.wsgi_app\n"
+        "assert wrapped is not original and wrapped.__wrapped__ is original\n"
         "f.instrument(); f.instrument(); r.instrument()\n"
-        "assert flask.Flask.wsgi_app is wrapped\n"
-        "assert not hasattr(wrapped.__pulse_original__, '__pulse_original__')  # wrapped once\n"
+        "assert flask.Flask.wsgi_app is wrapped  # wrapped once\n"
         "f.uninstrument()\n"
-        "assert not hasattr(flask.Flask.wsgi_app, '__pulse_original__')\n"
+        "assert flask.Flask.wsgi_app is original\n"
         "f.uninstrument()\n"
+        "assert flask.Flask.wsgi_app is original\n"
         "f.instrument()\n"
-        "assert hasattr(flask.Flask.wsgi_app, '__pulse_original__')\n",
+        "assert flask.Flask.wsgi_app.__wrapped__ is original\n",
         sink.url,
     )
+
+
+def test_unwrapping_leaves_another_tools_wrapper_and_ours_under_it_passes_through(sink):
+    # Another tool wraps our wrapper with functools.wraps (copying its __dict__), as
+    # Sentry's integrations do; then Pulse is uninstrumented and instrumented again.
+    proc = py(
+        "import functools, json, flask, pulse_agent\n"
+        "pulse_agent.init()\n"
+        "from pulse_agent.instrumentation import flask as f\n"
+        "seen = []\n"
+        "ours = flask.Flask.wsgi_app\n"
+        "@functools.wraps(ours)\n"
+        "def theirs(self, environ, start_response):\n"
+        "    seen.append(environ['PATH_INFO'])\n"
+        "    return ours(self, environ, start_response)\n"
+        "flask.Flask.wsgi_app = theirs\n"
+        "f.instrument()\n"
+        "assert flask.Flask.wsgi_app is theirs and theirs.__wrapped__ is ours  # not wrapped twice\n"
+        "app = flask.Flask('shop')\n"
+        "def before(): return 'ok'\n"
+        "def during(): return 'ok'\n"
+        "def after(): return 'ok'\n"
+        "for view in (before, during, after):\n"
+        "    app.add_url_rule('/' + view.__name__, view.__name__, view)\n"
+        "client = app.test_client()\n"
+        "client.get('/before')\n"
+        "f.uninstrument()\n"
+        "assert flask.Flask.wsgi_app is theirs\n"
+        "client.get('/during')\n"
+        "f.instrument()\n"
+        "assert flask.Flask.wsgi_app is theirs\n"
+        "client.get('/after')\n"
+        "print(json.dumps(seen))\n",
+        sink.url,
+    )
+    assert proc.stdout.strip() == '["/before", "/during", "/after"]'  # their wrapper never left
+    assert sink.wait_for(lambda s: s.count() == 2)
+    assert sink.count("__main__.before") == 1 and sink.count("__main__.after") == 1
+    assert sink.count() == 2  # nothing while uninstrumented
+    assert sink.problems == []
 
 
 def test_disabled_by_env_var_installs_nothing(sink):
@@ -57,7 +100,7 @@ def test_disabled_by_env_var_installs_nothing(sink):
         "import flask\n"
         "from pulse_agent.instrumentation import applied\n"
         "assert applied == {}, applied\n"
-        "assert not hasattr(flask.Flask.wsgi_app, '__pulse_original__')\n"
+        "assert not hasattr(flask.Flask.wsgi_app, '__wrapped__')\n"
         "import threading\n"
         "assert not any(t.name == 'pulse-agent-harvest' for t in threading.enumerate())\n",
         sink.url, PULSE_ENABLED="false",

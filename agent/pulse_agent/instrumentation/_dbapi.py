@@ -7,10 +7,10 @@ from pulse_agent.state import current
 from pulse_agent.transaction import DATABASE, perf_counter
 
 
-def traced(original, system):
+def traced(original, system, patch=None):
     def execute(self, sql, *args, **kwargs):
         txn = current()
-        if txn is None or txn.in_leaf:
+        if txn is None or txn.in_leaf or (patch is not None and patch.passthrough):
             return original(self, sql, *args, **kwargs)
         try:
             saved = txn.enter()
@@ -31,10 +31,10 @@ def traced(original, system):
     return execute
 
 
-def traced_async(original, system):
+def traced_async(original, system, patch=None):
     async def execute(self, sql, *args, **kwargs):
         txn = current()
-        if txn is None:
+        if txn is None or (patch is not None and patch.passthrough):
             return await original(self, sql, *args, **kwargs)
         try:
             saved = txn.enter()

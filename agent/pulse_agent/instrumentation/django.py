@@ -20,7 +20,30 @@ FRAMEWORK = True
 _UNRESOLVED = "(no route)"
 
 
-def _wsgi_call(original):
+def _is_djangos_own(function, handler_module):
+    code = getattr(function, "__code__", None)
+    return code is not None and code.co_filename == handler_module.__file__
+
+
+def _noting_status(txn, start_response):
+    """``start_response`` that notes the status on ``txn`` first."""
+
+    def noting(status, headers, exc_info=None):
+        try:
+            txn.status = int(status[:3])
+        except Exception:
+            internal_error("django.status")
+        return start_response(status, headers, exc_info)
+
+    return noting
+
+
+def _wsgi_call(original, patch):
+    from django.core.handlers import wsgi
+
+    # Under another tool's wrapper (Sentry's returns its own response object) the
+    # status is taken from start_response; Django's own handler returns its response.
+    direct = _is_djangos_own(original, wsgi)
     # Module globals bound as closure locals: this runs once per request.
     get_txn = current
     set_txn = set_current
@@ -29,7 +52,7 @@ def _wsgi_call(original):
     url = PRIORITY_URL
 
     def __call__(self, environ, start_response):
-        if get_txn() is not None:
+        if patch.passthrough or get_txn() is not None:
             return original(self, environ, start_response)
         try:
             txn = Transaction(_UNRESOLVED)  # start_transaction, inlined (hot path)
@@ -41,6 +64,8 @@ def _wsgi_call(original):
             internal_error("django.begin")
             return original(self, environ, start_response)
         try:
+            if not direct:
+                start_response = _noting_status(txn, start_response)
             response = original(self, environ, start_response)
         except BaseException as exc:
             _name_unresolved(txn, environ)
@@ -49,7 +74,8 @@ def _wsgi_call(original):
         try:
             # end_transaction, inlined
             d = txn.duration = clock() - txn.t0
-            txn.status = response.status_code
+            if direct:
+                txn.status = response.status_code
             if txn.priority == url:
                 _name_unresolved(txn, environ)
             txn.token = None
@@ -68,11 +94,11 @@ def _name_unresolved(txn, environ):
         txn.name = "%s %s" % (environ.get("REQUEST_METHOD") or "GET", _UNRESOLVED)
 
 
-def _resolve_request(original):
+def _resolve_request(original, patch):
     def resolve_request(self, request):
         match = original(self, request)
         txn = current()
-        if txn is not None:
+        if txn is not None and not patch.passthrough:
             try:
                 name = getattr(match, "_func_path", None) or callable_name(match.func)
                 if txn.priority <= PRIORITY_FRAMEWORK:
@@ -85,12 +111,12 @@ def _resolve_request(original):
     return resolve_request
 
 
-def _response_for_exception(original):
+def _response_for_exception(original, patch):
     def response_for_exception(request, exc):
         response = original(request, exc)
         try:
             txn = current()
-            if txn is not None and getattr(response, "status_code", 500) >= 500:
+            if txn is not None and not patch.passthrough and getattr(response, "status_code", 500) >= 500:
                 txn.record_exception(exc)
         except Exception:
             internal_error("django.exception")
@@ -143,9 +169,11 @@ def _timed(handler, name):
     return inner
 
 
-def _convert_exception_to_response(original):
+def _convert_exception_to_response(original, patch):
     def convert_exception_to_response(get_response):
         handler = original(get_response)
+        if patch.passthrough:
+            return handler
         try:
             if getattr(get_response, "__func__", None) is not None and get_response.__name__ in (
                 "_get_response",
@@ -178,8 +206,10 @@ def instrument_trigger(trigger):
         wrap_method(asgi.ASGIHandler, "__call__", _asgi_call)
 
 
-def _asgi_call(original):
+def _asgi_call(original, patch):
     async def __call__(self, scope, receive, send):
+        if patch.passthrough:
+            return await original(self, scope, receive, send)
         await run_asgi(lambda s, r, se: original(self, s, r, se), scope, receive, send)
 
     return __call__

@@ -14,10 +14,10 @@ LIBRARY = "django"
 SUPPORTED = ("3.2", "6.1")
 
 
-def _execute(original):
+def _execute(original, patch):
     def execute(self, sql, params=None):
         txn = current()
-        if txn is None or txn.in_leaf:
+        if txn is None or txn.in_leaf or patch.passthrough:
             return original(self, sql, params)
         try:
             saved = txn.acc
@@ -50,10 +50,10 @@ def _execute(original):
     return execute
 
 
-def _executemany(original):
+def _executemany(original, patch):
     def executemany(self, sql, param_list):
         txn = current()
-        if txn is None or txn.in_leaf:
+        if txn is None or txn.in_leaf or patch.passthrough:
             return original(self, sql, param_list)
         try:
             saved = txn.acc

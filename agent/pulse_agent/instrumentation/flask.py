@@ -14,17 +14,19 @@ SUPPORTED = ("2.0", "4.0")
 FRAMEWORK = True
 
 
-def _wsgi_app(original):
+def _wsgi_app(original, patch):
     def wsgi_app(self, environ, start_response):
+        if patch.passthrough:
+            return original(self, environ, start_response)
         return run_wsgi(lambda e, s: original(self, e, s), environ, start_response, True)
 
     return wsgi_app
 
 
-def _dispatch_request(original):
+def _dispatch_request(original, patch):
     def dispatch_request(self, *args, **kwargs):
         txn = current()
-        if txn is None:
+        if txn is None or patch.passthrough:
             return original(self, *args, **kwargs)
         try:
             from flask import request
@@ -49,11 +51,11 @@ def _dispatch_request(original):
     return dispatch_request
 
 
-def _handle_exception(original):
+def _handle_exception(original, patch):
     def handle_exception(self, e, *args, **kwargs):
         try:
             txn = current()
-            if txn is not None:
+            if txn is not None and not patch.passthrough:
                 txn.record_exception(e)
         except Exception:
             internal_error("flask.exception")

@@ -1,5 +1,6 @@
 """httpx, sync and async: ``Client.send`` / ``AsyncClient.send`` are external spans
-with ``traceparent``/``tracestate`` injected."""
+with ``traceparent``/``tracestate`` injected. The same hooks serve httpx2 (module
+``httpx2``), which keeps httpx's client API."""
 
 from pulse_agent.instrumentation import _http, unwrap_method, wrap_method
 from pulse_agent.log import internal_error
@@ -18,10 +19,10 @@ def _begin(txn, request):
         return None, ""
 
 
-def _send(original):
+def _send(original, patch):
     def send(self, request, *args, **kwargs):
         txn = current()
-        if txn is None or txn.in_leaf:
+        if txn is None or txn.in_leaf or patch.passthrough:
             return original(self, request, *args, **kwargs)
         span_id, url = _begin(txn, request)
         try:
@@ -47,10 +48,10 @@ def _send(original):
     return send
 
 
-def _send_async(original):
+def _send_async(original, patch):
     async def send(self, request, *args, **kwargs):
         txn = current()
-        if txn is None:
+        if txn is None or patch.passthrough:
             return await original(self, request, *args, **kwargs)
         span_id, url = _begin(txn, request)
         try:
@@ -74,15 +75,23 @@ def _send_async(original):
     return send
 
 
+def wrap_clients(module):
+    wrap_method(module.Client, "send", _send)
+    wrap_method(module.AsyncClient, "send", _send_async)
+
+
+def unwrap_clients(module):
+    unwrap_method(module.Client, "send")
+    unwrap_method(module.AsyncClient, "send")
+
+
 def instrument():
     import httpx
 
-    wrap_method(httpx.Client, "send", _send)
-    wrap_method(httpx.AsyncClient, "send", _send_async)
+    wrap_clients(httpx)
 
 
 def uninstrument():
     import httpx
 
-    unwrap_method(httpx.Client, "send")
-    unwrap_method(httpx.AsyncClient, "send")
+    unwrap_clients(httpx)

@@ -9,10 +9,10 @@ LIBRARY = "jinja2"
 SUPPORTED = ("2.11", "4.0")
 
 
-def _render(original):
+def _render(original, patch):
     def render(self, *args, **kwargs):
         txn = current()
-        if txn is None:
+        if txn is None or patch.passthrough:
             return original(self, *args, **kwargs)
         try:
             saved = txn.enter()
@@ -32,10 +32,10 @@ def _render(original):
     return render
 
 
-def _render_async(original):
+def _render_async(original, patch):
     async def render_async(self, *args, **kwargs):
         txn = current()
-        if txn is None:
+        if txn is None or patch.passthrough:
             return await original(self, *args, **kwargs)
         try:
             saved = txn.enter()

@@ -24,7 +24,7 @@ def instrument():
     for cls, maker in _targets():
         for attr in ("execute", "executemany"):
             if attr in cls.__dict__:
-                wrap_method(cls, attr, lambda orig, m=maker: m(orig, _SYSTEM))
+                wrap_method(cls, attr, lambda orig, patch, m=maker: m(orig, _SYSTEM, patch))
 
 
 def uninstrument():

@@ -2,6 +2,7 @@
 ``execute``, ``executemany`` and ``callproc``. A ``cursor_factory`` of the app's own
 (e.g. ``RealDictCursor``) is kept: a timed subclass of it is used instead."""
 
+from pulse_agent.instrumentation import unwrap_method, wrap_method
 from pulse_agent.instrumentation._dbapi import called_from_django, traced
 
 LIBRARY = "psycopg2"
@@ -18,7 +19,6 @@ def library_version():
 
 _cursor_classes = {}
 _connection_classes = {}
-_original_connect = None
 
 
 def _cursor_class(base):
@@ -52,32 +52,27 @@ def _connection_class(base):
     return cls
 
 
-def _connect(dsn=None, connection_factory=None, cursor_factory=None, **kwargs):
-    if not called_from_django():
-        try:
-            import psycopg2.extensions
+def _connect(original, patch):
+    def connect(dsn=None, connection_factory=None, cursor_factory=None, **kwargs):
+        if not patch.passthrough and not called_from_django():
+            try:
+                import psycopg2.extensions
 
-            connection_factory = _connection_class(connection_factory or psycopg2.extensions.connection)
-        except Exception:
-            pass
-    return _original_connect(dsn, connection_factory=connection_factory, cursor_factory=cursor_factory, **kwargs)
+                connection_factory = _connection_class(connection_factory or psycopg2.extensions.connection)
+            except Exception:
+                pass
+        return original(dsn, connection_factory=connection_factory, cursor_factory=cursor_factory, **kwargs)
+
+    return connect
 
 
 def instrument():
-    global _original_connect
     import psycopg2
 
-    if _original_connect is not None:
-        return
-    _original_connect = psycopg2.connect
-    _connect.__pulse_original__ = _original_connect
-    psycopg2.connect = _connect
+    wrap_method(psycopg2, "connect", _connect)
 
 
 def uninstrument():
-    global _original_connect
     import psycopg2
 
-    if _original_connect is not None:
-        psycopg2.connect = _original_connect
-        _original_connect = None
+    unwrap_method(psycopg2, "connect")

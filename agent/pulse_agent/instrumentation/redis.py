@@ -11,10 +11,10 @@ SUPPORTED = ("4.0", "8.0")
 _ATTRS = {"db.system": "redis"}
 
 
-def _command(original):
+def _command(original, patch):
     def execute_command(self, *args, **options):
         txn = current()
-        if txn is None or txn.in_leaf:
+        if txn is None or txn.in_leaf or patch.passthrough:
             return original(self, *args, **options)
         try:
             saved = txn.enter()
@@ -36,10 +36,10 @@ def _command(original):
     return execute_command
 
 
-def _command_async(original):
+def _command_async(original, patch):
     async def execute_command(self, *args, **options):
         txn = current()
-        if txn is None:
+        if txn is None or patch.passthrough:
             return await original(self, *args, **options)
         try:
             saved = txn.enter()
@@ -59,12 +59,12 @@ def _command_async(original):
     return execute_command
 
 
-def _pipeline(original, is_async):
+def _pipeline(original, patch, is_async):
     if is_async:
 
         async def execute(self, *args, **kwargs):
             txn = current()
-            if txn is None:
+            if txn is None or patch.passthrough:
                 return await original(self, *args, **kwargs)
             try:
                 saved = txn.enter()
@@ -84,7 +84,7 @@ def _pipeline(original, is_async):
 
     def execute(self, *args, **kwargs):
         txn = current()
-        if txn is None or txn.in_leaf:
+        if txn is None or txn.in_leaf or patch.passthrough:
             return original(self, *args, **kwargs)
         try:
             saved = txn.enter()
@@ -110,12 +110,12 @@ def instrument_trigger(trigger):
         from redis import client
 
         wrap_method(client.Redis, "execute_command", _command)
-        wrap_method(client.Pipeline, "execute", lambda o: _pipeline(o, False))
+        wrap_method(client.Pipeline, "execute", lambda o, p: _pipeline(o, p, False))
     elif trigger == "redis.asyncio.client":
         from redis.asyncio import client as aclient
 
         wrap_method(aclient.Redis, "execute_command", _command_async)
-        wrap_method(aclient.Pipeline, "execute", lambda o: _pipeline(o, True))
+        wrap_method(aclient.Pipeline, "execute", lambda o, p: _pipeline(o, p, True))
 
 
 def instrument():

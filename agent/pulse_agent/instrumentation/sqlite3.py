@@ -7,6 +7,7 @@ Connections opened by Django's backend are left alone: the ORM hook times those.
 import sqlite3 as _sqlite3
 import sys
 
+from pulse_agent.instrumentation import unwrap_method, wrap_method
 from pulse_agent.instrumentation._dbapi import called_from_django, traced
 
 LIBRARY = None  # standard library
@@ -65,44 +66,38 @@ def _make_connection_class(base):
 
 
 _classes = {}
-_original_connect = None
 
 
-def _connect(*args, **kwargs):
-    if called_from_django():
-        return _original_connect(*args, **kwargs)
-    base = kwargs.get("factory")
-    if base is None and len(args) >= 6:
-        return _original_connect(*args, **kwargs)
-    base = base or _sqlite3.Connection
-    try:
-        cls = _classes.get(base)
-        if cls is None:
-            cls = _classes[base] = _make_connection_class(base)
-        kwargs["factory"] = cls
-    except Exception:
-        pass
-    return _original_connect(*args, **kwargs)
+def _connect(original, patch):
+    def connect(*args, **kwargs):
+        if patch.passthrough or called_from_django():
+            return original(*args, **kwargs)
+        base = kwargs.get("factory")
+        if base is None and len(args) >= 6:
+            return original(*args, **kwargs)
+        base = base or _sqlite3.Connection
+        try:
+            cls = _classes.get(base)
+            if cls is None:
+                cls = _classes[base] = _make_connection_class(base)
+            kwargs["factory"] = cls
+        except Exception:
+            pass
+        return original(*args, **kwargs)
+
+    return connect
+
+
+def _owners():
+    dbapi2 = sys.modules.get("sqlite3.dbapi2")
+    return (_sqlite3,) if dbapi2 is None else (_sqlite3, dbapi2)
 
 
 def instrument():
-    global _original_connect
-    if _original_connect is not None:
-        return
-    _original_connect = _sqlite3.connect
-    _connect.__pulse_original__ = _original_connect
-    _sqlite3.connect = _connect
-    dbapi2 = sys.modules.get("sqlite3.dbapi2")
-    if dbapi2 is not None:
-        dbapi2.connect = _connect
+    for owner in _owners():
+        wrap_method(owner, "connect", _connect)
 
 
 def uninstrument():
-    global _original_connect
-    if _original_connect is None:
-        return
-    _sqlite3.connect = _original_connect
-    dbapi2 = sys.modules.get("sqlite3.dbapi2")
-    if dbapi2 is not None:
-        dbapi2.connect = _original_connect
-    _original_connect = None
+    for owner in _owners():
+        unwrap_method(owner, "connect")

@@ -24,8 +24,10 @@ def route_name(scope):
     return "%s (no route)" % (scope.get("method") or "GET")
 
 
-def _call(original):
+def _call(original, patch):
     async def __call__(self, scope, receive, send):
+        if patch.passthrough:
+            return await original(self, scope, receive, send)
         await run_asgi(lambda s, r, se: original(self, s, r, se), scope, receive, send, route_name)
 
     return __call__

@@ -10,10 +10,10 @@ LIBRARY = None  # standard library
 SUPPORTED = (None, None)
 
 
-def _do_open(original):
+def _do_open(original, patch):
     def do_open(self, http_class, req, **kwargs):
         txn = current()
-        if txn is None or txn.in_leaf:
+        if txn is None or txn.in_leaf or patch.passthrough:
             return original(self, http_class, req, **kwargs)
         span_id = None
         url = ""

@@ -1,16 +1,19 @@
 """FastAPI (on Starlette) under the agent, driven through its real ASGI entry point,
-with psycopg 3 async, redis.asyncio, Jinja2 async rendering and httpx (async and sync)."""
+with psycopg 3 async, redis.asyncio, Jinja2 async rendering and httpx (async and sync);
+HTTP_CLIENT=httpx2 makes every call with httpx2 instead (httpx is then never imported)."""
 
 import asyncio
+import importlib
 import json
 import os
+import sys
 
-import httpx
 import jinja2
 import psycopg
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
+httpx = importlib.import_module(os.environ.get("HTTP_CLIENT", "httpx"))
 app = FastAPI()
 PG = "host=127.0.0.1 user=postgres dbname=postgres"
 env = jinja2.Environment(loader=jinja2.DictLoader({"hello.txt": "hello {{ name }}"}), enable_async=True)
@@ -66,6 +69,10 @@ async def main():
         out["sync_call"] = (await client.get("/sync-call")).status_code
         out["boom"] = (await client.get("/boom")).status_code
         out["missing"] = (await client.get("/nope")).status_code
+    from pulse_agent.instrumentation import applied
+
+    out["client"] = httpx.__name__
+    out["clients"] = sorted(name for name in ("httpx", "httpx2") if name in sys.modules and name in applied)
     print(json.dumps(out))
 
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("boom/", views.boom),
     path("slow/", views.slow),
     path("call/", views.call_out),
+    path("raw-sql/", views.raw_sql),
     path("ping/", views.PingView.as_view()),
     path("pid/", views.pid),
 ]

@@ -1,5 +1,6 @@
 import json
 import os
+import sqlite3
 import time
 import urllib.request
 
@@ -41,6 +42,15 @@ def call_out(request):
     with urllib.request.urlopen(base + "/downstream?via=urllib") as resp:
         resp.read()
     return HttpResponse("called")
+
+
+def raw_sql(request):
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.cursor().execute("SELECT 1")
+    finally:
+        conn.close()
+    return HttpResponse("queried")
 
 
 class PingView(View):
