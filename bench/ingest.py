@@ -383,6 +383,7 @@ def main():
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_dir = Path(os.environ.get("BENCH_LOG_DIR", "/tmp"))
+    log_dir.mkdir(parents=True, exist_ok=True)
     web_log = open(log_dir / "pulse-bench-web.log", "w")
     worker_log = open(log_dir / "pulse-bench-worker.log", "w")
     web = start([sys.executable, "-m", "uvicorn", "pulse.asgi:application", "--host", "127.0.0.1", "--port", str(port),
