@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpResponseRedirect
@@ -20,7 +20,6 @@ from tenants.models import App, Membership
 from tenants.roles import Role, role_at_least
 
 LOGIN_FAILED = "Incorrect email or password."
-LOGIN_THROTTLED = "Too many failed login attempts. Please try again later."
 
 
 def _safe_next(request, default):
@@ -77,20 +76,16 @@ def login_view(request):
     status = 200
     if request.method == "POST" and form.is_valid():
         email, password = form.cleaned_data["email"], form.cleaned_data["password"]
-        address = throttle.client_address(request)
-        if throttle.is_throttled(email, address):
+        try:
+            user = throttle.authenticate(request, email, password)
+        except throttle.LoginThrottled as exc:
             # Refused before the password is checked, so a throttled attacker learns nothing.
-            form.add_error(None, LOGIN_THROTTLED)
+            form.add_error(None, str(exc))
             status = 429
         else:
-            # Django's backend hashes a dummy password for unknown e-mails, so unknown and
-            # wrong cost the same; both get the same message.
-            user = authenticate(request, email=email, password=password)
             if user is None:
-                throttle.record_failure(email, address)
-                form.add_error(None, LOGIN_FAILED)
+                form.add_error(None, LOGIN_FAILED)  # unknown and wrong: the same message
             else:
-                throttle.record_success(email)
                 login(request, user)
                 return HttpResponseRedirect(next_url)
     return render(request, "tenants/login.html", {"form": form, "next": next_url}, status=status)
