@@ -13,6 +13,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpResponseRedirect
 
 from tenants import throttle
+from tenants.client_address import client_address
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -21,7 +22,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "tenants/email/password_reset_subject.txt"
 
     def form_valid(self, form):
-        if not throttle.allow_reset_email(form.cleaned_data["email"], throttle.client_address(self.request)):
+        if not throttle.allow_reset_email(form.cleaned_data["email"], client_address(self.request)):
             # Same answer as a sent e-mail: the page must not tell who has an account.
             return HttpResponseRedirect(self.get_success_url())
         url = urlsplit(settings.PUBLIC_URL)

@@ -22,19 +22,10 @@ from django.conf import settings
 from django.contrib import auth
 from django.core.cache import cache
 
+from tenants.client_address import client_address
+
 
 LOGIN_THROTTLED = "Too many failed login attempts. Please try again later."
-
-
-def client_address(request):
-    if settings.SECURE_PROXY_SSL_HEADER is not None:
-        # Behind our own proxy, the last X-Forwarded-For entry is the one it appended;
-        # anything before it came from the client and can be forged.
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        last = forwarded.split(",")[-1].strip()
-        if last:
-            return last
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 class LoginThrottled(Exception):
