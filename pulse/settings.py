@@ -138,6 +138,9 @@ INVITATION_TTL_DAYS = envint("INVITATION_TTL_DAYS", 7, minimum=1)
 LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_FAILURE_IP_LIMIT = envint("LOGIN_FAILURE_IP_LIMIT", 20, minimum=1)
 LOGIN_FAILURE_ACCOUNT_LIMIT = envint("LOGIN_FAILURE_ACCOUNT_LIMIT", 50, minimum=1)
+# Sign-ups (and resends of their mail) per e-mail address and per client address, per window.
+SIGNUP_EMAIL_LIMIT = envint("SIGNUP_EMAIL_LIMIT", 3, minimum=1)
+SIGNUP_IP_LIMIT = envint("SIGNUP_IP_LIMIT", 10, minimum=1)
 LOGIN_FAILURE_WINDOW = envint("LOGIN_FAILURE_WINDOW", 900, minimum=10)  # seconds
 
 # --- E-mail ----------------------------------------------------------------

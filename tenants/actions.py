@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from tenants import keys
+from tenants.mail_text import quoted
 from tenants.models import App, IngestKey, Invitation, Membership, Organization, User
 from tenants.roles import Role, role_at_least
 
@@ -96,19 +97,22 @@ def delete_organization(actor_membership: Membership, confirm_name: str) -> Orga
     return org
 
 
-def create_user(email: str, password: str, name: str = "") -> User:
+def create_user(email: str, password: str, name: str = "", email_verified: bool = True) -> User:
     email = email.strip().lower()
     try:
         with transaction.atomic():
-            return User.objects.create_user(email=email, password=password, name=name.strip())
+            return User.objects.create_user(
+                email=email, password=password, name=name.strip(), email_verified=email_verified
+            )
     except IntegrityError:
         raise ActionError("An account with this email address already exists.")
 
 
 @transaction.atomic
 def sign_up(email: str, password: str, org_name: str, name: str = "") -> tuple[User, Organization]:
-    """Create a user and their first organisation; returns (user, org)."""
-    user = create_user(email, password, name)
+    """Create a user, unverified until the mailed link is confirmed, and their first
+    organisation; returns (user, org)."""
+    user = create_user(email, password, name, email_verified=False)
     org = create_organization(user, org_name)
     return user, org
 
@@ -154,12 +158,13 @@ def invite(actor_membership: Membership, email: str, role: str) -> SentInvitatio
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
     )
     url = settings.PUBLIC_URL + reverse("invitation_accept", args=[token])
-    context = {"org": org, "inviter": actor_membership.user, "role": Role(role).label, "url": url,
-               "days": settings.INVITATION_TTL_DAYS}
+    # The name was chosen by whoever made the organisation: quoted as theirs, never as Pulse's words.
+    context = {"org_name": quoted(org.name), "inviter": actor_membership.user, "role": Role(role).label,
+               "url": url, "days": settings.INVITATION_TTL_DAYS}
     # Sent after commit so a rolled-back invitation never produces a working-looking e-mail.
     transaction.on_commit(
         lambda: send_mail(
-            subject=f"You're invited to {org.name} on Pulse",
+            subject=f"Invitation to {quoted(org.name, limit=40)} on Pulse",
             message=render_to_string("tenants/email/invitation.txt", context),
             from_email=None,
             recipient_list=[email],
@@ -201,6 +206,10 @@ def accept_invitation(token: str, user: User) -> Membership:
     if invitation.accepted_at is not None:
         raise ActionError("This invitation link is invalid, has expired or was already used.")
     org = invitation.organization
+    if not user.email_verified:
+        # The invitation was mailed to this address: following it proves the address.
+        user.email_verified = True
+        user.save(update_fields=["email_verified"])
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
     membership, _ = Membership.objects.for_org(org).get_or_create(

@@ -41,6 +41,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     name = models.CharField(max_length=150, blank=True)
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
+    # False only for a self sign-up until the link mailed to the address is confirmed
+    # (tenants/verification.py); invitations, operators and older accounts start verified.
+    email_verified = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = UserManager()

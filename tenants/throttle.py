@@ -1,6 +1,6 @@
-"""Login throttling: attempts counted per account and client address, in the Redis cache.
+"""Throttles of the account pages: login attempts, sign-ups and reset mails, in the Redis cache.
 
-Every attempt is counted before the password is checked, with an atomic Redis INCR, so
+Every login attempt is counted before the password is checked, with an atomic Redis INCR, so
 requests sent in parallel each see their own count and together get no more guesses
 than the limit. An attempt over any of three limits is refused unchecked:
 
@@ -88,12 +88,22 @@ def authenticate(request, email, password):
     return user
 
 
+def _allow_mail(kind, email, address, per_email, per_address):
+    per_account = _bump(f"{kind}:acct:{_account(email)}")
+    per_client = _bump(f"{kind}:ip:{address}")
+    return per_account <= per_email and per_client <= per_address
+
+
 def allow_reset_email(email, address):
     """Counts a password-reset request; False once an address or a client asks too often.
 
     Stops a reset form from being used to flood someone's inbox. The caller shows the
     same "check your email" page either way, so this reveals nothing about accounts.
     """
-    per_account = _bump(f"reset:acct:{_account(email)}")
-    per_client = _bump(f"reset:ip:{address}")
-    return per_account <= settings.LOGIN_FAILURE_LIMIT and per_client <= settings.LOGIN_FAILURE_IP_LIMIT
+    return _allow_mail("reset", email, address, settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_FAILURE_IP_LIMIT)
+
+
+def allow_signup(email, address):
+    """Counts a sign-up (or a resend of its mail); False once an address or a client asks too
+    often. Counted before looking the address up, so the refusal says nothing about accounts."""
+    return _allow_mail("signup", email, address, settings.SIGNUP_EMAIL_LIMIT, settings.SIGNUP_IP_LIMIT)

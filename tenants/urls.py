@@ -12,6 +12,8 @@ org = "o/<slug:org_slug>/"
 urlpatterns = [
     path("", views.home, name="home"),
     path("signup/", views.signup, name="signup"),
+    path("signup/sent/", views.signup_sent, name="signup_sent"),
+    path("verify/<uidb64>/<token>/", views.verify_email, name="verify_email"),
     path("login/", views.login_view, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", PasswordResetView.as_view(form_class=PasswordResetForm), name="password_reset"),
