@@ -233,6 +233,7 @@ ALERTS_WEBHOOK_TIMEOUT = envfloat("ALERTS_WEBHOOK_TIMEOUT", 10.0, minimum=1)
 LIVE_EVENTS_PER_SECOND = envint("LIVE_EVENTS_PER_SECOND", 300, minimum=1)  # scatter points per app, all viewers
 LIVE_EVENTS_BURST = envint("LIVE_EVENTS_BURST", LIVE_EVENTS_PER_SECOND, minimum=1)
 LIVE_FLUSH_INTERVAL = envfloat("LIVE_FLUSH_INTERVAL", 0.2, minimum=0)  # seconds a publisher coalesces commits
+LIVE_SOCKETS_PER_USER = envint("LIVE_SOCKETS_PER_USER", 20, minimum=1)  # open at once, all web processes
 LIVE_SEND_QUEUE = envint("LIVE_SEND_QUEUE", 16, minimum=1)  # messages queued per socket before dropping
 
 # --- Ingest pipeline (ingest/, apm/consumer.py, apm/tasks.py) -------------------
