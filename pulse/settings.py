@@ -227,6 +227,8 @@ ALERTS_ALLOW_PRIVATE_WEBHOOKS = envbool("ALERTS_ALLOW_PRIVATE_WEBHOOKS", False)
 # harvests of the minute (every 2 s) have been aggregated.
 ALERTS_EVALUATION_DELAY = envint("ALERTS_EVALUATION_DELAY", 10, minimum=0)
 ALERTS_WEBHOOK_TIMEOUT = envfloat("ALERTS_WEBHOOK_TIMEOUT", 10.0, minimum=1)
+# Hours a rotated webhook secret keeps signing beside the new one (docs/webhooks.md).
+WEBHOOK_SECRET_OVERLAP_HOURS = envint("WEBHOOK_SECRET_OVERLAP_HOURS", 24, minimum=0)
 
 # --- Live views (apm/live.py, frontend/consumers.py) ---------------------------
 

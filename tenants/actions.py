@@ -218,6 +218,11 @@ def accept_invitation(token: str, user: User) -> Membership:
     return membership
 
 
+def _revoke_invitations_sent_by(org: Organization, user: User) -> None:
+    # Sent on the authority of a role the user no longer has here.
+    Invitation.objects.for_org(org).filter(invited_by=user, accepted_at__isnull=True).delete()
+
+
 def revoke_invitation(actor_membership: Membership, invitation_id: Id) -> bool:
     org = actor_membership.organization
     if not role_at_least(actor_membership.role, Role.ADMIN):
@@ -252,6 +257,8 @@ def change_role(actor_membership: Membership, membership_id: Id, role: str) -> M
         raise ActionError("An organisation needs at least one owner: make someone else an owner first.")
     target.role = role
     target.save(update_fields=["role"])
+    if not role_at_least(role, Role.ADMIN):
+        _revoke_invitations_sent_by(org, target.user)
     return target
 
 
@@ -269,6 +276,7 @@ def remove_member(actor_membership: Membership, membership_id: Id) -> Membership
     if target.role == Role.OWNER and not _other_owners(org, target):
         raise ActionError("An organisation needs at least one owner: make someone else an owner first.")
     target.delete()
+    _revoke_invitations_sent_by(org, target.user)
     return target
 
 
@@ -291,6 +299,7 @@ def leave_organization(membership: Membership) -> Membership:
     if is_sole_owner(membership):
         raise ActionError(LAST_OWNER_CANNOT_LEAVE.format(org=org.name))
     membership.delete()
+    _revoke_invitations_sent_by(org, membership.user)
     return membership
 
 
@@ -368,7 +377,10 @@ class CreatedKey:
 
 
 @transaction.atomic
-def create_ingest_key(org: Organization, label: str, created_by: User | None) -> CreatedKey:
+def create_ingest_key(org: Organization, label: str, created_by: User | None, app: App | None = None) -> CreatedKey:
+    """A new key; bound to ``app`` (of ``org``) when given, else for all the organisation's apps."""
+    if app is not None and app.organization_id != org.pk:
+        raise ActionError("That app is not in this organisation.")
     label = (label or "").strip()
     if not label:
         raise ActionError("The key needs a label, e.g. the app or environment it is for.")
@@ -378,6 +390,7 @@ def create_ingest_key(org: Organization, label: str, created_by: User | None) ->
     key = IngestKey.objects.for_org(org).create(
         organization=org,
         label=label,
+        app=app,
         prefix=raw[: keys.SHOWN_PREFIX_LENGTH],
         key_hash=keys.hash_key(raw),
         created_by=created_by,

@@ -93,7 +93,7 @@ class AppAdmin(UnscopedAdmin):
 class IngestKeyAdmin(UnscopedAdmin):
     list_display = ("prefix", "label", "organization", "created_by", "created_at", "last_used_at", "revoked_at")
     search_fields = ("prefix", "label", "organization__slug")
-    readonly_fields = ("prefix", "key_hash", "created_by", "created_at", "last_used_at")
+    readonly_fields = ("prefix", "key_hash", "app", "created_by", "created_at", "last_used_at")
 
     def has_add_permission(self, request):
         # A key made here would never be shown to anyone; keys are created in the app.

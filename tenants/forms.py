@@ -128,3 +128,14 @@ class RoleForm(forms.Form):
 
 class IngestKeyForm(forms.Form):
     label = forms.CharField(max_length=100, help_text="What the key is for, e.g. “shop production”.")
+    app = forms.ModelChoiceField(
+        queryset=App.objects.unscoped().none(),  # the organisation's apps, set per form
+        required=False,
+        empty_label="Every app of the organisation",
+        help_text="A key for one app sends data for that app only and cannot create apps, "
+        "so a leaked key writes nowhere else.",
+    )
+
+    def __init__(self, *args, apps, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["app"].queryset = apps

@@ -115,6 +115,9 @@ class IngestKey(OrgOwnedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="ingest_keys")
     label = models.CharField(max_length=100)
+    # A key bound to an app sends data for that app only and cannot create apps (so a key
+    # leaked from one app writes nowhere else); unbound keys serve the whole organisation.
+    app = models.ForeignKey(App, on_delete=models.CASCADE, null=True, blank=True, related_name="ingest_keys")
     # The first characters of the key, shown in lists so people can tell keys apart.
     prefix = models.CharField(max_length=20)
     # SHA-256 of the full key; the key itself is shown once and never stored.
