@@ -80,3 +80,16 @@ def envnetworks(name):
         except ValueError:
             raise ImproperlyConfigured(f"{name}: {item!r} is not an IP network (e.g. 10.0.0.0/8)")
     return networks
+
+
+def envports(name, default):
+    """A comma-separated list of TCP ports as a frozenset, or None for "*" (any port)."""
+    items = envlist(name, [str(p) for p in default])
+    if items == ["*"]:
+        return None
+    ports = set()
+    for item in items:
+        if not item.isdigit() or not 0 < int(item) < 65536:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a port (or use * for any)")
+        ports.add(int(item))
+    return frozenset(ports)

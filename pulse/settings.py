@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from pulse.env import envbool, envfloat, envint, envlist, envnetworks, envstr
+from pulse.env import envbool, envfloat, envint, envlist, envnetworks, envports, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -221,8 +221,10 @@ INGEST_KEY_CACHE_SECONDS = envfloat("INGEST_KEY_CACHE_SECONDS", 5.0, minimum=0)
 # --- Alerts ------------------------------------------------------------------
 
 # Self-hosted installs (and tests) may send webhooks to private and loopback
-# addresses; cloud metadata, unspecified and multicast addresses stay refused.
+# addresses; link-local, cloud metadata, unspecified and multicast addresses stay refused.
 ALERTS_ALLOW_PRIVATE_WEBHOOKS = envbool("ALERTS_ALLOW_PRIVATE_WEBHOOKS", False)
+# Ports webhooks may be sent to (None: any, from "*").
+ALERTS_WEBHOOK_PORTS = envports("ALERTS_WEBHOOK_PORTS", (80, 443))
 # Seconds after the minute boundary before a minute is evaluated, so the last
 # harvests of the minute (every 2 s) have been aggregated.
 ALERTS_EVALUATION_DELAY = envint("ALERTS_EVALUATION_DELAY", 10, minimum=0)
