@@ -43,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pulse.settings")
+os.environ.setdefault("DEBUG", "true")  # a local run, like `make run`
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pulse_alerts_bench")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ["ALERTS_ALLOW_PRIVATE_WEBHOOKS"] = "true"  # the receiver is on loopback

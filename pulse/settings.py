@@ -1,7 +1,8 @@
 """Settings for Pulse, read from environment variables (see the README's table).
 
-Local defaults work out of the box; production sets DEBUG=false, SECRET_KEY,
-ALLOWED_HOSTS and PUBLIC_URL (https://...).
+DEBUG is off unless set: production needs SECRET_KEY, ALLOWED_HOSTS and PUBLIC_URL
+(https://...). The Makefile (make run, make test, make demo) and the test settings turn
+DEBUG on, and with it the local defaults that work out of the box.
 """
 
 import warnings
@@ -14,7 +15,7 @@ from pulse.env import envbool, envfloat, envint, envlist, envnetworks, envports,
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-DEBUG = envbool("DEBUG", True)
+DEBUG = envbool("DEBUG", False)
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-in-production-0123456789"
 SECRET_KEY = envstr("SECRET_KEY", _DEV_SECRET if DEBUG else None)
 if not SECRET_KEY:
