@@ -5,7 +5,7 @@ from django.urls import path
 
 from tenants import settings_views, views
 from tenants.forms import PasswordResetForm
-from tenants.password_reset import PasswordResetView
+from tenants.password_reset import PasswordResetConfirmView, PasswordResetView
 
 org = "o/<slug:org_slug>/"
 
@@ -24,7 +24,7 @@ urlpatterns = [
     ),
     path(
         "reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(template_name="tenants/password_reset_confirm.html"),
+        PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(

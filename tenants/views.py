@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -101,17 +102,21 @@ def signup_sent(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def verify_email(request, uidb64, token):
-    """The mailed link: a page with a button (a mail scanner's GET confirms nothing)."""
+    """The mailed link confirms the address for the account signed in with its password,
+    and by a button (a mail scanner's GET confirms nothing). So someone who signed up with
+    another person's address cannot have that person confirm the account for them; that
+    person takes the address back with a password reset instead."""
     user = verification.user_for_link(uidb64, token)
     if user is None:
         return render(request, "tenants/verify_email.html", {"valid": False}, status=404)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if request.user.pk != user.pk:
+        return render(request, "tenants/verify_email.html", {"valid": False}, status=404)
     if request.method == "POST":
         verification.confirm(user)
-        if request.user.is_authenticated and request.user.pk == user.pk:
-            messages.success(request, "Your email address is confirmed.")
-            return redirect("home")
-        messages.success(request, "Your email address is confirmed. Log in to start.")
-        return redirect("login")
+        messages.success(request, "Your email address is confirmed.")
+        return redirect("home")
     return render(request, "tenants/verify_email.html", {"valid": True, "email": user.email})
 
 

@@ -25,8 +25,9 @@ def _link(message):
     return re.search(r"http://127\.0\.0\.1:8000(/verify/\S+/)", message.body).group(1)
 
 
-def _confirm(client, email="new@example.com"):
-    """Follow the link mailed to ``email`` and press its button."""
+def _confirm(client, email="new@example.com", password=PASSWORD):
+    """Log in, follow the link mailed to ``email`` and press its button."""
+    client.post(reverse("login"), {"email": email, "password": password})
     message = next(m for m in reversed(mail.outbox) if m.to == [email])
     return client.post(_link(message))
 
@@ -44,11 +45,13 @@ def test_it_signs_up_an_owner_who_confirms_the_address_by_mail(client, db):
     assert message.to == ["new@example.com"] and message.subject == "Confirm your e-mail address for Pulse"
 
     link = _link(message)
+    # The link confirms for the account signed in with its password: first, log in.
+    assert client.get(link)["Location"] == f"{reverse('login')}?next={link}"
+    client.post(reverse("login"), {"email": "new@example.com", "password": PASSWORD})
     assert "Confirm my address" in client.get(link).content.decode()  # a GET confirms nothing
     assert not User.objects.get(pk=user.pk).email_verified
-    assert client.post(link)["Location"] == reverse("login")
+    assert client.post(link)["Location"] == reverse("home")
     assert User.objects.get(pk=user.pk).email_verified
-    client.post(reverse("login"), {"email": "new@example.com", "password": PASSWORD})
     page = client.get(reverse("org_home", args=[org.slug]))
     assert "Add your first app" in page.content.decode()
 
@@ -90,6 +93,7 @@ def test_the_answer_is_the_same_whether_or_not_the_address_has_an_account(owner)
 def test_the_link_works_once_and_for_its_own_account_only(client, db):
     _signup(client, email="a@example.com")
     _signup(Client(), email="b@example.com")
+    client.post(reverse("login"), {"email": "a@example.com", "password": PASSWORD})
     link_a = _link(mail.outbox[0])
     uid_b = _link(mail.outbox[1]).split("/")[2]
     token_a = link_a.split("/")[3]
@@ -100,6 +104,28 @@ def test_the_link_works_once_and_for_its_own_account_only(client, db):
     response = client.post(link_a)
     assert response.status_code == 404 and "This link can" in response.content.decode()
     assert client.get("/verify/garbage/x/").status_code == 404
+    # B's own link, opened in A's session, confirms nothing either.
+    assert client.post(_link(mail.outbox[1])).status_code == 404
+    assert not User.objects.get(email="b@example.com").email_verified
+
+
+def test_a_sign_up_with_someone_elses_address_is_theirs_to_take_back(db):
+    """Mallory signs up with Vic's address: Vic's click cannot confirm Mallory's account, and
+    Vic's password reset confirms the address with Vic's password, shutting Mallory out."""
+    mallory = Client(REMOTE_ADDR="203.0.113.66")
+    _signup(mallory, email="vic@example.com", password="mallory knows this one")
+    vic = Client(REMOTE_ADDR="198.51.100.7")
+    response = vic.post(_link(mail.outbox[-1]))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert not User.objects.get(email="vic@example.com").email_verified
+
+    vic.post(reverse("password_reset"), {"email": "vic@example.com"})
+    reset = re.search(r"http://127\.0\.0\.1:8000(/reset/\S+/)", mail.outbox[-1].body).group(1)
+    form_url = vic.get(reset)["Location"]
+    vic.post(form_url, {"new_password1": "vic's own new passphrase", "new_password2": "vic's own new passphrase"})
+    assert User.objects.get(email="vic@example.com").email_verified
+    denied = mallory.post(reverse("login"), {"email": "vic@example.com", "password": "mallory knows this one"})
+    assert "Incorrect email or password." in denied.content.decode()
 
 
 def test_sign_ups_are_throttled_per_client_and_per_address(db, settings):
