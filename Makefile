@@ -6,6 +6,10 @@ AGENT := $(wildcard agent/pyproject.toml)
 
 .PHONY: run test lint setup deps lock services assets migrate browser demo clean
 
+# Settings default to production (DEBUG off, a SECRET_KEY required); what runs from here is
+# local development unless the environment says otherwise.
+export DEBUG ?= true
+
 # Web and worker processes: one of each per two cores. Here they share the cores with
 # Postgres and Redis, and more processes cost more CPU per payload (bench/ingest.py on
 # 2 cores: one web + one worker process used about 15 % less than two of each).

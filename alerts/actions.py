@@ -7,8 +7,9 @@ recorded once, so it is notified once per channel however often the task runs.
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -199,6 +200,15 @@ def acknowledge(incident: Incident, user: User) -> Incident:
     incident.save(update_fields=["acknowledged_at", "acknowledged_by"])
     record_event(incident, EventKind.ACKNOWLEDGED, incident.severity, at=incident.acknowledged_at, actor=user)  # type: ignore[arg-type]
     return incident
+
+
+@transaction.atomic
+def rotate_webhook_secret(channel: NotificationChannel) -> NotificationChannel:
+    """A new signing secret; the old one keeps signing too for WEBHOOK_SECRET_OVERLAP_HOURS."""
+    channel = NotificationChannel.objects.for_org(channel.organization_id).select_for_update().get(pk=channel.pk)
+    channel.rotate_secret(timezone.now(), timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS))
+    channel.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+    return channel
 
 
 def send_test(channel: NotificationChannel) -> Delivery:

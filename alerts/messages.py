@@ -10,6 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from alerts.models import METRIC_UNITS, EventKind
+from tenants.mail_text import quoted
 
 
 def _fmt(value, unit):
@@ -76,7 +77,7 @@ def for_delivery(delivery):
             app="",
             severity="warning",
             state="test",
-            summary=f"This is a test notification for the channel \u201c{delivery.channel.name}\u201d.",
+            summary=f"This is a test notification for the channel {quoted(delivery.channel.name)}.",
             url=settings.PUBLIC_URL + reverse("alerts:channels", args=[delivery.organization.slug]),
             at=delivery.created_at.isoformat(),
             delivery_id=str(delivery.id),

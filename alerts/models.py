@@ -86,6 +86,10 @@ class NotificationChannel(OrgOwnedModel):
     config = models.JSONField(default=dict)
     # Signs webhook bodies (HMAC-SHA256); unused by the other kinds.
     secret = models.CharField(max_length=64, default=_new_secret)
+    # After a rotation the old secret signs too, until previous_secret_until, so receivers
+    # can switch to the new one without missing a notification.
+    previous_secret = models.CharField(max_length=64, blank=True, default="")
+    previous_secret_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -93,6 +97,23 @@ class NotificationChannel(OrgOwnedModel):
 
     def __str__(self):
         return self.name
+
+    def signing_secrets(self, now):
+        """The secrets that sign a request sent at ``now``: the current one first."""
+        if self.previous_secret and self.previous_secret_until and now < self.previous_secret_until:
+            return [self.secret, self.previous_secret]
+        return [self.secret]
+
+    @property
+    def previous_secret_signs_until(self):
+        """When the previous secret stops signing, while it still does; else None."""
+        if len(self.signing_secrets(timezone.now())) > 1:
+            return self.previous_secret_until
+        return None
+
+    def rotate_secret(self, now, overlap):
+        self.previous_secret, self.previous_secret_until = self.secret, now + overlap
+        self.secret = _new_secret()
 
     @property
     def target_summary(self):

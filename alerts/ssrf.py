@@ -13,9 +13,11 @@ answers differ between Python builds (CVE-2024-4032). An IPv6 address that carri
 IPv4 address (IPv4-mapped, IPv4-compatible, 6to4, Teredo, NAT64) is also judged by the
 IPv4 address inside, since that is where the packets end up.
 
-``ALERTS_ALLOW_PRIVATE_WEBHOOKS`` allows private, loopback and link-local targets for
-self-hosted installations and tests; metadata, unspecified, multicast, reserved and
-documentation addresses are refused even then.
+``ALERTS_ALLOW_PRIVATE_WEBHOOKS`` allows private and loopback targets for self-hosted
+installations and tests; link-local addresses (where clouds put their metadata and
+credential services, at more addresses than any list keeps up with), metadata,
+unspecified, multicast, reserved and documentation addresses are refused even then.
+Ports are 80 and 443 unless ALERTS_WEBHOOK_PORTS allows others.
 """
 
 import socket
@@ -60,7 +62,7 @@ RANGES = (
     _range("10.0.0.0/8", PRIVATE, private=True),
     _range("100.64.0.0/10", PRIVATE, private=True),  # shared address space (carrier-grade NAT)
     _range("127.0.0.0/8", LOOPBACK, private=True),
-    _range("169.254.0.0/16", LINK_LOCAL, private=True),
+    _range("169.254.0.0/16", LINK_LOCAL),
     _range("172.16.0.0/12", PRIVATE, private=True),
     _range("192.0.0.0/24", RESERVED),  # IETF protocol assignments (Oracle Cloud metadata is 192.0.0.192)
     _range("192.0.2.0/24", DOCUMENTATION),
@@ -77,8 +79,10 @@ RANGES = (
     _range("169.254.170.2/32", METADATA),  # AWS ECS task credentials
     _range("169.254.170.23/32", METADATA),  # AWS EKS Pod Identity
     _range("100.100.100.200/32", METADATA),  # Alibaba Cloud
+    _range("168.63.129.16/32", METADATA),  # Azure WireServer (a public address)
     _range("fd00:ec2::254/128", METADATA),  # AWS, IPv6
     _range("fd00:ec2::23/128", METADATA),  # AWS EKS Pod Identity, IPv6
+    _range("fd20:ce::254/128", METADATA),  # Google Cloud, IPv6
     # IPv6: only global unicast (2000::/3) is public; the rest of the address space is
     # unassigned or special (IPv6 Address Space Registry).
     _range("::/0", RESERVED),
@@ -97,7 +101,7 @@ RANGES = (
     _range("2002::/16", "a 6to4 address"),
     _range("3fff::/20", DOCUMENTATION),
     _range("fc00::/7", PRIVATE, private=True),  # unique local addresses
-    _range("fe80::/10", LINK_LOCAL, private=True),
+    _range("fe80::/10", LINK_LOCAL),
     _range("ff00::/8", MULTICAST),
 )
 _BY_SPECIFICITY = sorted(RANGES, key=lambda r: r.network.prefixlen, reverse=True)
@@ -168,7 +172,12 @@ def parse_url(url: str) -> tuple[str, str, int]:
         raise UnsafeURLError("The URL has no host name.")
     if parts.username or parts.password:
         raise UnsafeURLError("Credentials in the URL are not supported; put a token in the path instead.")
-    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+    port = port or (443 if parts.scheme == "https" else 80)
+    allowed = settings.ALERTS_WEBHOOK_PORTS
+    if allowed is not None and port not in allowed:
+        ports = " and ".join(str(p) for p in sorted(allowed))
+        raise UnsafeURLError(f"Webhooks are sent to port {ports} only, not {port}.")
+    return parts.scheme, parts.hostname, port
 
 
 def resolve_checked(host: str, port: int, allow_private: bool | None = None) -> IPAddress:

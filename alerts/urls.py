@@ -22,6 +22,7 @@ urlpatterns = [
     path("channels/<uuid:channel_id>/", views.channel_edit, name="channel"),
     path("channels/<uuid:channel_id>/delete", views.channel_delete, name="channel_delete"),
     path("channels/<uuid:channel_id>/test", views.channel_test, name="channel_test"),
+    path("channels/<uuid:channel_id>/rotate-secret", views.channel_rotate_secret, name="channel_rotate_secret"),
     path("deliveries/", views.deliveries, name="deliveries"),
     path("mutes/", views.mutes, name="mutes"),
     path("mutes/<uuid:mute_id>/end", views.mute_end, name="mute_end"),

@@ -23,6 +23,7 @@ from alerts.forms import ChannelForm, ConditionForm, ConditionMuteForm, Incident
 from alerts.models import (
     SLO,
     AppMute,
+    ChannelKind,
     Condition,
     Delivery,
     Incident,
@@ -355,6 +356,16 @@ def channel_test(request, channel_id):
     item = get_object_or_404(NotificationChannel, id=channel_id)
     actions.send_test(item)
     messages.success(request, "Test notification queued; its result appears in the delivery log below.")
+    return redirect(_url(request, "channel", item.id))
+
+
+@org_view(write_role=ADMIN)
+@require_POST
+def channel_rotate_secret(request, channel_id):
+    item = get_object_or_404(NotificationChannel, id=channel_id, kind=ChannelKind.WEBHOOK)
+    item = actions.rotate_webhook_secret(item)
+    until = timezone.localtime(item.previous_secret_until).strftime("%Y-%m-%d %H:%M %Z")
+    messages.success(request, f"New signing secret below. Until {until} requests are signed with the old one too.")
     return redirect(_url(request, "channel", item.id))
 
 

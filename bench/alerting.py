@@ -43,9 +43,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pulse.settings")
+os.environ.setdefault("DEBUG", "true")  # a local run, like `make run`
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pulse_alerts_bench")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ["ALERTS_ALLOW_PRIVATE_WEBHOOKS"] = "true"  # the receiver is on loopback
+os.environ["ALERTS_WEBHOOK_PORTS"] = "*"  # on a port of its own
 
 UTC = dt_timezone.utc
 
@@ -139,7 +141,7 @@ def detection_delay(boundaries, orgs_per_boundary):
     Condition.objects.unscoped().update(enabled=False)
     receiver = Receiver()
     tmp = Path(tempfile.mkdtemp(prefix="pulse-alerts-bench-"))
-    env = dict(os.environ, ALERTS_ALLOW_PRIVATE_WEBHOOKS="true", LOG_LEVEL="WARNING")
+    env = dict(os.environ, ALERTS_ALLOW_PRIVATE_WEBHOOKS="true", ALERTS_WEBHOOK_PORTS="*", LOG_LEVEL="WARNING")
     worker = start([sys.executable, "-m", "celery", "-A", "pulse", "worker", "--pool=solo", "--loglevel=INFO",
                     "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"alerts-bench-{uuid.uuid4().hex[:6]}@%h"],
                    env, tmp / "worker.log")

@@ -51,6 +51,7 @@ os.environ["DATABASE_URL"] = DATABASE_URL
 os.environ["REDIS_URL"] = REDIS_URL
 os.environ["INGEST_STREAM"] = STREAM
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pulse.settings")
+os.environ.setdefault("DEBUG", "true")  # this process and its migrate; the servers get server_env()
 
 import loadgen  # noqa: E402
 

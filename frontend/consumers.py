@@ -4,7 +4,9 @@ The user comes from the session (AuthMiddlewareStack), the organisation and the 
 from the path; membership (any role, viewers included) is checked before the socket
 joins the app's group. Anyone else, signed in or not, and any app that is missing or
 belongs to another organisation, gets the same refused handshake: nothing tells them
-apart. The Origin must be this very site (the Host, or PUBLIC_URL), on top of
+apart. A user holds at most LIVE_SOCKETS_PER_USER sockets (frontend/socket_slots.py).
+While open, a socket checks again that its session is still valid (Django's auth hash,
+so a new password ends it, and ``is_active``) and the membership still there. The Origin must be this very site (the Host, or PUBLIC_URL), on top of
 AllowedHostsOriginValidator, so another site served from an allowed host name on another
 port cannot ride the session cookie.
 
@@ -27,14 +29,20 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.utils.crypto import constant_time_compare
 
 from apm import live
+from frontend import socket_slots
 from tenants.access import find_membership
-from tenants.models import App
+from tenants.models import App, User
 
-_RECHECK_EVERY = 60.0  # default seconds between membership checks on an open socket (LIVE_RECHECK_SECONDS)
+_RECHECK_EVERY = 60.0  # default seconds between session and membership checks (LIVE_RECHECK_SECONDS)
 _RENEW_WATCH = live.WATCH_SECONDS / 3  # seconds between renewals of the app's "watched" mark
 _mark_watched = sync_to_async(live.mark_watched, thread_sensitive=False)
+_take_slot = sync_to_async(socket_slots.take, thread_sensitive=False)
+_renew_slot = sync_to_async(socket_slots.renew, thread_sensitive=False)
+_release_slot = sync_to_async(socket_slots.release, thread_sensitive=False)
 
 
 def _header(scope, name):
@@ -68,17 +76,23 @@ def _can_watch(user, org_slug, app_id):
 
 
 @database_sync_to_async
-def _session_still_signed_in(session_key, user):
-    # Read afresh: logging out elsewhere deletes the session row; the scope's copy would not know.
+def _session_still_valid(session_key, user):
+    """The session is still this user's, as Django's own check at each request has it: not
+    logged out, the user still active, and the password (so the auth hash) unchanged since
+    the login. All read afresh; the scope's copies would not know."""
     if not session_key:
         return False
     data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
-    return str(data.get("_auth_user_id")) == str(user.pk)
+    if str(data.get(SESSION_KEY)) != str(user.pk):
+        return False
+    fresh = User.objects.filter(pk=user.pk, is_active=True).first()
+    return fresh is not None and constant_time_compare(data.get(HASH_SESSION_KEY) or "", fresh.get_session_auth_hash())
 
 
 class LiveAppConsumer(AsyncWebsocketConsumer):
     group = None
     sender = None
+    slot = False
 
     async def connect(self):
         kwargs = self.scope["url_route"]["kwargs"]
@@ -87,6 +101,10 @@ class LiveAppConsumer(AsyncWebsocketConsumer):
         self.user = self.scope.get("user")
         if not same_origin(self.scope) or not await _can_watch(self.user, self.org_slug, self.app_id):
             await self.close()  # before accept: the handshake is refused (403), nothing else is said
+            return
+        self.slot = await _take_slot(self.user.pk, self.channel_name)
+        if not self.slot:
+            await self.close()  # LIVE_SOCKETS_PER_USER open already
             return
         self.queue = collections.deque(maxlen=settings.LIVE_SEND_QUEUE)
         self.lagged = 0
@@ -109,6 +127,8 @@ class LiveAppConsumer(AsyncWebsocketConsumer):
             self.sender.cancel()
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.slot:
+            await _release_slot(self.user.pk, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
         pass  # the page has nothing to say; pause and resume happen in the browser
@@ -132,13 +152,15 @@ class LiveAppConsumer(AsyncWebsocketConsumer):
                 marked = time.monotonic()
                 try:
                     await _mark_watched(self.app_id)
+                    await _renew_slot(self.user.pk, self.channel_name)
                 except Exception:
                     pass  # Redis away: workers fail open and publish anyway
             if time.monotonic() - checked >= every:
                 checked = time.monotonic()
-                # A member removed from the organisation, or signed out, stops receiving within a minute.
+                # Removed from the organisation, signed out, deactivated or with a new password:
+                # the socket closes within LIVE_RECHECK_SECONDS.
                 session = self.scope.get("session")
-                signed_in = await _session_still_signed_in(getattr(session, "session_key", None), self.user)
+                signed_in = await _session_still_valid(getattr(session, "session_key", None), self.user)
                 if not signed_in or not await _can_watch(self.user, self.org_slug, self.app_id):
                     await self.close(code=4403)
                     return

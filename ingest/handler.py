@@ -126,6 +126,10 @@ def check(headers, body, inline=False):
     except queued.BadSketch as exc:
         return error(400, "invalid", exc.reason, f"metrics[{exc.index}].sketch")
 
+    # A key bound to an app is refused for any other name before the lookup, which would
+    # create the app; the ids are compared after, whatever the names' case rules.
+    if resolved.app_name is not None and payload.app.upper() != resolved.app_name.upper():
+        return _wrong_app(resolved)
     try:
         app_id, apdex_t = resolve_app(resolved.organization_id, payload.app, cache_only=inline)
     except AppLimitReached:
@@ -136,8 +140,14 @@ def check(headers, body, inline=False):
             "delete one or use an existing app name",
             "app",
         )
+    if resolved.app_id is not None and app_id != resolved.app_id:
+        return _wrong_app(resolved)
     # The workers get the validated payload in a form cheaper to apply than gzip JSON.
     return Accepted(resolved.organization_id, app_id, queued.pack(payload, sketches), payload.batch_id, apdex_t)
+
+
+def _wrong_app(resolved):
+    return error(403, "wrong_app", f"this ingest key may only send data for the app {resolved.app_name!r}", "app")
 
 
 def finish(accepted, enqueued):

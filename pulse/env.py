@@ -6,6 +6,7 @@ Any variable may instead be given as ``NAME_FILE`` pointing at a file holding th
 value (Docker and Kubernetes secrets).
 """
 
+import ipaddress
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -68,3 +69,27 @@ def envlist(name, default=()):
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def envnetworks(name):
+    """A comma-separated list of IP networks (CIDRs; a bare address is a network of one)."""
+    networks = []
+    for item in envlist(name):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP network (e.g. 10.0.0.0/8)")
+    return networks
+
+
+def envports(name, default):
+    """A comma-separated list of TCP ports as a frozenset, or None for "*" (any port)."""
+    items = envlist(name, [str(p) for p in default])
+    if items == ["*"]:
+        return None
+    ports = set()
+    for item in items:
+        if not item.isdigit() or not 0 < int(item) < 65536:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a port (or use * for any)")
+        ports.add(int(item))
+    return frozenset(ports)

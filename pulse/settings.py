@@ -1,7 +1,8 @@
 """Settings for Pulse, read from environment variables (see the README's table).
 
-Local defaults work out of the box; production sets DEBUG=false, SECRET_KEY,
-ALLOWED_HOSTS and PUBLIC_URL (https://...).
+DEBUG is off unless set: production needs SECRET_KEY, ALLOWED_HOSTS and PUBLIC_URL
+(https://...). The Makefile (make run, make test, make demo) and the test settings turn
+DEBUG on, and with it the local defaults that work out of the box.
 """
 
 import warnings
@@ -10,11 +11,11 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from pulse.env import envbool, envfloat, envint, envlist, envstr
+from pulse.env import envbool, envfloat, envint, envlist, envnetworks, envports, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-DEBUG = envbool("DEBUG", True)
+DEBUG = envbool("DEBUG", False)
 _DEV_SECRET = "dev-only-insecure-secret-key-change-me-in-production-0123456789"
 SECRET_KEY = envstr("SECRET_KEY", _DEV_SECRET if DEBUG else None)
 if not SECRET_KEY:
@@ -147,8 +148,14 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 PASSWORD_RESET_TIMEOUT = envint("PASSWORD_RESET_TIMEOUT", 3600, minimum=60)
 INVITATION_TTL_DAYS = envint("INVITATION_TTL_DAYS", 7, minimum=1)
-LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5, minimum=1)  # per account per window
-LOGIN_FAILURE_IP_LIMIT = envint("LOGIN_FAILURE_IP_LIMIT", 20, minimum=1)  # per client address
+# Login attempts per window (tenants/throttle.py): per account from one client address,
+# per client address, and per account from everywhere.
+LOGIN_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_FAILURE_IP_LIMIT = envint("LOGIN_FAILURE_IP_LIMIT", 20, minimum=1)
+LOGIN_FAILURE_ACCOUNT_LIMIT = envint("LOGIN_FAILURE_ACCOUNT_LIMIT", 50, minimum=1)
+# Sign-ups (and resends of their mail) per e-mail address and per client address, per window.
+SIGNUP_EMAIL_LIMIT = envint("SIGNUP_EMAIL_LIMIT", 3, minimum=1)
+SIGNUP_IP_LIMIT = envint("SIGNUP_IP_LIMIT", 10, minimum=1)
 LOGIN_FAILURE_WINDOW = envint("LOGIN_FAILURE_WINDOW", 900, minimum=10)  # seconds
 
 # --- E-mail ----------------------------------------------------------------
@@ -179,6 +186,8 @@ SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000 if SECURE_SSL else 
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_SSL
 SECURE_HSTS_PRELOAD = SECURE_SSL
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_PROXY", False) else None
+# Proxies whose X-Forwarded-For is believed (tenants/client_address.py); none by default.
+TRUSTED_PROXIES = envnetworks("PULSE_TRUSTED_PROXIES")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -227,18 +236,23 @@ INGEST_KEY_CACHE_SECONDS = envfloat("INGEST_KEY_CACHE_SECONDS", 5.0, minimum=0)
 # --- Alerts ------------------------------------------------------------------
 
 # Self-hosted installs (and tests) may send webhooks to private and loopback
-# addresses; cloud metadata, unspecified and multicast addresses stay refused.
+# addresses; link-local, cloud metadata, unspecified and multicast addresses stay refused.
 ALERTS_ALLOW_PRIVATE_WEBHOOKS = envbool("ALERTS_ALLOW_PRIVATE_WEBHOOKS", False)
+# Ports webhooks may be sent to (None: any, from "*").
+ALERTS_WEBHOOK_PORTS = envports("ALERTS_WEBHOOK_PORTS", (80, 443))
 # Seconds after the minute boundary before a minute is evaluated, so the last
 # harvests of the minute (every 2 s) have been aggregated.
 ALERTS_EVALUATION_DELAY = envint("ALERTS_EVALUATION_DELAY", 10, minimum=0)
 ALERTS_WEBHOOK_TIMEOUT = envfloat("ALERTS_WEBHOOK_TIMEOUT", 10.0, minimum=1)
+# Hours a rotated webhook secret keeps signing beside the new one (docs/webhooks.md).
+WEBHOOK_SECRET_OVERLAP_HOURS = envint("WEBHOOK_SECRET_OVERLAP_HOURS", 24, minimum=0)
 
 # --- Live views (apm/live.py, frontend/consumers.py) ---------------------------
 
 LIVE_EVENTS_PER_SECOND = envint("LIVE_EVENTS_PER_SECOND", 300, minimum=1)  # scatter points per app, all viewers
 LIVE_EVENTS_BURST = envint("LIVE_EVENTS_BURST", LIVE_EVENTS_PER_SECOND, minimum=1)
 LIVE_FLUSH_INTERVAL = envfloat("LIVE_FLUSH_INTERVAL", 0.2, minimum=0)  # seconds a publisher coalesces commits
+LIVE_SOCKETS_PER_USER = envint("LIVE_SOCKETS_PER_USER", 20, minimum=1)  # open at once, all web processes
 LIVE_SEND_QUEUE = envint("LIVE_SEND_QUEUE", 16, minimum=1)  # messages queued per socket before dropping
 
 # --- Ingest pipeline (ingest/, apm/consumer.py, apm/tasks.py) -------------------

@@ -1,6 +1,7 @@
 """Resolving the organisation of a request, once, from the URL.
 
-``@org_view`` is the only way an organisation page is reached: it finds the
+``@org_view`` is the only way an organisation page is reached: a signed-in user whose
+address is not yet confirmed (a self sign-up) is sent to confirm it; then it finds the
 membership of the signed-in user in the organisation named by ``org_slug`` in one
 query, answers 404 when there is none (exactly like a missing organisation), checks
 the role for writes, and runs the view inside ``org_scope`` so every tenant-owned
@@ -12,6 +13,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.shortcuts import redirect
 
 from tenants.models import Membership
 from tenants.roles import Role, role_at_least
@@ -21,7 +23,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def find_membership(user, org_slug):
-    if not user.is_authenticated:
+    if not user.is_authenticated or not user.email_verified:
         return None
     return (
         Membership.objects.unscoped()
@@ -31,6 +33,21 @@ def find_membership(user, org_slug):
     )
 
 
+def verified_required(view):
+    """Signed in with a confirmed address; an account waiting for confirmation is shown the
+    "check your email" page (the same as the one after sign-up)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.email_verified:
+            return redirect("signup_sent")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 def org_view(write_role=Role.MEMBER, read_role=Role.VIEWER):
     """Decorate a view taking ``org_slug``; it receives ``request.org`` and ``request.membership``.
 
@@ -38,10 +55,9 @@ def org_view(write_role=Role.MEMBER, read_role=Role.VIEWER):
     """
 
     def decorator(view):
+        @verified_required
         @wraps(view)
         def wrapped(request, org_slug, *args, **kwargs):
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
             membership = find_membership(request.user, org_slug)
             if membership is None:
                 raise Http404("No such organisation")

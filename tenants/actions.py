@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from tenants import keys
+from tenants.mail_text import quoted
 from tenants.models import App, IngestKey, Invitation, Membership, Organization, User
 from tenants.roles import Role, role_at_least
 
@@ -96,19 +97,22 @@ def delete_organization(actor_membership: Membership, confirm_name: str) -> Orga
     return org
 
 
-def create_user(email: str, password: str, name: str = "") -> User:
+def create_user(email: str, password: str, name: str = "", email_verified: bool = True) -> User:
     email = email.strip().lower()
     try:
         with transaction.atomic():
-            return User.objects.create_user(email=email, password=password, name=name.strip())
+            return User.objects.create_user(
+                email=email, password=password, name=name.strip(), email_verified=email_verified
+            )
     except IntegrityError:
         raise ActionError("An account with this email address already exists.")
 
 
 @transaction.atomic
 def sign_up(email: str, password: str, org_name: str, name: str = "") -> tuple[User, Organization]:
-    """Create a user and their first organisation; returns (user, org)."""
-    user = create_user(email, password, name)
+    """Create a user, unverified until the mailed link is confirmed, and their first
+    organisation; returns (user, org)."""
+    user = create_user(email, password, name, email_verified=False)
     org = create_organization(user, org_name)
     return user, org
 
@@ -154,12 +158,13 @@ def invite(actor_membership: Membership, email: str, role: str) -> SentInvitatio
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
     )
     url = settings.PUBLIC_URL + reverse("invitation_accept", args=[token])
-    context = {"org": org, "inviter": actor_membership.user, "role": Role(role).label, "url": url,
-               "days": settings.INVITATION_TTL_DAYS}
+    # The name was chosen by whoever made the organisation: quoted as theirs, never as Pulse's words.
+    context = {"org_name": quoted(org.name), "inviter": actor_membership.user, "role": Role(role).label,
+               "url": url, "days": settings.INVITATION_TTL_DAYS}
     # Sent after commit so a rolled-back invitation never produces a working-looking e-mail.
     transaction.on_commit(
         lambda: send_mail(
-            subject=f"You're invited to {org.name} on Pulse",
+            subject=f"Invitation to {quoted(org.name, limit=40)} on Pulse",
             message=render_to_string("tenants/email/invitation.txt", context),
             from_email=None,
             recipient_list=[email],
@@ -201,12 +206,21 @@ def accept_invitation(token: str, user: User) -> Membership:
     if invitation.accepted_at is not None:
         raise ActionError("This invitation link is invalid, has expired or was already used.")
     org = invitation.organization
+    if not user.email_verified:
+        # The invitation was mailed to this address: following it proves the address.
+        user.email_verified = True
+        user.save(update_fields=["email_verified"])
     invitation.accepted_at = timezone.now()
     invitation.save(update_fields=["accepted_at"])
     membership, _ = Membership.objects.for_org(org).get_or_create(
         organization=org, user=user, defaults={"role": invitation.role}
     )
     return membership
+
+
+def _revoke_invitations_sent_by(org: Organization, user: User) -> None:
+    # Sent on the authority of a role the user no longer has here.
+    Invitation.objects.for_org(org).filter(invited_by=user, accepted_at__isnull=True).delete()
 
 
 def revoke_invitation(actor_membership: Membership, invitation_id: Id) -> bool:
@@ -243,6 +257,8 @@ def change_role(actor_membership: Membership, membership_id: Id, role: str) -> M
         raise ActionError("An organisation needs at least one owner: make someone else an owner first.")
     target.role = role
     target.save(update_fields=["role"])
+    if not role_at_least(role, Role.ADMIN):
+        _revoke_invitations_sent_by(org, target.user)
     return target
 
 
@@ -260,6 +276,7 @@ def remove_member(actor_membership: Membership, membership_id: Id) -> Membership
     if target.role == Role.OWNER and not _other_owners(org, target):
         raise ActionError("An organisation needs at least one owner: make someone else an owner first.")
     target.delete()
+    _revoke_invitations_sent_by(org, target.user)
     return target
 
 
@@ -282,6 +299,7 @@ def leave_organization(membership: Membership) -> Membership:
     if is_sole_owner(membership):
         raise ActionError(LAST_OWNER_CANNOT_LEAVE.format(org=org.name))
     membership.delete()
+    _revoke_invitations_sent_by(org, membership.user)
     return membership
 
 
@@ -359,7 +377,10 @@ class CreatedKey:
 
 
 @transaction.atomic
-def create_ingest_key(org: Organization, label: str, created_by: User | None) -> CreatedKey:
+def create_ingest_key(org: Organization, label: str, created_by: User | None, app: App | None = None) -> CreatedKey:
+    """A new key; bound to ``app`` (of ``org``) when given, else for all the organisation's apps."""
+    if app is not None and app.organization_id != org.pk:
+        raise ActionError("That app is not in this organisation.")
     label = (label or "").strip()
     if not label:
         raise ActionError("The key needs a label, e.g. the app or environment it is for.")
@@ -369,6 +390,7 @@ def create_ingest_key(org: Organization, label: str, created_by: User | None) ->
     key = IngestKey.objects.for_org(org).create(
         organization=org,
         label=label,
+        app=app,
         prefix=raw[: keys.SHOWN_PREFIX_LENGTH],
         key_hash=keys.hash_key(raw),
         created_by=created_by,

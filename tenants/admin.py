@@ -1,13 +1,34 @@
 """Django admin for operators of the Pulse installation (staff users, not customers).
 
 The admin works across organisations, so every tenant-owned model is listed through
-``.unscoped()`` on purpose. Key hashes and invitation token hashes are read-only.
+``.unscoped()`` on purpose. Key hashes and invitation token hashes are read-only. Its
+login goes through the same throttle as the customers' login page.
 """
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from tenants import throttle
 from tenants.models import App, IngestKey, Invitation, Membership, Organization, User
+
+
+class ThrottledAdminLoginForm(AdminAuthenticationForm):
+    def clean(self):
+        email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if email is not None and password:
+            try:
+                self.user_cache = throttle.authenticate(self.request, email, password)
+            except throttle.LoginThrottled as exc:
+                raise forms.ValidationError(str(exc), code="throttled")
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+admin.site.login_form = ThrottledAdminLoginForm
 
 
 class UnscopedAdmin(admin.ModelAdmin):
@@ -72,7 +93,7 @@ class AppAdmin(UnscopedAdmin):
 class IngestKeyAdmin(UnscopedAdmin):
     list_display = ("prefix", "label", "organization", "created_by", "created_at", "last_used_at", "revoked_at")
     search_fields = ("prefix", "label", "organization__slug")
-    readonly_fields = ("prefix", "key_hash", "created_by", "created_at", "last_used_at")
+    readonly_fields = ("prefix", "key_hash", "app", "created_by", "created_at", "last_used_at")
 
     def has_add_permission(self, request):
         # A key made here would never be shown to anyone; keys are created in the app.

@@ -12,10 +12,7 @@ class EmailPasswordMixin:
     """Validation shared by both ways of creating an account."""
 
     def clean_email(self):
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email address already exists. Log in instead.")
-        return email
+        return self.cleaned_data["email"].strip().lower()
 
     def clean(self):
         cleaned = super().clean()
@@ -45,6 +42,14 @@ class SignupForm(EmailPasswordMixin, forms.Form):
 
 
 class InvitationSignupForm(EmailPasswordMixin, forms.Form):
+    # The invited address is fixed and known to whoever holds the link: saying that it
+    # has an account already tells them nothing new.
+    def clean_email(self):
+        email = super().clean_email()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this email address already exists. Log in instead.")
+        return email
+
     email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     password = forms.CharField(
         strip=False,
@@ -123,3 +128,14 @@ class RoleForm(forms.Form):
 
 class IngestKeyForm(forms.Form):
     label = forms.CharField(max_length=100, help_text="What the key is for, e.g. “shop production”.")
+    app = forms.ModelChoiceField(
+        queryset=App.objects.unscoped().none(),  # the organisation's apps, set per form
+        required=False,
+        empty_label="Every app of the organisation",
+        help_text="A key for one app sends data for that app only and cannot create apps, "
+        "so a leaked key writes nowhere else.",
+    )
+
+    def __init__(self, *args, apps, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["app"].queryset = apps

@@ -47,6 +47,8 @@ def looks_like_key(raw):
 class ResolvedKey:
     key_id: object
     organization_id: int
+    app_id: object = None  # the one app a bound key may send for, with its name
+    app_name: str | None = None
 
 
 _MISSING = object()
@@ -78,7 +80,7 @@ def _load(digest):
     row = (
         IngestKey.objects.unscoped()
         .filter(Q(key_hash=digest) & Q(revoked_at__isnull=True))
-        .values_list("id", "organization_id")
+        .values_list("id", "organization_id", "app_id", "app__name")
         .first()
     )
     return ResolvedKey(*row) if row else None

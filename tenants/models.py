@@ -41,6 +41,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     name = models.CharField(max_length=150, blank=True)
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
+    # False only for a self sign-up until the link mailed to the address is confirmed
+    # (tenants/verification.py); invitations, operators and older accounts start verified.
+    email_verified = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = UserManager()
@@ -112,6 +115,9 @@ class IngestKey(OrgOwnedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="ingest_keys")
     label = models.CharField(max_length=100)
+    # A key bound to an app sends data for that app only and cannot create apps (so a key
+    # leaked from one app writes nowhere else); unbound keys serve the whole organisation.
+    app = models.ForeignKey(App, on_delete=models.CASCADE, null=True, blank=True, related_name="ingest_keys")
     # The first characters of the key, shown in lists so people can tell keys apart.
     prefix = models.CharField(max_length=20)
     # SHA-256 of the full key; the key itself is shown once and never stored.

@@ -248,7 +248,7 @@ def invitation_revoke(request, invitation_id):
 
 def _keys_context(request, form, **extra):
     return {
-        "keys": IngestKey.objects.select_related("created_by"),
+        "keys": IngestKey.objects.select_related("created_by", "app"),
         "form": form,
         "can_manage": _can_manage(request),
         "public_url": settings.PUBLIC_URL,
@@ -258,7 +258,7 @@ def _keys_context(request, form, **extra):
 
 
 def _app_from_query(request):
-    app_id = request.POST.get("app") or request.GET.get("app")
+    app_id = request.GET.get("app")  # the app just created; the form carries the choice on POST
     if not app_id:
         return None
     try:
@@ -273,11 +273,12 @@ def _app_from_query(request):
 @require_http_methods(["GET", "POST"])
 def settings_keys(request):
     app = _app_from_query(request)
-    initial = {"label": app.name} if app else {}
-    form = IngestKeyForm(request.POST or None, initial=initial)
+    initial = {"label": app.name, "app": app} if app else {}
+    form = IngestKeyForm(request.POST or None, initial=initial, apps=App.objects.all())
     if request.method == "POST" and form.is_valid():
+        app = form.cleaned_data["app"]
         try:
-            created = actions.create_ingest_key(request.org, form.cleaned_data["label"], request.user)
+            created = actions.create_ingest_key(request.org, form.cleaned_data["label"], request.user, app=app)
         except actions.ActionError as exc:
             form.add_error("label", str(exc))
         else:

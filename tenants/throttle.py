@@ -1,39 +1,53 @@
-"""Login throttling: failure counters per account and per client address, in the Redis cache.
+"""Throttles of the account pages: login attempts, sign-ups and reset mails, in the Redis cache.
 
-The account counter is keyed by the address typed in, whether or not such an account
+Every login attempt is counted before the password is checked, with an atomic Redis INCR, so
+requests sent in parallel each see their own count and together get no more guesses
+than the limit. An attempt over any of three limits is refused unchecked:
+
+- LOGIN_FAILURE_LIMIT for one account from one client address: the lock an attacker
+  triggers by guessing is theirs, not the account owner's at her own address;
+- LOGIN_FAILURE_IP_LIMIT for one client address over all accounts (password spraying);
+- LOGIN_FAILURE_ACCOUNT_LIMIT for one account over all addresses, higher, so only
+  guesses from many addresses at once lock an account everywhere.
+
+A successful login gives its own attempt back and clears its account-and-address count.
+Account counters are keyed by the address typed in, whether or not such an account
 exists, so throttling reveals nothing about which accounts exist. Windows are fixed:
-they start at the first failure and last LOGIN_FAILURE_WINDOW seconds.
+they start at the first attempt and last LOGIN_FAILURE_WINDOW seconds.
 """
 
 import hashlib
 
 from django.conf import settings
+from django.contrib import auth
 from django.core.cache import cache
 
+from tenants.client_address import client_address
 
-def client_address(request):
-    if settings.SECURE_PROXY_SSL_HEADER is not None:
-        # Behind our own proxy, the last X-Forwarded-For entry is the one it appended;
-        # anything before it came from the client and can be forged.
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        last = forwarded.split(",")[-1].strip()
-        if last:
-            return last
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+LOGIN_THROTTLED = "Too many failed login attempts. Please try again later."
+
+
+class LoginThrottled(Exception):
+    """Too many attempts in the window; the password was not checked."""
+
+
+def _account(email):
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
 
 
 def _keys(email, address):
-    account = hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
-    return f"login-fail:acct:{account}", f"login-fail:ip:{address}"
+    """(key, limit) of each counter an attempt by ``email`` from ``address`` counts in.
 
-
-def is_throttled(email, address):
-    account_key, ip_key = _keys(email, address)
-    counts = cache.get_many([account_key, ip_key])
-    return (
-        counts.get(account_key, 0) >= settings.LOGIN_FAILURE_LIMIT
-        or counts.get(ip_key, 0) >= settings.LOGIN_FAILURE_IP_LIMIT
-    )
+    In this order: an attempt stops counting at the first limit it is over, so guesses
+    from one address, refused for that address, never add up to the account-wide lock.
+    """
+    account = _account(email)
+    return [
+        (f"login:pair:{account}:{address}", settings.LOGIN_FAILURE_LIMIT),
+        (f"login:ip:{address}", settings.LOGIN_FAILURE_IP_LIMIT),
+        (f"login:acct:{account}", settings.LOGIN_FAILURE_ACCOUNT_LIMIT),
+    ]
 
 
 def _bump(key):
@@ -46,9 +60,38 @@ def _bump(key):
         return 1
 
 
-def record_failure(email, address):
-    for key in _keys(email, address):
-        _bump(key)
+def _give_back(key):
+    try:
+        cache.decr(key)
+    except ValueError:  # the window ended meanwhile
+        pass
+
+
+def authenticate(request, email, password):
+    """Django's authenticate behind the throttle: the user, or None for wrong credentials.
+
+    Raises LoginThrottled, without checking the password, once an attempt is over a limit.
+    Django's backend hashes a dummy password for unknown e-mails, so unknown and wrong
+    cost the same.
+    """
+    address = client_address(request)
+    counters = _keys(email, address)
+    for key, limit in counters:
+        if _bump(key) > limit:
+            raise LoginThrottled(LOGIN_THROTTLED)
+    user = auth.authenticate(request, email=email, password=password)
+    if user is not None:
+        (pair_key, _), *others = counters
+        cache.delete(pair_key)
+        for key, _ in others:
+            _give_back(key)
+    return user
+
+
+def _allow_mail(kind, email, address, per_email, per_address):
+    per_account = _bump(f"{kind}:acct:{_account(email)}")
+    per_client = _bump(f"{kind}:ip:{address}")
+    return per_account <= per_email and per_client <= per_address
 
 
 def allow_reset_email(email, address):
@@ -57,13 +100,10 @@ def allow_reset_email(email, address):
     Stops a reset form from being used to flood someone's inbox. The caller shows the
     same "check your email" page either way, so this reveals nothing about accounts.
     """
-    account = hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
-    per_account = _bump(f"reset:acct:{account}")
-    per_client = _bump(f"reset:ip:{address}")
-    return per_account <= settings.LOGIN_FAILURE_LIMIT and per_client <= settings.LOGIN_FAILURE_IP_LIMIT
+    return _allow_mail("reset", email, address, settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_FAILURE_IP_LIMIT)
 
 
-def record_success(email):
-    # The address counter stays: one good login must not reset a spray over many accounts.
-    account_key, _ = _keys(email, "")
-    cache.delete(account_key)
+def allow_signup(email, address):
+    """Counts a sign-up (or a resend of its mail); False once an address or a client asks too
+    often. Counted before looking the address up, so the refusal says nothing about accounts."""
+    return _allow_mail("signup", email, address, settings.SIGNUP_EMAIL_LIMIT, settings.SIGNUP_IP_LIMIT)

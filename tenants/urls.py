@@ -5,13 +5,15 @@ from django.urls import path
 
 from tenants import settings_views, views
 from tenants.forms import PasswordResetForm
-from tenants.password_reset import PasswordResetView
+from tenants.password_reset import PasswordResetConfirmView, PasswordResetView
 
 org = "o/<slug:org_slug>/"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("signup/", views.signup, name="signup"),
+    path("signup/sent/", views.signup_sent, name="signup_sent"),
+    path("verify/<uidb64>/<token>/", views.verify_email, name="verify_email"),
     path("login/", views.login_view, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", PasswordResetView.as_view(form_class=PasswordResetForm), name="password_reset"),
@@ -22,7 +24,7 @@ urlpatterns = [
     ),
     path(
         "reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(template_name="tenants/password_reset_confirm.html"),
+        PasswordResetConfirmView.as_view(),
         name="password_reset_confirm",
     ),
     path(

@@ -2,8 +2,8 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth import login
+from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -13,14 +13,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from tenants import actions, throttle
-from tenants.access import org_view
+from tenants import actions, throttle, verification
+from tenants.access import org_view, verified_required
+from tenants.client_address import client_address
 from tenants.forms import AppForm, InvitationSignupForm, LoginForm, OrganizationForm, SignupForm
-from tenants.models import App, Membership
+from tenants.models import App, Membership, User
 from tenants.roles import Role, role_at_least
 
 LOGIN_FAILED = "Incorrect email or password."
-LOGIN_THROTTLED = "Too many failed login attempts. Please try again later."
+SIGNUP_THROTTLED = "Too many sign-ups from here or for this address. Please try again later."
 
 
 def _safe_next(request, default):
@@ -51,19 +52,72 @@ def home(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def signup(request):
+    """The same answer whether or not the address has an account: "check your email".
+
+    A new account waits for its address to be confirmed; an existing one is told by mail
+    that someone tried to sign up with it. Nobody is signed in here.
+    """
     if request.user.is_authenticated:
         return redirect("home")
     form = SignupForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            user, org = actions.sign_up(data["email"], data["password"], data["organization"])
-        except actions.ActionError as exc:
-            form.add_error(None, str(exc))  # a race lost on the e-mail or the org's address
+        if not throttle.allow_signup(data["email"], client_address(request)):
+            form.add_error(None, SIGNUP_THROTTLED)
+            status = 429
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("org_home", org.slug)
-    return render(request, "tenants/signup.html", {"form": form})
+            if not User.objects.filter(email__iexact=data["email"]).exists():
+                try:
+                    actions.sign_up(data["email"], data["password"], data["organization"])
+                except actions.ActionError:
+                    pass  # a race lost on the address: it has an account now, and is told so
+            verification.send_signup_mail(data["email"])
+            request.session["signup_email"] = data["email"]
+            return redirect("signup_sent")
+    return render(request, "tenants/signup.html", {"form": form}, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup_sent(request):
+    """ "Check your email", with a resend; for the address just signed up with, or for a
+    signed-in account whose address is not confirmed yet."""
+    user = request.user
+    if user.is_authenticated and user.email_verified:
+        return redirect("home")
+    email = user.email if user.is_authenticated else request.session.get("signup_email")
+    if not email:
+        return redirect("signup")
+    if request.method == "POST":
+        if throttle.allow_signup(email, client_address(request)):
+            verification.send_signup_mail(email)
+            messages.success(request, "We sent the email again.")
+        else:
+            messages.error(request, SIGNUP_THROTTLED)
+        return redirect("signup_sent")
+    return render(request, "tenants/signup_sent.html", {"email": email})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def verify_email(request, uidb64, token):
+    """The mailed link confirms the address for the account signed in with its password,
+    and by a button (a mail scanner's GET confirms nothing). So someone who signed up with
+    another person's address cannot have that person confirm the account for them; that
+    person takes the address back with a password reset instead."""
+    user = verification.user_for_link(uidb64, token)
+    if user is None:
+        return render(request, "tenants/verify_email.html", {"valid": False}, status=404)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if request.user.pk != user.pk:
+        return render(request, "tenants/verify_email.html", {"valid": False}, status=404)
+    if request.method == "POST":
+        verification.confirm(user)
+        messages.success(request, "Your email address is confirmed.")
+        return redirect("home")
+    return render(request, "tenants/verify_email.html", {"valid": True, "email": user.email})
 
 
 @sensitive_post_parameters("password")
@@ -77,20 +131,16 @@ def login_view(request):
     status = 200
     if request.method == "POST" and form.is_valid():
         email, password = form.cleaned_data["email"], form.cleaned_data["password"]
-        address = throttle.client_address(request)
-        if throttle.is_throttled(email, address):
+        try:
+            user = throttle.authenticate(request, email, password)
+        except throttle.LoginThrottled as exc:
             # Refused before the password is checked, so a throttled attacker learns nothing.
-            form.add_error(None, LOGIN_THROTTLED)
+            form.add_error(None, str(exc))
             status = 429
         else:
-            # Django's backend hashes a dummy password for unknown e-mails, so unknown and
-            # wrong cost the same; both get the same message.
-            user = authenticate(request, email=email, password=password)
             if user is None:
-                throttle.record_failure(email, address)
-                form.add_error(None, LOGIN_FAILED)
+                form.add_error(None, LOGIN_FAILED)  # unknown and wrong: the same message
             else:
-                throttle.record_success(email)
                 login(request, user)
                 return HttpResponseRedirect(next_url)
     return render(request, "tenants/login.html", {"form": form, "next": next_url}, status=status)
@@ -138,7 +188,7 @@ def invitation_accept(request, token):
     return render(request, "tenants/invitation_signup.html", {**context, "form": form})
 
 
-@login_required
+@verified_required
 @require_http_methods(["GET", "POST"])
 def org_create(request):
     form = OrganizationForm(request.POST or None)

@@ -24,4 +24,6 @@ def post_json(url, body, headers=None):
         raise DeliveryError(f"HTTP {status}: redirects are not followed", retryable=False, status=status)
     # 4xx other than timeouts and throttling mean the request itself is wrong.
     retryable = status >= 500 or status in (408, 425, 429)
-    raise DeliveryError(f"HTTP {status}: {response.text[:200]}", retryable=retryable, status=status)
+    # The reply's body is not kept: it is the receiver's, and the delivery log is shown to
+    # every member (a target inside a network could otherwise be read through it).
+    raise DeliveryError(f"HTTP {status}: the receiver did not accept the notification", retryable=retryable, status=status)

@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from alerts import ssrf
 from alerts.channels.http import post_json
@@ -33,9 +34,11 @@ def sign(secret, timestamp, body):
 def send(channel, message):
     body = json.dumps(message.payload(), separators=(",", ":"), sort_keys=True).encode()
     timestamp = int(time.time())
+    # During a rotation's overlap both secrets sign: "v1=<new>, v1=<previous>".
+    secrets = channel.signing_secrets(timezone.now())
     headers = {
         TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: "v1=" + sign(channel.secret, timestamp, body),
+        SIGNATURE_HEADER: ", ".join("v1=" + sign(secret, timestamp, body) for secret in secrets),
         "X-Pulse-Event": message.event,
         "X-Pulse-Delivery": message.delivery_id,
     }

@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def _fast_and_private(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # The webhook receiver of these tests listens on loopback.
+    # The webhook receiver of these tests listens on loopback, on a port of its own.
     settings.ALERTS_ALLOW_PRIVATE_WEBHOOKS = True
+    settings.ALERTS_WEBHOOK_PORTS = None
     settings.ALERTS_EVALUATION_DELAY = 0
 
 
@@ -102,6 +103,7 @@ class Receiver:
     def __init__(self):
         self.requests = queue.Queue()
         self.status = 200
+        self.reply = b"ok"
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -110,7 +112,7 @@ class Receiver:
                 receiver.requests.put({"path": self.path, "headers": dict(self.headers), "body": body, "at": time.time()})
                 self.send_response(receiver.status)
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(receiver.reply)
 
             def log_message(self, *args):
                 pass
@@ -174,6 +176,7 @@ def celery_worker(django_db_setup, django_db_blocker):
         DATABASE_URL=f"{base}/{db_name}",
         REDIS_URL=settings.REDIS_URL,
         ALERTS_ALLOW_PRIVATE_WEBHOOKS="true",
+        ALERTS_WEBHOOK_PORTS="*",
         ALERTS_EVALUATION_DELAY="0",
         INGEST_CLAIM_IDLE_SECONDS="2",
         INGEST_STREAM=stream,

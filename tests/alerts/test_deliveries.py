@@ -127,3 +127,42 @@ def test_the_sweep_requeues_lost_first_attempts(org, app, django_capture_on_comm
     Delivery.objects.for_org(org).filter(id=delivery.id).update(created_at=timezone.now() - timedelta(minutes=5))
     with django_capture_on_commit_callbacks():
         assert retry_due_deliveries() == 1
+
+
+def _verifies(secret, request):
+    """What docs/webhooks.md tells a receiver to do with the signature header."""
+    headers = request["headers"]
+    expected = "v1=" + webhook.sign(secret, headers["X-Pulse-Timestamp"], request["body"])
+    return expected in [entry.strip() for entry in headers["X-Pulse-Signature"].split(",")]
+
+
+def test_a_rotated_secret_signs_beside_the_new_one_until_the_overlap_ends(
+    org, app, receiver, admin_client, admin, django_capture_on_commit_callbacks, settings
+):
+    settings.WEBHOOK_SECRET_OVERLAP_HOURS = 24
+    channel = make_webhook(org, receiver.url)
+    old = channel.secret
+    response = admin_client.post(f"/o/{org.slug}/alerts/channels/{channel.id}/rotate-secret")
+    assert response.status_code == 302
+    channel.refresh_from_db()
+    assert channel.secret != old
+    assert channel.secret in admin_client.get(response["Location"]).content.decode()
+
+    deliver(str(opened_delivery(org, app, channel, django_capture_on_commit_callbacks).id))
+    request = receiver.get(timeout=5)
+    assert _verifies(channel.secret, request) and _verifies(old, request)
+
+    # After the overlap only the new secret signs.
+    NotificationChannel.objects.for_org(org).filter(pk=channel.pk).update(
+        previous_secret_until=timezone.now() - timedelta(seconds=1)
+    )
+    deliver(str(opened_delivery(org, app, channel, django_capture_on_commit_callbacks).id))
+    request = receiver.get(timeout=5)
+    assert _verifies(channel.secret, request) and not _verifies(old, request)
+    assert "," not in request["headers"]["X-Pulse-Signature"]
+
+
+def test_only_admins_rotate_a_webhook_secret(org, member_client, receiver):
+    channel = make_webhook(org, receiver.url)
+    assert member_client.post(f"/o/{org.slug}/alerts/channels/{channel.id}/rotate-secret").status_code == 403
+    assert NotificationChannel.objects.for_org(org).get(pk=channel.pk).secret == channel.secret

@@ -46,6 +46,11 @@ def test_it_refuses_each_address_class(address, reason):
 # Each refused range of the IANA special-purpose registries, by its first and last address
 # where that matters; "private" ranges are the ones the setting allows.
 REFUSED_ALWAYS = [
+    # Link-local: where clouds serve metadata and credentials, refused whatever the setting.
+    ("169.254.0.0", "link-local"),
+    ("169.254.255.255", "link-local"),
+    ("fe80::", "link-local"),
+    ("febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "link-local"),
     ("0.0.0.0", "unspecified"),
     ("0.0.0.1", "this network"),
     ("0.255.255.255", "this network"),
@@ -104,8 +109,6 @@ REFUSED_UNLESS_ALLOWED = [
     ("100.127.255.255", "private"),
     ("127.0.0.0", "loopback"),
     ("127.255.255.255", "loopback"),
-    ("169.254.0.0", "link-local"),
-    ("169.254.255.255", "link-local"),
     ("172.16.0.0", "private"),
     ("172.31.255.255", "private"),
     ("192.168.0.0", "private"),
@@ -113,8 +116,6 @@ REFUSED_UNLESS_ALLOWED = [
     ("::1", "loopback"),
     ("fc00::", "private"),
     ("fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "private"),
-    ("fe80::", "link-local"),
-    ("febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "link-local"),
     ("::ffff:10.0.0.1", "private"),
     ("::ffff:127.0.0.1", "loopback"),
     ("64:ff9b::7f00:1", "loopback"),
@@ -238,3 +239,78 @@ def test_redirects_are_not_followed(settings, receiver):
     with pytest.raises(DeliveryError, match="redirects are not followed") as exc:
         post_json(receiver.url, b"{}")
     assert not exc.value.retryable
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "169.254.0.1",  # anywhere in link-local: clouds keep adding services there
+        "169.254.0.23",  # Tencent Cloud metadata
+        "169.254.170.2",  # AWS ECS task credentials
+        "169.254.170.23",  # AWS EKS Pod Identity
+        "169.254.255.254",
+        "fe80::1",
+        "febf:ffff::1",
+        "::ffff:169.254.169.254",  # IPv4-mapped
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "100.100.100.200",  # Alibaba Cloud
+        "168.63.129.16",  # Azure WireServer
+        "fd00:ec2::254",
+        "fd00:ec2::23",
+        "fd20:ce::254",  # Google Cloud, IPv6
+    ],
+)
+def test_link_local_and_metadata_addresses_are_refused_even_when_private_ones_are_allowed(settings, address):
+    settings.ALERTS_ALLOW_PRIVATE_WEBHOOKS = True
+    assert ssrf.refusal_reason(ipaddress.ip_address(address)) is not None
+    with pytest.raises(ssrf.UnsafeURLError):
+        ssrf.validate_url(f"http://{address if ':' not in address else f'[{address}]'}/latest/meta-data/")
+
+
+@pytest.mark.parametrize(
+    "url, allowed, port",
+    [
+        ("http://example.com/hook", True, 80),
+        ("https://example.com/hook", True, 443),
+        ("https://example.com:443/hook", True, 443),
+        ("http://example.com:80/hook", True, 80),
+        ("http://example.com:443/hook", True, 443),
+        ("https://example.com:8443/hook", False, 8443),
+        ("http://example.com:6379/hook", False, 6379),
+        ("http://example.com:22/hook", False, 22),
+    ],
+)
+def test_webhooks_go_to_ports_80_and_443_only_by_default(settings, url, allowed, port):
+    settings.ALERTS_WEBHOOK_PORTS = frozenset({80, 443})
+    if allowed:
+        assert ssrf.parse_url(url)[2] == port
+    else:
+        with pytest.raises(ssrf.UnsafeURLError, match=f"port 80 and 443 only, not {port}"):
+            ssrf.parse_url(url)
+
+
+def test_the_port_setting_allows_more(settings, monkeypatch):
+    from pulse.env import envports
+
+    settings.ALERTS_WEBHOOK_PORTS = frozenset({80, 443, 8443})
+    assert ssrf.parse_url("https://example.com:8443/hook")[2] == 8443
+    settings.ALERTS_WEBHOOK_PORTS = None
+    assert ssrf.parse_url("https://example.com:9/hook")[2] == 9
+    assert envports("UNSET_PORTS_FOR_TEST", (80, 443)) == frozenset({80, 443})
+    monkeypatch.setenv("SOME_PORTS", "443, 8443")
+    assert envports("SOME_PORTS", (80, 443)) == frozenset({443, 8443})
+    monkeypatch.setenv("SOME_PORTS", "*")
+    assert envports("SOME_PORTS", (80, 443)) is None
+    monkeypatch.setenv("SOME_PORTS", "http")
+    with pytest.raises(Exception, match="not a port"):
+        envports("SOME_PORTS", (80, 443))
+
+
+def test_a_receivers_reply_is_never_passed_on(settings, receiver):
+    settings.ALERTS_ALLOW_PRIVATE_WEBHOOKS = True
+    receiver.status = 500
+    receiver.reply = b"root:x:0:0:root:/root:/bin/bash"
+    with pytest.raises(DeliveryError) as exc:
+        post_json(receiver.url, b"{}")
+    assert str(exc.value) == "HTTP 500: the receiver did not accept the notification"
+    assert "root" not in str(exc.value)

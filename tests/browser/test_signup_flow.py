@@ -1,8 +1,10 @@
-"""The first user journey in real Chromium: sign up, first app, first key, log out, log in."""
+"""The first user journey in real Chromium: sign up, confirm the address, first app, first key,
+log out, log in."""
 
 import re
 
 import pytest
+from django.core import mail
 from playwright.sync_api import expect
 
 from tenants.keys import hash_key
@@ -15,7 +17,7 @@ PASSWORD = "a long and unusual passphrase"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_signs_up_creates_an_app_and_a_key_then_logs_out_and_in(
+def test_it_signs_up_confirms_creates_an_app_and_a_key_then_logs_out_and_in(
     page, live_server, screenshot, console_errors, login
 ):
     base = live_server.url
@@ -26,6 +28,20 @@ def test_it_signs_up_creates_an_app_and_a_key_then_logs_out_and_in(
     page.fill("input[name=organization]", "Founders & Co")
     screenshot(page, "1-signup")
     page.get_by_role("button", name="Sign up").click()
+
+    # The address is confirmed by the mailed link before the organisation can be used.
+    page.get_by_role("heading", name="Check your email").wait_for()
+    assert EMAIL in page.content()
+    screenshot(page, "1b-check-your-email")
+    link = re.search(r"http://127\.0\.0\.1:8000(/verify/\S+/)", mail.outbox[-1].body).group(1)
+    page.goto(base + link)
+    # The link asks who is confirming: log in on the page it leads to, and come back to it.
+    page.get_by_role("heading", name="Log in").wait_for()
+    page.fill("input[name=email]", EMAIL)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Confirm my address").click()
+    expect(page.locator(".message-success")).to_contain_text("Your email address is confirmed.")
 
     page.get_by_role("heading", name="Add your first app").wait_for()
     org = Organization.objects.get()

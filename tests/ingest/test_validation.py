@@ -188,3 +188,20 @@ def test_it_answers_503_when_redis_is_out_of_reach(client, ingest_key, settings)
         settings.REDIS_URL = real
     assert r.status_code == 503 and int(r["Retry-After"]) >= 1
     assert r.json()["error"]["code"] == "backlog_full"
+
+
+@pytest.mark.django_db
+def test_a_key_bound_to_one_app_sends_for_that_app_only(client, org, owner):
+    from tenants import actions
+
+    shop = App.objects.for_org(org).create(organization=org, name="Shop")
+    App.objects.for_org(org).create(organization=org, name="Billing")
+    raw = actions.create_ingest_key(org, "shop only", owner, app=shop).raw
+    assert_refused(post(client, raw, P.simple(app="Billing")), 403, "wrong_app", "app")
+    r = post(client, raw, P.simple(app="Brand new"))
+    assert_refused(r, 403, "wrong_app", "app")
+    assert "'Shop'" in r.json()["error"]["message"]
+    assert not App.objects.for_org(org).filter(name="Brand new").exists()  # nor does it create apps
+    assert post(client, raw, P.simple(app="SHOP")).status_code == 202
+    # An unbound key of the same organisation still creates apps on first data.
+    assert post(client, actions.create_ingest_key(org, "all", owner).raw, P.simple(app="Brand new")).status_code == 202

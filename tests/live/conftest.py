@@ -61,7 +61,7 @@ class Platform:
         return all(p.poll() is None for p in self.processes)
 
 
-def _wait_http(url, process, seconds=30):
+def wait_http(url, process, seconds=30):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -101,7 +101,7 @@ def platform(django_db_setup, tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(url, web)
+        wait_http(url, web)
         yield Platform(url, [web, worker], logdir)
     finally:
         for p in (web, worker):

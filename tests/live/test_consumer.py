@@ -286,3 +286,57 @@ def test_it_closes_the_socket_of_a_user_who_signs_out(member, org, app, settings
         return output
 
     assert run_async(scenario) == {"type": "websocket.close", "code": 4403}
+
+
+def _closed_after(member, org, app, change):
+    """Open a socket as ``member``, make ``change`` meanwhile, and return what the socket gets next."""
+    headers = _headers(member)
+
+    async def scenario():
+        comm, connected = await _open(_path(org.slug, app.id), headers)
+        assert connected
+        await comm.receive_json_from(timeout=5)
+        await database_sync_to_async(change)()
+        output = await comm.receive_output(timeout=5)
+        await comm.wait()
+        return output
+
+    return run_async(scenario)
+
+
+def test_it_closes_the_socket_when_the_password_is_reset(member, org, app, settings):
+    settings.LIVE_RECHECK_SECONDS = 0.3
+
+    def reset_password():
+        member.set_password("a brand new passphrase")  # what the reset form saves
+        member.save()
+
+    assert _closed_after(member, org, app, reset_password) == {"type": "websocket.close", "code": 4403}
+
+
+def test_it_closes_the_socket_of_a_deactivated_user(member, org, app, settings):
+    settings.LIVE_RECHECK_SECONDS = 0.3
+    deactivate = lambda: type(member).objects.filter(pk=member.pk).update(is_active=False)  # noqa: E731
+    assert _closed_after(member, org, app, deactivate) == {"type": "websocket.close", "code": 4403}
+
+
+def test_it_caps_the_sockets_of_one_user(member, viewer, org, app, settings):
+    settings.LIVE_SOCKETS_PER_USER = 3
+    path = _path(org.slug, app.id)
+    tabs = [_headers(member) for _ in range(5)]  # five sessions of one user
+    others = _headers(viewer)
+
+    async def scenario():
+        opened = [await _open(path, headers) for headers in tabs[:4]]
+        accepted = [connected for _, connected in opened]
+        # Someone else is not counted against this user.
+        other, other_ok = await _open(path, others)
+        # A socket that closes gives its slot back.
+        await opened[0][0].disconnect()
+        again, again_ok = await _open(path, tabs[4])
+        for comm, connected in [*opened[1:], (other, other_ok), (again, again_ok)]:
+            if connected:
+                await comm.disconnect()
+        return accepted, other_ok, again_ok
+
+    assert run_async(scenario) == ([True, True, True, False], True, True)

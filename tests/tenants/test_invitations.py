@@ -180,3 +180,15 @@ def test_admins_cancel_pending_invitations(owner, org, admin_client):
     response = admin_client.post(f"/o/acme/settings/invitations/{sent.invitation.id}/revoke/")
     assert response.status_code == 302
     assert actions.find_invitation(sent.token) is None
+
+
+def test_the_org_name_is_mailed_quoted_as_the_members_own_words(owner_client, org, django_capture_on_commit_callbacks):
+    org.name = "Acme\r\n\r\nURGENT: your account is locked, call 555-0100"
+    org.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        _invite(owner_client)
+    [message] = mail.outbox
+    assert "\n" not in message.subject and message.subject.startswith("Invitation to \u201cAcme URGENT")
+    assert "the organisation \u201cAcme URGENT: your account is locked, call 555-0100\u201d on Pulse" in message.body
+    assert "chosen by its members, not by Pulse" in message.body
+    assert "\n\nURGENT" not in message.body

@@ -139,3 +139,22 @@ def test_keys_are_unique_and_recognisable(org, owner):
     raws = {actions.create_ingest_key(org, f"k{i}", owner).raw for i in range(5)}
     assert len(raws) == 5
     assert all(KEY_RE.fullmatch(raw) for raw in raws)
+
+
+def test_the_key_form_binds_a_key_to_one_app_of_the_organisation(owner_client, org, app, outsider_org):
+    from tenants.models import App
+
+    page = owner_client.get(f"/o/acme/settings/keys/?app={app.id}").content.decode()
+    assert f'<option value="{app.id}" selected>' in page  # the app just created is offered first
+    response = _create(owner_client, label="shop only", app=str(app.id))
+    assert f'PULSE_APP_NAME="{app.name}"' in response.content.decode()
+    assert IngestKey.objects.for_org(org).get(label="shop only").app == app
+    _create(owner_client, label="all apps", app="")
+    assert IngestKey.objects.for_org(org).get(label="all apps").app is None
+    # Another organisation's app is not a choice.
+    theirs = App.objects.for_org(outsider_org).create(organization=outsider_org, name="Theirs")
+    response = _create(owner_client, label="theirs", app=str(theirs.id))
+    assert "Select a valid choice" in response.content.decode()
+    assert not IngestKey.objects.for_org(org).filter(label="theirs").exists()
+    listing = owner_client.get("/o/acme/settings/keys/").content.decode()
+    assert app.name in listing and "every app" in listing

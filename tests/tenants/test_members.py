@@ -1,7 +1,7 @@
 import pytest
 
 from tenants import actions
-from tenants.models import Membership
+from tenants.models import Invitation, Membership
 from tenants.roles import Role
 
 
@@ -100,3 +100,24 @@ def test_actions_refuse_memberships_of_another_org(org, owner, outsider, outside
     with pytest.raises(M.DoesNotExist):
         actions.remove_member(_membership(org, owner), theirs.id)
     assert M.objects.for_org(outsider_org).filter(pk=theirs.pk).exists()
+
+
+def _invitations_by(org, user):
+    return Invitation.objects.for_org(org).filter(invited_by=user)
+
+
+@pytest.mark.parametrize("how", ["removed", "left", "demoted"])
+def test_an_admins_pending_invitations_end_with_their_admin_role(org, owner, admin, how):
+    acting = Membership.objects.for_org(org).get(user=admin)
+    sent = actions.invite(acting, "dana@example.com", Role.MEMBER)
+    kept = actions.invite(Membership.objects.for_org(org).get(user=owner), "erin@example.com", Role.MEMBER)
+    by_owner = Membership.objects.for_org(org).get(user=owner)
+    if how == "removed":
+        actions.remove_member(by_owner, acting.pk)
+    elif how == "left":
+        actions.leave_organization(acting)
+    else:
+        actions.change_role(by_owner, acting.pk, Role.MEMBER)
+    assert actions.find_invitation(sent.token) is None
+    assert not _invitations_by(org, admin).exists()
+    assert actions.find_invitation(kept.token) is not None  # the others' invitations stay

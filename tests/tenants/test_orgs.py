@@ -47,6 +47,16 @@ def test_the_navigation_links_apps_alerts_and_settings(viewer_client, org):
         assert href in page
 
 
+def test_pages_connect_only_to_their_own_site(owner_client, org, settings):
+    policy = owner_client.get("/o/acme/settings/keys/")["Content-Security-Policy"]
+    [connect] = [d.strip() for d in policy.split(";") if d.strip().startswith("connect-src")]
+    assert connect == "connect-src 'self' ws://testserver"
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    secure = owner_client.get("/o/acme/settings/keys/", HTTP_X_FORWARDED_PROTO="https", HTTP_HOST="testserver")
+    policy = secure["Content-Security-Policy"]
+    assert "connect-src 'self' wss://testserver;" in policy
+
+
 def test_pages_load_no_inline_script(owner_client, org):
     response = owner_client.get("/o/acme/settings/keys/")
     assert "script-src 'self'" in response["Content-Security-Policy"]

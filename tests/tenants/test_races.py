@@ -1,42 +1,18 @@
 """Rules that must hold when two requests race, checked with real concurrent transactions."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from tenants import actions
 from tenants.models import App, Membership
 from tenants.roles import Role
+from tests.concurrency import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _race(*calls):
-    """Run the calls at the same time in threads (each with its own connection); return results."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = call()
-        except Exception as exc:  # the loser's refusal is part of the result
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
-
-
 def test_concurrent_creates_never_exceed_the_app_limit(org, settings):
     settings.APPS_PER_ORG_LIMIT = 1
-    results = _race(lambda: actions.create_app(org, "one"), lambda: actions.create_app(org, "two"))
+    results = run_together(lambda: actions.create_app(org, "one"), lambda: actions.create_app(org, "two"))
     assert sum(isinstance(r, App) for r in results) == 1
     assert sum(isinstance(r, actions.ActionError) for r in results) == 1
     assert App.objects.for_org(org).count() == 1
@@ -46,7 +22,7 @@ def test_two_owners_demoting_each_other_leave_one_owner(org, owner, admin):
     Membership.objects.for_org(org).filter(user=admin).update(role=Role.OWNER)
     mine = Membership.objects.for_org(org).get(user=owner)
     theirs = Membership.objects.for_org(org).get(user=admin)
-    _race(
+    run_together(
         lambda: actions.change_role(mine, mine.id, Role.ADMIN),
         lambda: actions.change_role(theirs, theirs.id, Role.ADMIN),
     )
@@ -58,7 +34,7 @@ def test_an_invitation_accepted_twice_at_once_joins_once(org, owner):
 
     dana = make_user("dana@example.com")  # e.g. two tabs, or a double click
     sent = actions.invite(Membership.objects.for_org(org).get(user=owner), "dana@example.com", Role.VIEWER)
-    results = _race(
+    results = run_together(
         lambda: actions.accept_invitation(sent.token, dana),
         lambda: actions.accept_invitation(sent.token, dana),
     )
@@ -71,6 +47,6 @@ def test_two_owners_leaving_at_once_leave_one_owner(org, owner, admin):
     Membership.objects.for_org(org).filter(user=admin).update(role=Role.OWNER)
     mine = Membership.objects.for_org(org).get(user=owner)
     theirs = Membership.objects.for_org(org).get(user=admin)
-    results = _race(lambda: actions.leave_organization(mine), lambda: actions.leave_organization(theirs))
+    results = run_together(lambda: actions.leave_organization(mine), lambda: actions.leave_organization(theirs))
     assert sum(isinstance(r, actions.ActionError) for r in results) == 1
     assert Membership.objects.for_org(org).filter(role=Role.OWNER).count() == 1

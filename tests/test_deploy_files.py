@@ -1,0 +1,118 @@
+"""What the deploy files promise: an image without the working tree's secrets and caches,
+and pods that run locked down, reaching only what they need."""
+
+import fnmatch
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+K8S = ROOT / "deploy" / "k8s"
+
+
+def _ignored(path, patterns):
+    """Whether the build context leaves ``path`` out, by .dockerignore's rules (the subset used)."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]  # a directory takes its contents
+    for pattern in patterns:
+        if pattern.startswith("**/"):
+            tail = pattern[3:]
+            candidates = ["/".join(parts[i : j + 1]) for i in range(len(parts)) for j in range(i, len(parts))]
+            if any(fnmatch.fnmatchcase(c, tail) for c in candidates):
+                return True
+        elif any(fnmatch.fnmatchcase(p, pattern) for p in prefixes):
+            return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def dockerignore():
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".git/HEAD",
+        ".venv/bin/python",
+        "agent/.venv/lib/x.py",
+        ".env",
+        ".env.production",
+        "deploy/prod.env",
+        "frontend/node_modules/uplot/package.json",
+        "frontend/staticfiles/pulse/css/pulse.css",
+        "tenants/__pycache__/models.cpython-311.pyc",
+        ".pytest_cache/v/cache/nodeids",
+        ".mypy_cache/3.11/x.json",
+        ".ruff_cache/0.14/x",
+        ".hypothesis/examples/x",
+        "test-artifacts/FAILED-x.png",
+        "agent/pulse_agent.egg-info/PKG-INFO",
+    ],
+)
+def test_the_image_leaves_out_repositories_environments_secrets_and_caches(dockerignore, path):
+    assert _ignored(path, dockerignore)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["manage.py", "requirements.txt", "pulse/settings.py", "agent/pyproject.toml", "frontend/package.json",
+     "frontend/static/pulse/js/pulse.js", "deploy/Dockerfile", "tenants/migrations/0001_initial.py"],
+)
+def test_the_image_keeps_what_it_runs(dockerignore, path):
+    assert not _ignored(path, dockerignore)
+
+
+def _documents():
+    resources = yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"]
+    for name in resources:
+        yield from (d for d in yaml.safe_load_all((K8S / name).read_text()) if d)
+
+
+def _pods():
+    for doc in _documents():
+        if doc["kind"] in ("Deployment", "Job"):
+            yield doc["metadata"]["name"], doc["spec"]["template"]
+
+
+def test_there_are_pods_to_check():
+    assert {name for name, _ in _pods()} == {"pulse-web", "pulse-worker", "pulse-beat", "pulse-migrate"}
+
+
+@pytest.mark.parametrize("name, template", list(_pods()))
+def test_every_pod_runs_unprivileged_on_a_read_only_root(name, template):
+    spec = template["spec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] != 0
+    assert spec["automountServiceAccountToken"] is False
+    assert template["metadata"]["labels"]["app"] == "pulse"  # so the network policies select it
+    empty_dirs = {v["name"] for v in spec.get("volumes", []) if "emptyDir" in v}
+    for container in spec["containers"]:
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["capabilities"]["drop"] == ["ALL"]
+        mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+        assert mounts.get("/tmp") in empty_dirs  # Python, Celery beat's schedule
+        assert set(mounts.values()) <= empty_dirs
+
+
+def test_network_policies_deny_by_default_and_never_reach_link_local():
+    policies = [d for d in _documents() if d["kind"] == "NetworkPolicy"]
+    assert any(
+        p["spec"]["podSelector"] == {"matchLabels": {"app": "pulse"}}
+        and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+        for p in policies
+    )
+    ingress = [rule for p in policies for rule in p["spec"].get("ingress", [])]
+    assert ingress and all(rule.get("from") for rule in ingress)  # never from anywhere
+    for policy in policies:
+        for rule in policy["spec"].get("egress", []):
+            for peer in rule.get("to", []):
+                block = peer.get("ipBlock")
+                if block and block["cidr"] in ("0.0.0.0/0", "::/0"):
+                    assert {"169.254.0.0/16", "fe80::/10"} & set(block.get("except", []))
