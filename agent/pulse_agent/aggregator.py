@@ -345,14 +345,6 @@ def _span_attrs(kind, name, attrs, extra):
     return attrs
 
 
-def _sent_sql(sql, system, record_sql):
-    """The statement as a trace shows it; also what its span is named after, so that
-    the name never shows more than the text would."""
-    if record_sql == "raw":
-        return str(sql)[:4096]
-    return obfuscate_sql(sql, system)
-
-
 def trace_dict(txn, settings):
     """A transaction's span tree in protocol form; parents from time containment."""
     root_id = new_span_id()
@@ -381,9 +373,14 @@ def trace_dict(txn, settings):
         sid = (extra if kind == EXTERNAL else None) or new_span_id()
         sql = None
         if attrs and "sql" in attrs:
-            sql = _sent_sql(attrs["sql"], attrs.get("db.system"), record_sql)
+            sql = obfuscate_sql(attrs["sql"], attrs.get("db.system"))
+            # named after the obfuscated text whatever is sent: a name is always sent
+            if name is None:
+                name = sql_summary(sql)
+            if record_sql == "raw":
+                sql = str(attrs["sql"])[:4096]
         if name is None:
-            name = sql_summary(sql) if sql is not None else kind
+            name = kind
         out_attrs = {}
         if attrs:
             for k, v in attrs.items():

@@ -12,8 +12,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from pulse_agent import config
+from pulse_agent.aggregator import trace_dict
 from pulse_agent.sql import obfuscate_sql, sql_summary
 from pulse_agent.sql.obfuscate import MAX_SQL
+from pulse_agent.transaction import DATABASE, Transaction
 
 POSTGRES = [
     # strings: standard-conforming, so a backslash is just a character
@@ -190,6 +193,9 @@ def test_long_statements_are_cut_after_obfuscation():
     out = obfuscate_sql(sql, "postgresql")
     assert len(out) == MAX_SQL and "hunter" not in out
     assert out.startswith("INSERT INTO t (a) VALUES (?), (?)")
+    # the scanner reads long runs of names in steps, never splitting one
+    names = "SELECT " + ", ".join("t%d.col_%d" % (i, i) for i in range(2000))
+    assert obfuscate_sql(names + " FROM t", "sqlite") == names[:MAX_SQL]
 
 
 def test_sql_summary_names_operation_and_table():
@@ -199,6 +205,25 @@ def test_sql_summary_names_operation_and_table():
     assert sql_summary("BEGIN") == "BEGIN"
     assert sql_summary("") == "query"
     assert sql_summary("?") == "query"
+
+
+RAW = "/* user='alice' */ SELECT name FROM item WHERE id = 7"
+
+
+@pytest.mark.parametrize("record_sql, sent", [
+    ("obfuscated", "SELECT name FROM item WHERE id = ?"),
+    ("raw", RAW),
+    ("off", None),
+])
+def test_spans_are_named_from_the_obfuscated_text_whatever_is_sent(record_sql, sent):
+    txn = Transaction("t")
+    txn.start = 0.0
+    txn.spans.append((DATABASE, None, txn.t0, txn.t0 + 0.001, RAW, "sqlite"))
+    settings = config.load(environ={"PULSE_RECORD_SQL": record_sql})
+    [_, span] = trace_dict(txn, settings)["spans"]
+    assert span["name"] == "SELECT item"
+    assert span["attrs"].get("sql") == sent
+    assert span["attrs"]["db.system"] == "sqlite"
 
 
 # -- property: a secret in any literal form of any dialect never comes out ---------

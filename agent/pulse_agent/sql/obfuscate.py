@@ -62,9 +62,10 @@ def _scan(sql, dialect):
             if pieces and not pieces[-1][-1].isspace():
                 pieces.append(" ")
                 size += 1
-        elif kind == "other":
-            pieces.append(m.group(kind))
-            size += 1
+        elif kind == "other" or kind == "more_kept":
+            token = m.group(kind)
+            pieces.append(token)
+            size += len(token)
         else:  # unterminated
             return "?"
     return "".join(pieces).strip()

@@ -4,8 +4,7 @@
 def sql_summary(sql, max_len=255):
     """E.g. ``SELECT shop_item``; ``query`` when the text starts with no keyword.
 
-    Give it the statement as it will be sent (obfuscated unless raw SQL is asked for):
-    a name is sent even when the SQL text is not."""
+    Give it the obfuscated statement: a name is sent even when the SQL text is not."""
     words = sql.split(None, 12)
     if not words or not words[0].isidentifier():
         return "query"
