@@ -3,11 +3,11 @@
 Each match of a dialect's pattern is a run of tokens kept as they are (whitespace,
 keywords, identifiers, quoted identifiers, placeholders, operators) followed by one
 token that is not: a literal, a comment, the opening of a nested comment, the start of
-a string or quoted name that never ends, the end of the text (or the next kept token,
-when the run reached its bound). Only that last token
-costs a step of the Python loop, so a statement's identifiers are read by the regex
-engine alone. The token after the run always matches (the last alternative takes any
-single character), so the engine never backtracks into the run.
+a string or quoted name that never ends, or the end of the text (or simply the next
+kept token, when the run reached its bound). Only that last token costs a step of the
+Python loop, so a statement's identifiers are read by the regex engine alone. The
+token after the run always matches (the last alternative takes any single character),
+so the engine never backtracks into the run.
 """
 
 import re
