@@ -20,7 +20,7 @@ from operator import itemgetter
 
 from pulse_agent import state
 from pulse_agent.log import internal_error
-from pulse_agent.obfuscate import obfuscate_sql, sql_summary
+from pulse_agent.sql import obfuscate_sql, sql_summary
 from pulse_agent.sketch import DDSketch
 from pulse_agent.transaction import DATABASE, EXTERNAL, TEMPLATE, new_span_id, new_trace_id
 
@@ -371,15 +371,23 @@ def trace_dict(txn, settings):
             stack.pop()
         attrs = _span_attrs(kind, name, attrs, extra)
         sid = (extra if kind == EXTERNAL else None) or new_span_id()
+        sql = None
+        if attrs and "sql" in attrs:
+            sql = obfuscate_sql(attrs["sql"], attrs.get("db.system"))
+            # named after the obfuscated text whatever is sent: a name is always sent
+            if name is None:
+                name = sql_summary(sql)
+            if record_sql == "raw":
+                sql = str(attrs["sql"])[:4096]
         if name is None:
-            name = sql_summary(attrs.get("sql", "")) if attrs else kind
+            name = kind
         out_attrs = {}
         if attrs:
             for k, v in attrs.items():
                 if k == "sql":
                     if record_sql == "off":
                         continue
-                    v = obfuscate_sql(v) if record_sql == "obfuscated" else str(v)[:4096]
+                    v = sql
                 out_attrs[k] = str(v)[:4096]
         spans.append({
             "id": sid,

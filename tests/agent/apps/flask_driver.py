@@ -39,9 +39,13 @@ def index():
 def item(item_id):
     con = sqlite3.connect(DB)
     cur = con.cursor()
-    cur.execute("SELECT name FROM item WHERE id = ?", (item_id,))
+    # comments where frameworks and sqlcommenter put routes and users
+    cur.execute("/* user='alice@example.com' */ SELECT name FROM item WHERE id = ?", (item_id,))
     name = cur.fetchone()[0]
-    prices = [r[0] for r in con.execute("SELECT price FROM item WHERE price > 15 ORDER BY price")]
+    prices = [r[0] for r in con.execute(
+        "SELECT price FROM item WHERE price > 15 ORDER BY price "
+        "/*route='%2Fitems%2F%3Cint%3Aitem_id%3E',user_id=4711*/ -- alice@example.com"
+    )]
     con.close()
     return flask.render_template("item.html", name=name, prices=prices)
 
