@@ -67,6 +67,7 @@ class Transaction:
         "parent_span_id",
         "trace_flags",
         "tracestate",
+        "tracestate_in",
         "spans",
         "spans_dropped",
         "acc",
@@ -87,11 +88,13 @@ class Transaction:
         self.error = False
         self.error_event = None
         # The caller's traceparent (ids made here lazily and flags for a new trace
-        # until one is accepted) and the members of its tracestate that go out after
-        # our own entry, ready joined.
+        # until one is accepted), its tracestate as received, and the members of it
+        # that go out after our own entry, ready joined. The tracestate is validated
+        # at the first outgoing call: most transactions make none.
         self.trace_id = None
         self.parent_span_id = None
         self.trace_flags = NEW_TRACE_FLAGS
+        self.tracestate_in = None
         self.tracestate = None
         self.spans = []
         self.spans_dropped = 0
@@ -127,11 +130,13 @@ class Transaction:
         if parsed is None:
             return
         self.trace_id, self.parent_span_id, self.trace_flags = parsed
-        if tracestate:
-            self.tracestate = forwardable_tracestate(tracestate)
+        self.tracestate_in = tracestate or None
 
     def outgoing_headers(self, span_id):
         """Headers to inject into an outgoing call made under span ``span_id``."""
+        if self.tracestate_in is not None:
+            self.tracestate = forwardable_tracestate(self.tracestate_in)
+            self.tracestate_in = None
         return {
             "traceparent": traceparent_header(self.get_trace_id(), span_id, self.trace_flags),
             "tracestate": tracestate_header(span_id, self.tracestate),
