@@ -35,7 +35,7 @@ from contract.stream import GROUP, REASON, dead_key, key, parse
 
 log = logging.getLogger(__name__)
 
-_CLAIM_EVERY = 5.0  # seconds between XAUTOCLAIM sweeps
+_CLAIM_EVERY = 5.0  # seconds between claim sweeps that found nothing
 _FORGET_EVERY = 600.0  # seconds between sweeps of dead consumers
 _FORGET_IDLE_MS = 3600 * 1000
 _BLOCK_MS = 200
