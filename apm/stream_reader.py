@@ -1,10 +1,10 @@
 """What a stream consumer takes to apply next: bounded in count and in bytes, suspects alone.
 
 New entries. XREADGROUP's COUNT bounds the number of entries, not their size, and entries
-differ in size by orders of magnitude. ``take`` runs a script that looks at the entries
-after the group's last delivered one, counts how many fit in the count and byte budgets,
-and reads exactly those, in one atomic step: a read never holds more than the budget,
-except a single entry larger than all of it, which is read alone.
+differ in size by orders of magnitude. ``take`` runs a script that reads within the count
+and keeps only the entries that fit in the byte budget, handing the others back to the
+group in the same atomic step: no consumer ever receives more than the budget, except a
+single entry larger than all of it, which is read alone.
 
 Entries left behind. A consumer that died (killed, out of memory) or hung leaves its
 entries pending; once idle for INGEST_CLAIM_IDLE_SECONDS, ``claim`` hands them to another
@@ -22,28 +22,36 @@ from contract.stream import GROUP
 
 # KEYS: stream. ARGV: group, consumer, most entries, most bytes, 1 to take a first entry
 # larger than the byte budget (else 0). Returns the entries read, as XREADGROUP does.
+# Reads up to the count, keeps what fits in the bytes, and hands the rest back as if never
+# read (XACK drops them from the pending list, SETID moves the group back before them),
+# all in one atomic step: the common read, within both budgets, costs one XREADGROUP.
 _TAKE = """
-local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
-if groups.err then return redis.error_reply('NOGROUP ' .. groups.err) end
-local last
-for _, g in ipairs(groups) do
-  local name, delivered
-  for i = 1, #g, 2 do
-    if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then delivered = g[i + 1] end
-  end
-  if name == ARGV[1] then last = delivered end
-end
-if not last then return redis.error_reply('NOGROUP no such consumer group') end
+local got = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+if not got then return {} end
+local entries = got[1][2]
 local budget, n, total = tonumber(ARGV[4]), 0, 0
-for _, e in ipairs(redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', ARGV[3])) do
+for _, e in ipairs(entries) do
   local size = 0
   for i = 2, #e[2], 2 do size = size + #e[2][i] end
   if total + size > budget and (n > 0 or ARGV[5] == '0') then break end
   n = n + 1
   total = total + size
 end
-if n == 0 then return {} end
-return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', n, 'STREAMS', KEYS[1], '>')[1][2]
+if n == #entries then return entries end
+local back = {}
+for i = n + 1, #entries do back[#back + 1] = entries[i][1] end
+redis.call('XACK', KEYS[1], ARGV[1], unpack(back))
+local last
+if n > 0 then
+  last = entries[n][1]
+else
+  local ms, seq = string.match(entries[1][1], '^(%d+)-(%d+)$')
+  if seq == '0' then last = string.format('%.0f-18446744073709551615', tonumber(ms) - 1)
+  else last = ms .. '-' .. string.format('%.0f', tonumber(seq) - 1) end
+end
+redis.call('XGROUP', 'SETID', KEYS[1], ARGV[1], last)
+for i = #entries, n + 1, -1 do entries[i] = nil end
+return entries
 """
 
 # KEYS: stream. ARGV: group, consumer, least idle ms, most entries, most bytes.
