@@ -3,13 +3,16 @@
 One thread per worker process (started on ``worker_process_init`` under prefork, or
 ``worker_ready`` under a single-process pool; see apm/apps.py) reads the stream with
 XREADGROUP in batches, applies each batch in one Postgres transaction
-(apm/rollup/), then XACKs and XDELs it. Entries of a consumer that died before its
-ack stay pending and are taken over with XAUTOCLAIM once idle for
-INGEST_CLAIM_IDLE_SECONDS; the ledger makes the second application a no-op.
+(apm/rollup/), then XACKs and XDELs it. A read is bounded in entries and in bytes
+(INGEST_BATCH_MAX, INGEST_BATCH_MAX_BYTES). Entries of a consumer that died before its
+ack stay pending and are claimed by another once idle for INGEST_CLAIM_IDLE_SECONDS; the
+ledger makes the second application a no-op. apm/stream_reader.py says how: suspects
+(entries whose consumer died or failed holding them) are applied alone.
 
-An entry that fails on its own with a non-transient error is moved to the
-``<stream>:dead`` stream with the error, and logged: never silently dropped,
-never blocking the entries behind it.
+An entry that fails on its own with a non-transient error, or that has been delivered
+more than INGEST_MAX_DELIVERIES times without being applied, is moved to the dead-letter
+stream with the reason, and logged: never silently dropped, never blocking the entries
+behind it. apm/dead_letters.py lists, shows and replays them.
 """
 
 import gc
@@ -19,21 +22,30 @@ import socket
 import threading
 import time
 
+import psycopg
 import redis
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
 
+from apm import dead_letters
 from apm.rollup import apply_batch
+from apm.stream_reader import StreamReader, size
 from contract.redis_client import client
-from contract.stream import GROUP, key, parse
+from contract.stream import GROUP, REASON, dead_key, key, parse
 
 log = logging.getLogger(__name__)
 
-_CLAIM_EVERY = 5.0  # seconds between XAUTOCLAIM sweeps
+_CLAIM_EVERY = 5.0  # seconds between claim sweeps that found nothing
 _FORGET_EVERY = 600.0  # seconds between sweeps of dead consumers
 _FORGET_IDLE_MS = 3600 * 1000
 _BLOCK_MS = 200
-_TRANSIENT = (OperationalError, InterfaceError, redis.ConnectionError, redis.TimeoutError)
+# Django's errors, and psycopg's from the cursor apm/rollup/batch.py uses beside Django's.
+_TRANSIENT = (
+    OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError, redis.ConnectionError,
+    redis.TimeoutError,
+)
+# Errors an entry causes on its own, every time: it is set aside at once.
+_REFUSED = (DatabaseError, psycopg.Error, ValueError, TypeError, KeyError, UnicodeError, OverflowError)
 # Test hook: crash between the commit and the ack, to prove redelivery counts once.
 _CRASH_AFTER_COMMIT = os.environ.get("PULSE_INGEST_CRASH_AFTER_COMMIT") == "1"
 
@@ -53,6 +65,7 @@ class Consumer:
     def __init__(self, name=None, batch_max=None, linger_ms=None):
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
         self.batch_max = batch_max or settings.INGEST_BATCH_MAX
+        self.batch_max_bytes = settings.INGEST_BATCH_MAX_BYTES
         self.batch_min = min(settings.INGEST_BATCH_MIN, self.batch_max)
         self.linger = (settings.INGEST_BATCH_LINGER_MS if linger_ms is None else linger_ms) / 1000
         self.redis = client()
@@ -60,6 +73,7 @@ class Consumer:
         self.last_claim = 0.0
         self.last_forget = time.monotonic()
         self.applied = 0
+        self.reader = StreamReader(self.redis, self.stream, self.name)
         ensure_group(self.redis, self.stream)
 
     def forget_dead_consumers(self):
@@ -69,49 +83,64 @@ class Consumer:
             if name != self.name and c["pending"] == 0 and c["idle"] > _FORGET_IDLE_MS:
                 self.redis.xgroup_delconsumer(self.stream, GROUP, name)
 
-    def read(self, block_ms=_BLOCK_MS):
+    def claim(self):
+        """(deliveries, entries) left behind by consumers that died, hung or failed."""
         now = time.monotonic()
-        if now - self.last_forget >= _FORGET_EVERY:
-            self.last_forget = now
-            self.forget_dead_consumers()
-        if now - self.last_claim >= _CLAIM_EVERY:
-            self.last_claim = now
-            idle_ms = int(settings.INGEST_CLAIM_IDLE_SECONDS * 1000)
-            _, claimed, *_ = self.redis.xautoclaim(self.stream, GROUP, self.name, idle_ms, "0-0", count=self.batch_max)
-            claimed = [(i, f) for i, f in claimed if f]  # deleted entries come back empty
-            if claimed:
-                return claimed
-        try:
-            resp = self.redis.xreadgroup(GROUP, self.name, {self.stream: ">"}, count=self.batch_max, block=block_ms)
-            entries = resp[0][1] if resp else []
-            if entries and len(entries) < self.batch_min and self.linger:
-                # A small batch: give the next payloads a moment to join it.
-                time.sleep(self.linger)
-                resp = self.redis.xreadgroup(GROUP, self.name, {self.stream: ">"}, count=self.batch_max - len(entries))
-                if resp:
-                    entries += resp[0][1]
-        except redis.ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            ensure_group(self.redis, self.stream)  # the stream was deleted (e.g. Redis flushed): start afresh
-            return []
+        if now - self.last_claim < _CLAIM_EVERY:
+            return 0, []
+        idle_ms = int(settings.INGEST_CLAIM_IDLE_SECONDS * 1000)
+        deliveries, claimed = self.reader.claim(idle_ms, self.batch_max, self.batch_max_bytes)
+        # After a claim, claim again at once: suspects come one at a time.
+        self.last_claim = 0.0 if deliveries else now
+        return deliveries, claimed
+
+    def read(self, block_ms=_BLOCK_MS):
+        """New entries, within the count and byte budgets; waits up to ``block_ms`` for the first."""
+        entries = self.reader.take(self.batch_max, self.batch_max_bytes)
+        if not entries:
+            entries = self.reader.read_one(block_ms)
+            if not entries:
+                return []
+            entries += self.reader.take(self.batch_max - 1, self.batch_max_bytes - size(entries), False)
+        if len(entries) < self.batch_min and self.linger:
+            # A small batch: give the next payloads a moment to join it.
+            time.sleep(self.linger)
+            more = self.reader.take(self.batch_max - len(entries), self.batch_max_bytes - size(entries), False)
+            entries += more
         return entries
 
     def step(self, block_ms=_BLOCK_MS):
         """Read and apply one batch; returns the number of entries handled."""
-        raw = self.read(block_ms)
+        now = time.monotonic()
+        if now - self.last_forget >= _FORGET_EVERY:
+            self.last_forget = now
+            self.forget_dead_consumers()
+        try:
+            deliveries, raw = self.claim()
+            if not raw:
+                deliveries, raw = 1, self.read(block_ms)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            ensure_group(self.redis, self.stream)  # the stream was deleted (e.g. Redis flushed): start afresh
+            return 0
         if not raw:
             return 0
         entries = []
         for entry_id, fields in raw:
+            if deliveries > settings.INGEST_MAX_DELIVERIES:
+                self.dead(entry_id, fields, f"delivered {deliveries - 1} times without being applied: each "
+                                            "consumer holding it died, hung or failed on it")
+                continue
             try:
                 entries.append(parse(entry_id, fields))
             except (KeyError, ValueError, AttributeError) as exc:
                 self.dead(entry_id, fields, f"malformed stream entry: {exc!r}")
-        self.process(entries)
+        self.process(entries, deliveries)
         return len(raw)
 
-    def process(self, entries):
+    def process(self, entries, deliveries=1):
+        """Apply entries delivered ``deliveries`` times, ack them, or set aside those that fail."""
         if not entries:
             return
         for attempt in range(4):
@@ -127,7 +156,7 @@ class Consumer:
                 if not connection.in_atomic_block:
                     connection.close()
                 time.sleep(min(0.2 * 2**attempt, 2.0))
-            except (DatabaseError, ValueError, TypeError, KeyError, UnicodeError, OverflowError) as exc:
+            except _REFUSED as exc:
                 if not connection.in_atomic_block:
                     connection.close()
                 if len(entries) == 1:
@@ -135,9 +164,23 @@ class Consumer:
                     return
                 log.warning("ingest batch of %d failed (%r); applying one by one", len(entries), exc)
                 for q in entries:
-                    self.process([q])
+                    self.process([q], deliveries)
                 return
-        log.error("ingest batch still failing; left pending for redelivery")
+            except Exception as exc:
+                # Unforeseen (a bug, or out of memory): find the entry that causes it, and
+                # leave it pending: redelivered, it fails again until set aside.
+                if not connection.in_atomic_block:
+                    connection.close()
+                if len(entries) > 1:
+                    log.warning("ingest batch of %d failed (%r); applying one by one", len(entries), exc)
+                    for q in entries:
+                        self.process([q], deliveries)
+                    return
+                log.exception("ingest entry %s failed on delivery %d; left pending", entries[0].entry_id, deliveries)
+                return
+        log.error("ingest batch still failing; handed back for redelivery")
+        idle_ms = int(settings.INGEST_CLAIM_IDLE_SECONDS * 1000)
+        self.reader.release([q.entry_id for q in entries], deliveries, idle_ms)
 
     def _after_commit(self):
         if _CRASH_AFTER_COMMIT:
@@ -151,14 +194,15 @@ class Consumer:
         pipe.execute()
 
     def dead(self, entry_id, fields, reason, q=None):
-        log.error("ingest entry %s moved to %s:dead: %s", entry_id, self.stream, reason)
+        log.error("ingest entry %s moved to %s: %s", entry_id, dead_key(), reason)
         if q is not None:
             fields = q.fields()
         pipe = self.redis.pipeline(transaction=False)
-        pipe.xadd(f"{self.stream}:dead", {**(fields or {}), "error": reason[:2000]}, maxlen=10_000, approximate=True)
+        pipe.xadd(dead_key(), {**(fields or {}), REASON: reason[:2000]})  # never trimmed: see apm/dead_letters.py
         pipe.xack(self.stream, GROUP, entry_id)
         pipe.xdel(self.stream, entry_id)
-        pipe.execute()
+        pipe.xlen(dead_key())
+        dead_letters.warn_when_over_alarm(pipe.execute()[-1])
 
     def run(self, stop):
         log.info("ingest consumer %s started", self.name)

@@ -2,26 +2,19 @@
 
 A coarser row is replaced by the merge of all its finer rows: sums added, min/max
 kept, sketches merged in Python. Instance samples get hour rows too (sums and peaks,
-and the newest sample), computed in SQL alone. The ingest workers record which (organisation,
-hour) pairs they touched in a Redis set after each commit; beat recomputes those,
-plus the current and previous hour, every minute.
+and the newest sample), computed in SQL alone. The ingest workers mark the hours they
+applied data to (apm/stale_hours.py); every minute beat recomputes the marked hours of
+each organisation and removes their marks in the same transaction.
 """
 
 import datetime as dt
-import time
 
-from django.conf import settings
 from django.db import connection, transaction
 
+from apm import stale_hours
 from apm.sketches import DDSketch, decode, encode_stored, merge_into
 
 UTC = dt.timezone.utc
-
-
-def dirty_key():
-    """The Redis set of "org:hour" pairs waiting to be recomputed: the ingest workers add
-    (apm.rollup), beat takes them (apm.tasks.pop_dirty)."""
-    return f"{settings.INGEST_STREAM}:dirty"
 
 
 _SUMS = (
@@ -101,34 +94,33 @@ def rebuild_instance_hours(cur, org_id, start, end):
     return cur.rowcount
 
 
-def downsample_hours(org_id, hours):
-    """Recompute the hour rows of the given hour starts (unix seconds), then their day rows."""
-    hours = sorted({int(h) // 3600 * 3600 for h in hours})
-    days = sorted({h // 86400 * 86400 for h in hours})
-    written = 0
+def downsample_stale(org_id, hours=()):
+    """Recompute one organisation's marked hours (and ``hours``), then their days, and remove
+    the marks in the same transaction: they go only once their rollups commit."""
     with transaction.atomic(), connection.cursor() as cur:
-        for h in hours:
-            start = dt.datetime.fromtimestamp(h, UTC)
-            for source, target, key_col, unit in STEPS["hour"]:
-                written += _rebuild(cur, org_id, source, target, key_col, unit, start, start + dt.timedelta(hours=1))
-            written += rebuild_instance_hours(cur, org_id, start, start + dt.timedelta(hours=1))
-        for d in days:
-            start = dt.datetime.fromtimestamp(d, UTC)
-            for source, target, key_col, unit in STEPS["day"]:
-                written += _rebuild(cur, org_id, source, target, key_col, unit, start, start + dt.timedelta(days=1))
+        marks = stale_hours.marked(cur, org_id)  # before the minutes are read
+        written = _rebuild_hours_and_days(cur, org_id, {*hours, *marks})
+        stale_hours.clear(cur, org_id, marks)
     return written
 
 
-def recent_hours(now=None):
-    now = now or time.time()
-    current = int(now // 3600) * 3600
-    return [current - 3600, current]
+def downsample_hours(org_id, hours):
+    """Recompute the hour rows of the given hour starts (unix seconds), then their day rows."""
+    with transaction.atomic(), connection.cursor() as cur:
+        return _rebuild_hours_and_days(cur, org_id, hours)
 
 
-def orgs_with_recent_data(since):
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT DISTINCT organization_id FROM apm_appminute WHERE time >= %s",
-            [dt.datetime.fromtimestamp(since, UTC)],
-        )
-        return [r[0] for r in cur.fetchall()]
+def _rebuild_hours_and_days(cur, org_id, hours):
+    hours = sorted({int(h) // 3600 * 3600 for h in hours})
+    days = sorted({h // 86400 * 86400 for h in hours})
+    written = 0
+    for h in hours:
+        start = dt.datetime.fromtimestamp(h, UTC)
+        for source, target, key_col, unit in STEPS["hour"]:
+            written += _rebuild(cur, org_id, source, target, key_col, unit, start, start + dt.timedelta(hours=1))
+        written += rebuild_instance_hours(cur, org_id, start, start + dt.timedelta(hours=1))
+    for d in days:
+        start = dt.datetime.fromtimestamp(d, UTC)
+        for source, target, key_col, unit in STEPS["day"]:
+            written += _rebuild(cur, org_id, source, target, key_col, unit, start, start + dt.timedelta(days=1))
+    return written

@@ -292,6 +292,19 @@ class InstanceHour(OrgOwnedModel):
         indexes = [models.Index(fields=["app", "time"], name="instance_hour_app_time")]
 
 
+class StaleHour(OrgOwnedModel):
+    """An hour whose hour and day rollups are behind its minutes (apm/stale_hours.py)."""
+
+    id = models.BigAutoField(primary_key=True)
+    hour = models.DateTimeField()
+    # New from a sequence (migration 0008) each time a batch touches the hour, so a
+    # downsample removes the mark only if no batch came after what it read.
+    version = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "hour"], name="stale_hour_unique")]
+
+
 class ProcessedBatch(OrgOwnedModel):  # partitioned by day on ``sent_day``
     """Ledger of applied payloads, written in the same transaction as their rollups.
 

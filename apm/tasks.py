@@ -5,14 +5,12 @@ errors, and takes ids; the per-organisation work fans out from the beat tasks.
 """
 
 import logging
-import time
 
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError, connection
 
-from apm import downsample, partitions
-from contract.redis_client import client
+from apm import downsample, partitions, stale_hours
 
 log = logging.getLogger(__name__)
 
@@ -26,32 +24,24 @@ _RETRY = {
 }
 
 
-def pop_dirty(limit=100_000):
-    """{org_id: {hour, ...}} recorded by the ingest workers since the last call."""
-    out = {}
-    members = client().spop(downsample.dirty_key(), limit) or []
-    for m in members:
-        org, hour = m.decode().split(":")
-        out.setdefault(int(org), set()).add(int(hour))
-    return out
+@shared_task(name="apm.downsample_stale", time_limit=55, soft_time_limit=50, ignore_result=True, **_RETRY)
+def downsample_stale():
+    """Fan out: one downsample_org per organisation with hours marked by the ingest workers.
 
-
-@shared_task(name="apm.downsample_recent", time_limit=55, soft_time_limit=50, ignore_result=True, **_RETRY)
-def downsample_recent():
-    """Fan out: one downsample_org per organisation with fresh or late data."""
-    now = time.time()
-    work = pop_dirty()
-    for org_id in downsample.orgs_with_recent_data(now - 2 * 3600):
-        work.setdefault(org_id, set()).update(downsample.recent_hours(now))
-    for org_id, hours in work.items():
-        downsample_org.apply_async((org_id, sorted(hours)), expires=300)
-    return len(work)
+    The marks stay until their downsample commits: one that fails (or whose task is lost)
+    is done again by the next run."""
+    with connection.cursor() as cur:
+        orgs = stale_hours.organisations(cur)
+    for org_id in orgs:
+        downsample_org.apply_async((org_id,), expires=300)
+    return len(orgs)
 
 
 @shared_task(name="apm.downsample_org", time_limit=300, soft_time_limit=280, ignore_result=True, **_RETRY)
-def downsample_org(org_id, hours):
-    """Recompute hour and day rows of one organisation for the given hour starts (unix seconds)."""
-    return downsample.downsample_hours(org_id, hours)
+def downsample_org(org_id, hours=()):
+    """Recompute hour and day rows of one organisation: its marked hours, and ``hours``
+    (hour starts in unix seconds)."""
+    return downsample.downsample_stale(org_id, hours)
 
 
 @shared_task(name="apm.maintain_partitions", time_limit=600, soft_time_limit=580, ignore_result=True, **_RETRY)

@@ -379,7 +379,7 @@ def main():
     import redis
 
     r = redis.Redis.from_url(REDIS_URL)
-    r.delete(STREAM, f"{STREAM}:dead", f"{STREAM}:dirty")
+    r.delete(STREAM, f"{STREAM}:dead")
     org, app, key = make_tenant()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -443,7 +443,7 @@ def main():
     finally:
         stop(web)
         stop(worker)
-        r.delete(STREAM, f"{STREAM}:dead", f"{STREAM}:dirty")
+        r.delete(STREAM, f"{STREAM}:dead")
         web_log.close()
         worker_log.close()
 

@@ -5,7 +5,8 @@ payload's organisation, app, the time ingest received it and the queued form's b
 (contract/queued.py); ``f`` names that form, so a worker refuses (dead-letters) an entry
 in a form it does not know instead of misreading it. This module is the only one that
 knows the field names: ingest's enqueue script XADDs the pairs ``encode`` gives, the
-consumer reads entries with ``parse``.
+consumer reads entries with ``parse``. Entries a worker cannot apply go to the
+dead-letter stream (``dead_key``) with their reason; apm/dead_letters.py reads them back.
 """
 
 import uuid
@@ -22,6 +23,14 @@ FORMAT = b"q"  # the queued form of contract/queued.py
 def key() -> str:
     """The stream key (a setting, so tests and deployments can keep theirs apart)."""
     return settings.INGEST_STREAM
+
+
+def dead_key() -> str:
+    """The dead-letter stream: entries a worker set aside, as they were queued plus ``REASON``."""
+    return f"{key()}:dead"
+
+
+REASON = "error"  # the dead-letter field saying why the entry was set aside
 
 
 class Entry(msgspec.Struct):

@@ -5,6 +5,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
+from apm import dead_letters
 from contract.redis_client import client
 
 
@@ -15,7 +16,10 @@ def live(request):
 
 @never_cache
 def ready(request):
-    """Ready when PostgreSQL and Redis both answer; 503 names the one that does not."""
+    """Ready when PostgreSQL and Redis both answer; 503 names the one that does not.
+
+    A ready answer also counts the dead letters waiting, with ``alarm`` true past
+    INGEST_DEAD_LETTER_ALARM."""
     problems = []
     try:
         with connection.cursor() as cursor:
@@ -28,4 +32,5 @@ def ready(request):
         problems.append(f"redis: {exc.__class__.__name__}")
     if problems:
         return JsonResponse({"status": "unavailable", "problems": problems}, status=503)
-    return JsonResponse({"status": "ok"})
+    # Still ready: dead letters wait for an operator (apm/dead_letters.py), not for this process.
+    return JsonResponse({"status": "ok", "dead_letters": dead_letters.status()})

@@ -271,6 +271,14 @@ INGEST_BATCH_MAX = envint("INGEST_BATCH_MAX", 300, minimum=1)
 INGEST_BATCH_MIN = envint("INGEST_BATCH_MIN", 100, minimum=1)
 INGEST_BATCH_LINGER_MS = envint("INGEST_BATCH_LINGER_MS", 100, minimum=0)
 INGEST_CLAIM_IDLE_SECONDS = envfloat("INGEST_CLAIM_IDLE_SECONDS", 60.0, minimum=0.1)  # then re-deliver
+# Bytes of entries one read may hold (a single larger entry is read alone): entries differ
+# in size by orders of magnitude, so a bound on their number alone does not bound memory.
+INGEST_BATCH_MAX_BYTES = envint("INGEST_BATCH_MAX_BYTES", 16 * 1024 * 1024, minimum=1)
+# An entry delivered this many times without being applied (each consumer holding it died,
+# hung or failed on it) goes to the dead-letter stream on its next delivery.
+INGEST_MAX_DELIVERIES = envint("INGEST_MAX_DELIVERIES", 5, minimum=1)
+# Dead letters waiting before the logs and /healthz/ready raise the alarm (never trimmed).
+INGEST_DEAD_LETTER_ALARM = envint("INGEST_DEAD_LETTER_ALARM", 100, minimum=1)
 TRANSACTIONS_PER_APP_LIMIT = envint("TRANSACTIONS_PER_APP_LIMIT", 2_000, minimum=1)  # then "(other)"
 ERROR_SAMPLES_PER_GROUP = envint("ERROR_SAMPLES_PER_GROUP", 20, minimum=1)  # newest kept per error group
 ERROR_SAMPLES_PER_BATCH = envint("ERROR_SAMPLES_PER_BATCH", 5, minimum=1)  # newest stored per group per batch

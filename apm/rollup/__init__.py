@@ -8,7 +8,7 @@ only after the commit, so a crash before it re-delivers them and the ledger drop
 already counted. Rows are written in key order so concurrent workers lock them in the
 same order.
 
-- ``batch``: ``apply_batch``, the ledger, the server-binding cursor, marking hours to downsample;
+- ``batch``: ``apply_batch``, the ledger, the server-binding cursor, marking the hours it applied (apm/stale_hours.py);
 - ``names``: transaction names to ids, created on first sight and cached;
 - ``accumulate``: a batch's sums per minute row (``Agg``) and per app (``AppBatch``);
 - ``minutes``: the minute rollup upserts, sketches merged in Python;

@@ -3,8 +3,9 @@
 ``apply_batch`` writes the processed-batch ledger first (``INSERT ... ON CONFLICT DO
 NOTHING RETURNING`` keeps only payloads never applied before), then events, traces,
 errors and instances, and last the minute rollups, the hot rows, to hold their locks for
-the shortest time. After the commit it marks the changed hours for downsampling and hands
-what the batch added to the live publisher.
+the shortest time, then marks the hours it applied data to for downsampling
+(apm/stale_hours.py), in the same transaction. After the commit it hands what the batch
+added to the live publisher.
 """
 
 import datetime as dt
@@ -14,7 +15,7 @@ from collections.abc import Callable, Iterable
 import psycopg
 from django.db import connection, transaction
 
-from apm import downsample, live, partitions, pgarray
+from apm import live, partitions, pgarray, stale_hours
 from apm.rollup.accumulate import collect
 from apm.rollup.errors import write_errors
 from apm.rollup.events import copy_events, copy_traces, event_days
@@ -22,7 +23,6 @@ from apm.rollup.instances import write_instances
 from apm.rollup.minutes import write_minutes
 from apm.rollup.names import transaction_ids
 from apm.rollup.times import UTC, minute_dt
-from contract.redis_client import client
 from contract.stream import Entry, decode_entry
 
 
@@ -74,9 +74,9 @@ def apply_batch(entries: Iterable[Entry], after_commit: Callable[[], None] | Non
             write_errors(cur, todo)
             write_instances(cur, todo)
             write_minutes(cur, apps)
+            stale_hours.mark(cur, _hours_applied(apps, todo))
     if after_commit is not None:
         after_commit()
-    _mark_dirty(apps)
     live.publish_applied(apps.values(), txn_ids)
     return len(todo)
 
@@ -99,14 +99,11 @@ def _server_binding_cursor():
 _registered = [None]  # the last connection pgarray.register was given
 
 
-def _mark_dirty(apps):
-    """Record the (organisation, hour) pairs this batch changed, for downsampling (apm/tasks.py)."""
-    members = set()
-    for ab in apps.values():
-        for _typ, minute in ab.app_rows:
-            members.add(f"{ab.org_id}:{minute // 3600 * 3600}")
-    if members:
-        client().sadd(downsample.dirty_key(), *members)
+def _hours_applied(apps, todo):
+    """(organisation, hour) pairs of the minute rows and instance samples the batch wrote."""
+    hours = {(ab.org_id, minute // 3600 * 3600) for ab in apps.values() for _typ, minute in ab.app_rows}
+    hours.update((q.org_id, int(p.instance.time // 3600) * 3600) for q, p in todo if p.instance is not None)
+    return hours
 
 
 def _ledger(cur, decoded):

@@ -10,7 +10,7 @@ from django.utils import timezone
 from apm import partitions
 from pulse.celery import app as celery_app
 from apm.models import AppHour, AppMinute, InstanceHour
-from apm.tasks import downsample_recent, enforce_retention
+from apm.tasks import downsample_stale, enforce_retention
 from tests.ingest import payloads as P
 from tests.ingest.conftest import drain
 
@@ -64,7 +64,7 @@ def test_it_downsamples_what_the_workers_touched(client, org, ingest_key, consum
         r = client.post("/api/v1/ingest", P.body(p), content_type="application/json", **P.headers(ingest_key))
         assert r.status_code == 202
         drain(consumer)
-        assert downsample_recent() >= 1
+        assert downsample_stale() >= 1
     finally:
         celery_app.conf.task_always_eager = False
     hour = AppHour.objects.for_org(org).get()
