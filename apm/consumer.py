@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
 
 from apm.rollup import apply_batch
+from contract import backlog
 from contract.redis_client import client
 from contract.stream import GROUP, key, parse
 
@@ -60,6 +61,7 @@ class Consumer:
         self.last_claim = 0.0
         self.last_forget = time.monotonic()
         self.applied = 0
+        self.release = backlog.Release(self.redis, self.stream)
         ensure_group(self.redis, self.stream)
 
     def forget_dead_consumers(self):
@@ -144,20 +146,17 @@ class Consumer:
             os._exit(17)
 
     def ack(self, entries):
-        ids = [q.entry_id for q in entries]
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.xack(self.stream, GROUP, *ids)
-        pipe.xdel(self.stream, *ids)
-        pipe.execute()
+        self.release((q.entry_id, q.org_id, q.body) for q in entries)
 
     def dead(self, entry_id, fields, reason, q=None):
         log.error("ingest entry %s moved to %s:dead: %s", entry_id, self.stream, reason)
         if q is not None:
-            fields = q.fields()
+            fields, held = q.fields(), (entry_id, q.org_id, q.body)
+        else:  # as read: what ingest counted it as, if it has the fields
+            held = (entry_id, fields.get(b"o", b""), fields.get(b"b", b""))
         pipe = self.redis.pipeline(transaction=False)
-        pipe.xadd(f"{self.stream}:dead", {**(fields or {}), "error": reason[:2000]}, maxlen=10_000, approximate=True)
-        pipe.xack(self.stream, GROUP, entry_id)
-        pipe.xdel(self.stream, entry_id)
+        pipe.xadd(f"{self.stream}:dead", {**fields, "error": reason[:2000]}, maxlen=10_000, approximate=True)
+        self.release([held], client=pipe)
         pipe.execute()
 
     def run(self, stop):
