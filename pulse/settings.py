@@ -255,7 +255,7 @@ INGEST_ENTRY_MAX_BYTES = envint("INGEST_ENTRY_MAX_BYTES", 4 << 20, minimum=1)  #
 # process, before 429 (a token bucket); and database look-ups queued or running per web
 # process before 503 (ingest/lookups.py).
 INGEST_UNKNOWN_KEYS_PER_MINUTE = envint("INGEST_UNKNOWN_KEYS_PER_MINUTE", 30, minimum=1)
-INGEST_LOOKUPS_MAX = envint("INGEST_LOOKUPS_MAX", 32, minimum=1)
+INGEST_LOOKUPS_MAX = envint("INGEST_LOOKUPS_MAX", 256, minimum=1)
 INGEST_CONSUMERS = envint("INGEST_CONSUMERS", 1, minimum=0)  # stream consumers per worker process
 # Payloads per Postgres transaction: each rollup row's sketch is decoded, merged and encoded
 # once per batch, so larger batches cost less per payload.
