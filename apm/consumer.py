@@ -30,6 +30,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, close_old
 from apm import dead_letters
 from apm.rollup import apply_batch
 from apm.stream_reader import StreamReader, size
+from contract import backlog
 from contract.redis_client import client
 from contract.stream import GROUP, REASON, dead_key, key, parse
 
@@ -74,6 +75,7 @@ class Consumer:
         self.last_forget = time.monotonic()
         self.applied = 0
         self.reader = StreamReader(self.redis, self.stream, self.name)
+        self.release = backlog.Release(self.redis, self.stream)
         ensure_group(self.redis, self.stream)
 
     def forget_dead_consumers(self):
@@ -187,20 +189,18 @@ class Consumer:
             os._exit(17)
 
     def ack(self, entries):
-        ids = [q.entry_id for q in entries]
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.xack(self.stream, GROUP, *ids)
-        pipe.xdel(self.stream, *ids)
-        pipe.execute()
+        self.release((q.entry_id, q.org_id, q.body) for q in entries)
 
     def dead(self, entry_id, fields, reason, q=None):
         log.error("ingest entry %s moved to %s: %s", entry_id, dead_key(), reason)
         if q is not None:
-            fields = q.fields()
+            fields, held = q.fields(), (entry_id, q.org_id, q.body)
+        else:  # as read: what ingest counted it as, if it has the fields
+            fields = fields or {}
+            held = (entry_id, fields.get(b"o", b""), fields.get(b"b", b""))
         pipe = self.redis.pipeline(transaction=False)
-        pipe.xadd(dead_key(), {**(fields or {}), REASON: reason[:2000]})  # never trimmed: see apm/dead_letters.py
-        pipe.xack(self.stream, GROUP, entry_id)
-        pipe.xdel(self.stream, entry_id)
+        pipe.xadd(dead_key(), {**fields, REASON: reason[:2000]})  # never trimmed: see apm/dead_letters.py
+        self.release([held], client=pipe)
         pipe.xlen(dead_key())
         dead_letters.warn_when_over_alarm(pipe.execute()[-1])
 

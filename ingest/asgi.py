@@ -1,26 +1,29 @@
 """ASGI fast path for POST /api/v1/ingest, mounted in front of Django in pulse/asgi.py.
 
 Ingest is the hottest path of the service and needs none of Django's middleware
-(sessions, CSRF, auth): this reads the body with a size cap and runs the
-framework-free checks on the event loop when the key and the app are cached (about a
-millisecond of CPU), or in a small thread pool when they need the database (a cache
-miss, at most every few seconds per key and app), then queues it in Redis without
-blocking the loop (ingest.handoff.Enqueuer).
+(sessions, CSRF, auth). It checks the headers and the key first and reads the body only
+for a valid key, so a stranger costs no body read. The framework-free checks run on the
+event loop when the key and the app are cached (about a millisecond of CPU), or in a
+small, bounded thread pool when they need the database (ingest/lookups.py: a cache
+miss, at most every few seconds per key and app), then the payload is queued in Redis
+without blocking the loop (ingest.handoff.Enqueuer).
 """
 
-import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import OperationalError, close_old_connections
 
-from ingest import handler, handoff
+from ingest import handler, handoff, lookups
 from contract.schema import MAX_COMPRESSED_BYTES
 
 from ingest.errors import NeedsDatabase
 
 PATH = "/api/v1/ingest"
-_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest")
+_lookups = lookups.LookupPool(ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest"))
+_unknown_keys = lookups.UnknownKeyLimit()
 _enqueuer = handoff.Enqueuer()
+log = logging.getLogger("pulse.ingest")
 
 
 def wrap(django_app):
@@ -39,55 +42,85 @@ async def _serve(scope, receive, send):
     headers = {}
     for name, value in scope["headers"]:
         headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-    chunks = []
-    size = 0
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_COMPRESSED_BYTES:
-            # Stop reading: refuse without buffering the rest.
-            response = handler.error(413, "too_large", f"body is over {MAX_COMPRESSED_BYTES} bytes", "body")
-            await _send(send, response)
-            return
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    body = b"".join(chunks)
     try:
+        key = await _authenticate(scope, headers)
+        if isinstance(key, handler.Response):
+            await _send(send, key)
+            return
+        body = await _read_body(receive)
+        if body is None:
+            return
+        if isinstance(body, handler.Response):
+            await _send(send, body)
+            return
         try:
             # Steady state: key and app are cached, so the checks are pure CPU; running
             # them here avoids a thread hop and GIL ping-pong.
-            result = handler.check(headers, body, inline=True)
+            result = handler.check_body(key, headers, body, inline=True)
         except NeedsDatabase:
-            loop = asyncio.get_running_loop()
-            try:
-                result = await loop.run_in_executor(_pool, _check_with_database, headers, body)
-            except OperationalError:
-                result = handler.unavailable()
+            result = await _look_up(handler.check_body, key, headers, body)
         if isinstance(result, handler.Response):
             response = result
         else:
             enqueued = await _enqueuer.enqueue(result.org_id, result.app_id, result.body)
             response = handler.finish(result, enqueued)
     except Exception:
-        import logging
-
-        logging.getLogger("pulse.ingest").exception("ingest failed")
+        log.exception("ingest failed")
         response = handler.error(500, "internal", "internal error; the payload was not accepted")
     await _send(send, response)
 
 
-def _check_with_database(headers, body):
+async def _authenticate(scope, headers):
+    """handler.authenticate, with the look-up of a key not in the cache bounded per client and in total."""
+    try:
+        return handler.authenticate(headers, inline=True)
+    except NeedsDatabase:
+        pass
+    client, raw_key = lookups.client_of(scope, headers), handler.presented_key(headers)
+    wait = _unknown_keys.reserve(client, raw_key)
+    if wait:
+        return handler.too_many_unknown_keys(wait)
+    result = await _look_up(handler.authenticate, headers)
+    if not isinstance(result, handler.Response):
+        _unknown_keys.found(client, raw_key)
+    return result
+
+
+async def _look_up(check, *args):
+    """``check(*args)`` where it may query the database, or a 503 when that is out of reach or busy."""
+    try:
+        return await _lookups.run(_with_database, check, *args)
+    except (lookups.PoolFull, OperationalError):
+        return handler.unavailable()
+
+
+def _with_database(check, *args):
     # Hand the connection back (to the pool, or closed when broken or too old) after each
     # look-up: these threads live as long as the process and would otherwise hold one
     # connection each forever, dead after a PostgreSQL restart.
     try:
-        return handler.check(headers, body)
+        return check(*args)
     finally:
         close_old_connections()
+
+
+async def _read_body(receive):
+    """The body, a 413 Response once it is over MAX_COMPRESSED_BYTES, or None if the client left."""
+    chunks = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_COMPRESSED_BYTES:
+            # Stop reading: refuse without buffering the rest.
+            return handler.error(413, "too_large", f"body is over {MAX_COMPRESSED_BYTES} bytes", "body")
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
 
 
 async def _send(send, response):

@@ -18,8 +18,8 @@ from contract.schema import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES, decode
 from ingest import handoff
 from ingest.app_resolver import AppLimitReached, resolve_app
 from ingest.errors import NeedsDatabase
-from tenants.caching import TTLCache
-from tenants.keys import resolve_ingest_key
+from tenants.caching import AnswerCache
+from tenants.keys import looks_like_key, resolve_ingest_key
 
 _PATH_RE = re.compile(r"^(.*) - at `\$\.?(.*)`$", re.S)
 _FIELD_RE = re.compile(r"^\[([\w.\[\]]+)\] (.*)$", re.S)
@@ -51,11 +51,20 @@ def _media_type(value):
 # runs on the event loop), and resolve_ingest_key may. Short-lived, so a revoked key
 # still stops within INGEST_KEY_CACHE_SECONDS + this.
 _KEYS_TTL = 2.0
+_KEYS_MAX = 10_000
 _MISSING = object()
-_keys = TTLCache(10_000, lambda: min(_KEYS_TTL, settings.INGEST_KEY_CACHE_SECONDS))  # raw key -> ResolvedKey or None
+
+
+def _keys_ttl():
+    return min(_KEYS_TTL, settings.INGEST_KEY_CACHE_SECONDS)
+
+
+_keys = AnswerCache(_KEYS_MAX, _keys_ttl, _KEYS_MAX, _keys_ttl)  # raw key -> ResolvedKey or None
 
 
 def _cached_key(raw_key):
+    if not looks_like_key(raw_key):
+        return None
     resolved = _keys.get(raw_key, _MISSING)
     if resolved is _MISSING:
         raise NeedsDatabase()
@@ -85,6 +94,22 @@ def check(headers, body, inline=False):
     longer body is refused here. ``inline``: answer only from caches (no database),
     raising NeedsDatabase otherwise, so an event loop can run it without a thread.
     """
+    resolved = authenticate(headers, inline)
+    if isinstance(resolved, Response):
+        return resolved
+    return check_body(resolved, headers, body, inline)
+
+
+def presented_key(headers):
+    """The key of an 'Authorization: Bearer <key>' header, or None."""
+    scheme, _, raw_key = headers.get("authorization", "").partition(" ")
+    raw_key = raw_key.strip()
+    return raw_key if scheme.lower() == "bearer" and raw_key else None
+
+
+def authenticate(headers, inline=False):
+    """The headers' part of ``check``, so a caller can refuse before reading the body: an
+    error Response, or the ResolvedKey."""
     content_type = _media_type(headers.get("content-type", ""))
     if content_type != "application/json":
         return error(415, "unsupported_media_type", "Content-Type must be application/json", "Content-Type")
@@ -92,17 +117,20 @@ def check(headers, body, inline=False):
     if encoding not in ("gzip", "identity", ""):
         return error(415, "unsupported_media_type", "Content-Encoding must be gzip or identity", "Content-Encoding")
 
-    auth = headers.get("authorization", "")
-    scheme, _, raw_key = auth.partition(" ")
-    if scheme.lower() != "bearer" or not raw_key:
+    raw_key = presented_key(headers)
+    if raw_key is None:
         return error(401, "unauthorized", "send the ingest key as 'Authorization: Bearer <key>'", "Authorization")
-    resolved = _cached_key(raw_key.strip()) if inline else _resolve_key(raw_key.strip())
+    resolved = _cached_key(raw_key) if inline else _resolve_key(raw_key)
     if resolved is None:
         return error(401, "unauthorized", "unknown or revoked ingest key", "Authorization")
+    return resolved
 
+
+def check_body(resolved, headers, body, inline=False):
+    """The rest of ``check`` once ``authenticate`` gave ``resolved``."""
     if len(body) > MAX_COMPRESSED_BYTES:
         return error(413, "too_large", f"body is over {MAX_COMPRESSED_BYTES} bytes", "body")
-    gzipped = encoding == "gzip"
+    gzipped = headers.get("content-encoding", "identity").strip().lower() == "gzip"
     if gzipped:
         raw = _gunzip(body)
         if isinstance(raw, Response):
@@ -143,7 +171,17 @@ def check(headers, body, inline=False):
     if resolved.app_id is not None and app_id != resolved.app_id:
         return _wrong_app(resolved)
     # The workers get the validated payload in a form cheaper to apply than gzip JSON.
-    return Accepted(resolved.organization_id, app_id, queued.pack(payload, sketches), payload.batch_id, apdex_t)
+    packed = queued.pack(payload, sketches)
+    if len(packed) > settings.INGEST_ENTRY_MAX_BYTES:
+        # A small gzip body can expand a thousandfold: the queue takes the expanded form.
+        return error(
+            413,
+            "too_large",
+            f"this payload takes {len(packed)} bytes queued, over the limit of {settings.INGEST_ENTRY_MAX_BYTES}; "
+            "send fewer events, traces, spans or attributes per payload",
+            "body",
+        )
+    return Accepted(resolved.organization_id, app_id, packed, payload.batch_id, apdex_t)
 
 
 def _wrong_app(resolved):
@@ -158,6 +196,14 @@ def finish(accepted, enqueued):
             429,
             "over_quota",
             f"organisation is over its quota of {settings.INGEST_QUOTA_PER_MINUTE} payloads per minute",
+            headers=[(b"retry-after", str(retry_after).encode())],
+        )
+    if status == handoff.OVER_SHARE:
+        return error(
+            429,
+            "backlog_share_full",
+            "this organisation's payloads waiting to be processed have reached its share of the backlog "
+            f"({settings.INGEST_BACKLOG_BYTES_PER_ORG} bytes); retry later",
             headers=[(b"retry-after", str(retry_after).encode())],
         )
     if status == handoff.BACKLOG_FULL:
@@ -177,6 +223,17 @@ def unavailable():
         "unavailable",
         "the server cannot check this request right now; retry later",
         headers=[(b"retry-after", str(settings.INGEST_BACKLOG_RETRY_AFTER).encode())],
+    )
+
+
+def too_many_unknown_keys(retry_after):
+    """The answer to a client that presented too many unknown keys of late (ingest/lookups.py)."""
+    return error(
+        429,
+        "too_many_unknown_keys",
+        "too many requests with unknown ingest keys from this address; retry later",
+        "Authorization",
+        headers=[(b"retry-after", str(retry_after).encode())],
     )
 
 

@@ -1,7 +1,8 @@
 """The hand-off between ingest and the workers: one Redis Stream with a consumer group.
 
 Ingest runs a Lua script that, in one round trip, counts the payload against its
-organisation's per-minute quota, checks the backlog bound and XADDs: ``enqueue`` from
+organisation's per-minute quota, checks the global backlog bound and the organisation's
+share of the backlog in bytes (contract/backlog.py), and XADDs: ``enqueue`` from
 threads, ``Enqueuer.enqueue`` from the event loop of ingest/asgi.py. The stream and
 its entries are the contract's (contract/stream.py). Workers (apm/consumer.py)
 XREADGROUP, apply, XACK + XDEL after their Postgres commit, so XLEN is the backlog:
@@ -15,20 +16,30 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
-from contract import stream
+from contract import backlog, stream
 from contract.redis_client import client
 
-ACCEPTED, OVER_QUOTA, BACKLOG_FULL = 0, 1, 2
+ACCEPTED, OVER_QUOTA, BACKLOG_FULL, OVER_SHARE = 0, 1, 2, 3
 
+# KEYS: stream, quota counter, backlog bytes per organisation.
+# ARGV: quota, backlog bound, organisation, charge, share, then the entry's fields.
 _ENQUEUE = """
 local used = redis.call('INCR', KEYS[2])
 if used == 1 then redis.call('EXPIRE', KEYS[2], 120) end
 if used > tonumber(ARGV[1]) then return {1, ''} end
-if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[2]) then
+local queued = redis.call('XLEN', KEYS[1])
+if queued >= tonumber(ARGV[2]) then
   redis.call('DECR', KEYS[2])
   return {2, ''}
 end
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+if queued == 0 then redis.call('DEL', KEYS[3]) end
+local held = tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0')
+if held > 0 and held + tonumber(ARGV[4]) > tonumber(ARGV[5]) then
+  redis.call('DECR', KEYS[2])
+  return {3, ''}
+end
+redis.call('HINCRBY', KEYS[3], ARGV[3], ARGV[4])
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 6))
 return {0, id}
 """
 _scripts = {}  # Redis URL -> the enqueue script registered with its client
@@ -36,8 +47,15 @@ _scripts = {}  # Redis URL -> the enqueue script registered with its client
 
 def _keys_args(org_id, app_id, body, now):
     minute = int(now // 60)
-    keys = [stream.key(), f"pulse:quota:{org_id}:{minute}"]
-    args = [settings.INGEST_QUOTA_PER_MINUTE, settings.INGEST_BACKLOG_MAX, *stream.encode(org_id, app_id, now, body)]
+    keys = [stream.key(), f"pulse:quota:{org_id}:{minute}", backlog.key()]
+    args = [
+        settings.INGEST_QUOTA_PER_MINUTE,
+        settings.INGEST_BACKLOG_MAX,
+        org_id,
+        backlog.charge(body),
+        settings.INGEST_BACKLOG_BYTES_PER_ORG,
+        *stream.encode(org_id, app_id, now, body),
+    ]
     return keys, args
 
 
@@ -48,8 +66,8 @@ def _result(reply, now):
     status, entry_id = reply
     if status == OVER_QUOTA:
         return OVER_QUOTA, max(1, int((int(now // 60) + 1) * 60 - now) + 1), None
-    if status == BACKLOG_FULL:
-        return BACKLOG_FULL, settings.INGEST_BACKLOG_RETRY_AFTER, None
+    if status in (BACKLOG_FULL, OVER_SHARE):
+        return status, settings.INGEST_BACKLOG_RETRY_AFTER, None
     return ACCEPTED, 0, entry_id.decode() if isinstance(entry_id, bytes) else entry_id
 
 

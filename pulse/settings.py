@@ -261,6 +261,15 @@ INGEST_STREAM = envstr("INGEST_STREAM", "pulse:ingest")  # Redis Stream of accep
 INGEST_QUOTA_PER_MINUTE = envint("INGEST_QUOTA_PER_MINUTE", 120_000, minimum=1)  # payloads per organisation
 INGEST_BACKLOG_MAX = envint("INGEST_BACKLOG_MAX", 10_000, minimum=1)  # queued payloads before 503
 INGEST_BACKLOG_RETRY_AFTER = envint("INGEST_BACKLOG_RETRY_AFTER", 5, minimum=1)  # seconds
+# Bytes of queued entries one organisation may have waiting before 429 (contract/backlog.py),
+# so one tenant's burst fills its own share, not the backlog every tenant shares.
+INGEST_BACKLOG_BYTES_PER_ORG = envint("INGEST_BACKLOG_BYTES_PER_ORG", 64 << 20, minimum=1)
+INGEST_ENTRY_MAX_BYTES = envint("INGEST_ENTRY_MAX_BYTES", 4 << 20, minimum=1)  # one payload, queued form; then 413
+# Look-ups of ingest keys not in the caches that find nothing, per client address and web
+# process, before 429 (a token bucket); and database look-ups queued or running per web
+# process before 503 (ingest/lookups.py).
+INGEST_UNKNOWN_KEYS_PER_MINUTE = envint("INGEST_UNKNOWN_KEYS_PER_MINUTE", 30, minimum=1)
+INGEST_LOOKUPS_MAX = envint("INGEST_LOOKUPS_MAX", 256, minimum=1)
 INGEST_CONSUMERS = envint("INGEST_CONSUMERS", 1, minimum=0)  # stream consumers per worker process
 # Payloads per Postgres transaction: each rollup row's sketch is decoded, merged and encoded
 # once per batch, so larger batches cost less per payload.

@@ -22,10 +22,15 @@ def _trusted(address):
 
 
 def client_address(request):
-    peer = request.META.get("REMOTE_ADDR", "")
+    return address_of(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))
+
+
+def address_of(peer, forwarded_for):
+    """The client's address from the connection's peer and the X-Forwarded-For value
+    (empty when there is none), for callers without a Django request (the ingest fast path)."""
     if not settings.TRUSTED_PROXIES or not _trusted(peer):
         return peer or "unknown"
-    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    hops = [hop.strip() for hop in forwarded_for.split(",")]
     hops = [hop for hop in hops if hop]
     for hop in reversed(hops):
         if not _trusted(hop):

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from tenants.caching import TTLCache
+from tenants.caching import AnswerCache
 from tenants.models import IngestKey
 
 KEY_PREFIX = "pulse_ik_"
@@ -52,7 +52,15 @@ class ResolvedKey:
 
 
 _MISSING = object()
-_cache = TTLCache(_CACHE_MAX_ENTRIES, lambda: settings.INGEST_KEY_CACHE_SECONDS)  # key hash -> ResolvedKey or None
+
+
+def _cache_seconds():
+    return settings.INGEST_KEY_CACHE_SECONDS
+
+
+_cache = AnswerCache(  # key hash -> ResolvedKey or None; unknown keys apart, never pushing out known ones
+    _CACHE_MAX_ENTRIES, _cache_seconds, _CACHE_MAX_ENTRIES, _cache_seconds
+)
 _last_used_written = {}  # key id -> monotonic time of the last write
 
 
@@ -61,8 +69,9 @@ def resolve_ingest_key(raw):
 
     Answers come from a per-process cache for INGEST_KEY_CACHE_SECONDS (5 s by
     default), so steady-state ingest does not touch the database, and a revoked key
-    stops working within that time. Unknown keys are cached too, so a flood of bad
-    keys cannot hammer the database.
+    stops working within that time. Unknown keys are cached too, apart from the known
+    ones, so the same bad key again costs no query and a flood of distinct bad keys
+    cannot push the real ones out.
     """
     if not looks_like_key(raw):
         return None

@@ -38,7 +38,7 @@ def private_stream(settings):
     clear_app_cache()
     yield name
     r = redis.Redis.from_url(settings.REDIS_URL)
-    r.delete(name, f"{name}:dead")
+    r.delete(name, f"{name}:dead", f"{name}:backlog")
     keys.clear_key_cache()
     clear_app_cache()
 

@@ -14,6 +14,7 @@ from django.db import connections
 import ingest.asgi as ingest_asgi
 
 from ingest.asgi import wrap
+from ingest.lookups import LookupPool
 from contract.schema import MAX_COMPRESSED_BYTES
 from tests.ingest import payloads as P
 from tests.ingest.conftest import make_key
@@ -51,7 +52,7 @@ async def call(app, method, path, headers, chunks):
 def one_thread_pool(monkeypatch):
     """A pool whose one thread's database connection is closed afterwards."""
     pool = ThreadPoolExecutor(max_workers=1)
-    monkeypatch.setattr(ingest_asgi, "_pool", pool)
+    monkeypatch.setattr(ingest_asgi, "_lookups", LookupPool(pool))
     yield
     pool.submit(connections.close_all).result()
     pool.shutdown()
@@ -71,7 +72,7 @@ def test_it_accepts_through_the_fast_path(ingest_key, monkeypatch):
     assert hdrs[b"content-type"] == b"application/json" and json.loads(out)["apdex_t"] == 0.5
     assert redis.Redis.from_url(settings.REDIS_URL).xlen(settings.INGEST_STREAM) == 1
     # Now key and app are cached: answered on the event loop, without the thread pool.
-    monkeypatch.setattr(ingest_asgi, "_pool", None)
+    monkeypatch.setattr(ingest_asgi, "_lookups", None)
     status, _, out = run(call(app, "POST", "/api/v1/ingest", headers(ingest_key), [P.body(P.simple())]))
     assert status == 202, out
     assert redis.Redis.from_url(settings.REDIS_URL).xlen(settings.INGEST_STREAM) == 2

@@ -101,12 +101,14 @@ def test_it_counts_once_when_the_worker_dies_between_commit_and_ack(client, owne
     r = redis.Redis.from_url(settings.REDIS_URL)
     assert ProcessedBatch.objects.for_org(org).count() == 1  # committed ...
     assert r.xpending(private_stream, "rollup")["pending"] == 1  # ... but never acked
+    assert r.hexists(f"{private_stream}:backlog", org.pk)  # so still counted against its share
     healthy = start_worker(private_stream)
     try:
         # The new worker claims the idle entry, finds it in the ledger, and acks it.
         assert wait_for(lambda: r.xpending(private_stream, "rollup")["pending"] == 0 and r.xlen(private_stream) == 0)
     finally:
         stop(healthy)
+    assert r.hlen(f"{private_stream}:backlog") == 0  # taken off with the ack
     app = App.objects.for_org(org).get(name="shop")
     totals = owner_client.get(f"/o/{org.slug}/api/apps/{app.pk}/timeseries",
                               {"from": minute - 60, "to": minute + 120}).json()["totals"]
