@@ -243,7 +243,10 @@ ALERTS_WEBHOOK_PORTS = envports("ALERTS_WEBHOOK_PORTS", (80, 443))
 # Seconds after the minute boundary before a minute is evaluated, so the last
 # harvests of the minute (every 2 s) have been aggregated.
 ALERTS_EVALUATION_DELAY = envint("ALERTS_EVALUATION_DELAY", 10, minimum=0)
+# Seconds one webhook or chat request may take in all (connect, send, reply), and the bytes
+# of a reply read: only the status is needed, and a receiver must not hold or flood a worker.
 ALERTS_WEBHOOK_TIMEOUT = envfloat("ALERTS_WEBHOOK_TIMEOUT", 10.0, minimum=1)
+ALERTS_REPLY_MAX_BYTES = envint("ALERTS_REPLY_MAX_BYTES", 64 * 1024, minimum=0)
 # Hours a rotated webhook secret keeps signing beside the new one (docs/webhooks.md).
 WEBHOOK_SECRET_OVERLAP_HOURS = envint("WEBHOOK_SECRET_OVERLAP_HOURS", 24, minimum=0)
 

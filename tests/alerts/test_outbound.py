@@ -1,0 +1,110 @@
+"""Receivers that would hold a worker: an endless reply and a reply trickled a byte at a time.
+
+Each is a real socket server on loopback; the delivery task runs in process against it."""
+
+import socket
+import threading
+
+import pytest
+
+from alerts.delivery import deliver
+from alerts.models import Delivery, DeliveryStatus
+from tests.alerts.conftest import make_webhook
+from tests.alerts.test_deliveries import opened_delivery
+
+pytestmark = pytest.mark.django_db
+
+
+class RawReceiver:
+    """Accepts one connection at a time, reads the request, then runs ``answer(conn)``.
+
+    ``written`` counts the bytes the answer got into the socket before the client hung up,
+    and ``finished`` says whether the answer ran to its end."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.written = 0
+        self.finished = False
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536)
+                try:
+                    self.answer(self, conn)
+                    self.finished = True
+                except OSError:
+                    pass  # the client hung up: what we wanted to see
+
+    def send(self, conn, data):
+        conn.sendall(data)
+        self.written += len(data)
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def raw_receiver():
+    made = []
+
+    def start(answer):
+        made.append(RawReceiver(answer))
+        return made[-1]
+
+    yield start
+    for r in made:
+        r.close()
+
+
+ENDLESS_LIMIT = 256 * 1024 * 1024  # the receiver stops here so a broken client still ends
+
+
+def endless_body(receiver, conn):
+    receiver.send(conn, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
+    chunk = b"x" * 65536
+    while receiver.written < ENDLESS_LIMIT:
+        receiver.send(conn, chunk)
+
+
+def trickled_headers(receiver, conn):
+    receiver.send(conn, b"HTTP/1.1 200 OK\r\n")
+    # One byte at a time, well inside any per-read timeout, for far longer than the deadline.
+    for byte in b"X-Slow: " + b"a" * 60 + b"\r\nContent-Length: 0\r\n\r\n":
+        receiver.send(conn, bytes([byte]))
+        threading.Event().wait(0.25)
+
+
+def test_an_endless_reply_is_read_only_up_to_the_cap(settings, org, app, raw_receiver, django_capture_on_commit_callbacks):
+    settings.ALERTS_REPLY_MAX_BYTES = 64 * 1024
+    receiver = raw_receiver(endless_body)
+    channel = make_webhook(org, receiver.url)
+    delivery = opened_delivery(org, app, channel, django_capture_on_commit_callbacks)
+    # The status is the answer: a 2xx is a sent notification, whatever follows it.
+    assert deliver(str(delivery.id)) == DeliveryStatus.SENT
+    receiver.thread.join(timeout=30)
+    # The client hung up long before the receiver ran out: the reply was not read whole.
+    assert not receiver.finished
+    assert receiver.written < ENDLESS_LIMIT
+
+
+def test_a_trickling_receiver_is_cut_at_the_deadline(settings, org, app, raw_receiver, django_capture_on_commit_callbacks):
+    settings.ALERTS_WEBHOOK_TIMEOUT = 2.0
+    receiver = raw_receiver(trickled_headers)
+    channel = make_webhook(org, receiver.url)
+    delivery = opened_delivery(org, app, channel, django_capture_on_commit_callbacks)
+    assert deliver(str(delivery.id)) == DeliveryStatus.RETRYING
+    delivery = Delivery.objects.for_org(org).get(id=delivery.id)
+    assert "deadline" in delivery.last_error
+    assert delivery.response_status is None
+    assert not receiver.finished
