@@ -124,6 +124,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 300, minimum=10)}
+# Notification deliveries wait on other people's servers: they have a queue of their own, so
+# deploy/ runs them in a worker apart from ingest consumers and alert evaluation.
+ALERTS_DELIVERY_QUEUE = "alerts.delivery"
+CELERY_TASK_ROUTES = {"alerts.deliver": {"queue": ALERTS_DELIVERY_QUEUE}}
 # Periodic tasks: each app declares its own in <app>/schedule.py (gathered by pulse/celery.py).
 
 # --- Auth ------------------------------------------------------------------
@@ -247,6 +251,9 @@ ALERTS_EVALUATION_DELAY = envint("ALERTS_EVALUATION_DELAY", 10, minimum=0)
 # of a reply read: only the status is needed, and a receiver must not hold or flood a worker.
 ALERTS_WEBHOOK_TIMEOUT = envfloat("ALERTS_WEBHOOK_TIMEOUT", 10.0, minimum=1)
 ALERTS_REPLY_MAX_BYTES = envint("ALERTS_REPLY_MAX_BYTES", 64 * 1024, minimum=0)
+# Attempts of one delivery, a killed one included, before it is marked failed (a channel
+# kind's MAX_RETRY_AGE may end it sooner).
+ALERTS_DELIVERY_MAX_ATTEMPTS = envint("ALERTS_DELIVERY_MAX_ATTEMPTS", 20, minimum=1)
 # Hours a rotated webhook secret keeps signing beside the new one (docs/webhooks.md).
 WEBHOOK_SECRET_OVERLAP_HOURS = envint("WEBHOOK_SECRET_OVERLAP_HOURS", 24, minimum=0)
 

@@ -6,6 +6,7 @@ import socket
 import threading
 
 import pytest
+from django.db import connection
 
 from alerts.delivery import deliver
 from alerts.models import Delivery, DeliveryStatus
@@ -108,3 +109,60 @@ def test_a_trickling_receiver_is_cut_at_the_deadline(settings, org, app, raw_rec
     assert "deadline" in delivery.last_error
     assert delivery.response_status is None
     assert not receiver.finished
+
+
+# --- deliveries on their own queue, with a bounded number of attempts --------------------
+
+
+def test_deliveries_are_queued_apart_from_evaluation(settings):
+    import redis
+
+    r = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    r.delete(settings.ALERTS_DELIVERY_QUEUE, "celery")
+    deliver.delay("00000000-0000-0000-0000-000000000000")
+    assert r.llen(settings.ALERTS_DELIVERY_QUEUE) == 1
+    assert r.llen("celery") == 0
+    r.delete(settings.ALERTS_DELIVERY_QUEUE)
+
+
+def test_a_delivery_fails_after_its_last_attempt(settings, org, app, receiver, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.ALERTS_DELIVERY_MAX_ATTEMPTS = 2
+    receiver.status = 503
+    channel = make_webhook(org, receiver.url)
+    delivery = opened_delivery(org, app, channel, django_capture_on_commit_callbacks)
+    assert deliver(str(delivery.id)) == DeliveryStatus.RETRYING
+    Delivery.objects.for_org(org).filter(id=delivery.id).update(next_retry_at=timezone.now() - timedelta(seconds=1))
+    assert deliver(str(delivery.id)) == DeliveryStatus.FAILED
+    delivery = Delivery.objects.for_org(org).get(id=delivery.id)
+    assert delivery.attempts == 2 and delivery.next_retry_at is None
+    assert "HTTP 503" in delivery.last_error and "gave up after 2 attempts" in delivery.last_error
+    assert len(receiver.drain()) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attempt_is_counted_before_it_is_sent(org, app, raw_receiver):
+    """So an attempt whose process is killed mid-send still counts towards the limit."""
+    from alerts import actions
+    from tests.alerts import factories
+
+    seen = {}
+
+    def look_at_the_row(receiver, conn):
+        # Another connection: only what the task committed before sending is visible.
+        seen["row"] = Delivery.objects.unscoped().filter(id=delivery_id).values_list("attempts", "status", "next_retry_at").get()
+        connection.close()  # this thread's own, so the test database can be dropped
+        receiver.send(conn, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    receiver = raw_receiver(look_at_the_row)
+    channel = make_webhook(org, receiver.url)
+    incident = factories.incident(org, app)
+    incident.condition.warning_channels.set([channel])
+    actions.record_event(incident, "opened", "warning", value=400.0)
+    delivery_id = Delivery.objects.for_org(org).get(event__incident=incident).id
+    assert deliver(str(delivery_id)) == DeliveryStatus.SENT
+    attempts, status, next_retry_at = seen["row"]
+    assert (attempts, status) == (1, DeliveryStatus.RETRYING) and next_retry_at is not None
