@@ -253,6 +253,8 @@ ALERTS_WEBHOOK_TIMEOUT = envfloat("ALERTS_WEBHOOK_TIMEOUT", 10.0, minimum=1)
 ALERTS_REPLY_MAX_BYTES = envint("ALERTS_REPLY_MAX_BYTES", 64 * 1024, minimum=0)
 # Attempts of one delivery, a killed one included, before it is marked failed (a channel
 # kind's MAX_RETRY_AGE may end it sooner).
+# Test notifications one organisation may send per hour (each points a worker at a typed URL).
+ALERTS_TEST_SENDS_PER_HOUR = envint("ALERTS_TEST_SENDS_PER_HOUR", 10, minimum=1)
 ALERTS_DELIVERY_MAX_ATTEMPTS = envint("ALERTS_DELIVERY_MAX_ATTEMPTS", 20, minimum=1)
 # Hours a rotated webhook secret keeps signing beside the new one (docs/webhooks.md).
 WEBHOOK_SECRET_OVERLAP_HOURS = envint("WEBHOOK_SECRET_OVERLAP_HOURS", 24, minimum=0)

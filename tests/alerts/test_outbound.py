@@ -166,3 +166,27 @@ def test_an_attempt_is_counted_before_it_is_sent(org, app, raw_receiver):
     assert deliver(str(delivery_id)) == DeliveryStatus.SENT
     attempts, status, next_retry_at = seen["row"]
     assert (attempts, status) == (1, DeliveryStatus.RETRYING) and next_retry_at is not None
+
+
+# --- test sends, limited per organisation ------------------------------------------------
+
+
+def test_test_sends_are_limited_per_organisation(settings, org, owner_client, outsider_org, outsider_client):
+    from tests.alerts import factories
+
+    settings.ALERTS_TEST_SENDS_PER_HOUR = 2
+    channel = factories.channel(org)
+    test_url = f"/o/{org.slug}/alerts/channels/{channel.id}/test"
+    for _ in range(2):
+        assert owner_client.post(test_url).status_code == 302
+    page = owner_client.post(test_url, follow=True).content.decode()
+    assert "sent 2 test notifications in the last hour, the most allowed" in page
+    api = owner_client.post(test_url, HTTP_ACCEPT="application/json")
+    assert api.status_code == 429 and int(api["Retry-After"]) > 0
+    assert api.json()["error"]["code"] == "throttled" and "Try again in" in api.json()["error"]["message"]
+    assert Delivery.objects.for_org(org).filter(is_test=True).count() == 2
+    # Another organisation's own limit is untouched.
+    theirs = factories.channel(outsider_org)
+    answer = outsider_client.post(f"/o/{outsider_org.slug}/alerts/channels/{theirs.id}/test", HTTP_ACCEPT="application/json")
+    assert answer.status_code == 202
+    assert Delivery.objects.for_org(outsider_org).filter(is_test=True).count() == 1
