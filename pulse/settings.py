@@ -96,11 +96,17 @@ if envstr("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": envstr("TEST_DATABASE_NAME")}
 
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Redis has two roles, each on REDIS_URL unless set apart (deploy/ does; make run keeps one):
+# the queue (ingest stream, dead letters, quotas, Celery broker) must keep every write, so it
+# wants AOF and noeviction; the cache (Django's cache, the channel layer, live-view flags and
+# throttles) loses nothing that matters when evicted or flushed, so it may use allkeys-lru.
+QUEUE_REDIS_URL = envstr("QUEUE_REDIS_URL", REDIS_URL)
+CACHE_REDIS_URL = envstr("CACHE_REDIS_URL", REDIS_URL)
 
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_REDIS_URL,
         "KEY_PREFIX": "pulse",
     }
 }
@@ -108,13 +114,13 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "pulse:ws", "capacity": 200, "expiry": 30},
+        "CONFIG": {"hosts": [CACHE_REDIS_URL], "prefix": "pulse:ws", "capacity": 200, "expiry": 30},
     }
 }
 
 # --- Celery ----------------------------------------------------------------
 
-CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", REDIS_URL)
+CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", QUEUE_REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

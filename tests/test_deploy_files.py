@@ -78,7 +78,7 @@ def _pods():
 
 
 def test_there_are_pods_to_check():
-    assert {name for name, _ in _pods()} == {"pulse-web", "pulse-worker", "pulse-delivery", "pulse-beat", "pulse-migrate"}
+    assert {name for name, _ in _pods()} == {"pulse-web", "pulse-worker", "pulse-delivery", "pulse-beat", "pulse-migrate", "pulse-redis-cache"}
 
 
 @pytest.mark.parametrize("name, template", list(_pods()))
@@ -172,3 +172,35 @@ def test_production_runs_deliveries_in_a_worker_of_their_own(workers):
 def test_one_development_worker_consumes_every_queue(path):
     (_, queues, _), = _procfile_workers(path)
     assert queues >= _routed_queues()
+
+
+def _redis_commands():
+    for doc in _documents():
+        if doc["kind"] in ("Deployment", "StatefulSet") and doc["metadata"]["name"].startswith("pulse-redis-"):
+            (container,) = doc["spec"]["template"]["spec"]["containers"]
+            yield doc["metadata"]["name"], container["command"]
+    services = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"]
+    for name, service in services.items():
+        if name.startswith("redis-"):
+            yield name, service["command"]
+
+
+def _option(argv, name):
+    return argv[argv.index(name) + 1] if name in argv else None
+
+
+def test_the_queue_redis_is_durable_and_the_cache_redis_may_evict():
+    commands = dict(_redis_commands())
+    assert set(commands) == {"pulse-redis-queue", "pulse-redis-cache", "redis-queue", "redis-cache"}
+    for name, argv in commands.items():
+        if name.endswith("queue"):
+            assert (_option(argv, "--appendonly"), _option(argv, "--maxmemory-policy")) == ("yes", "noeviction")
+        else:
+            assert _option(argv, "--maxmemory-policy") == "allkeys-lru" and _option(argv, "--maxmemory")
+
+
+def test_each_redis_role_points_at_its_own_redis():
+    config = next(d for d in _documents() if d["kind"] == "ConfigMap")["data"]
+    assert "pulse-redis-queue" in config["QUEUE_REDIS_URL"] and "pulse-redis-cache" in config["CACHE_REDIS_URL"]
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["x-env"]
+    assert "redis-queue" in compose["QUEUE_REDIS_URL"] and "redis-cache" in compose["CACHE_REDIS_URL"]

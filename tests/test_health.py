@@ -1,5 +1,5 @@
 """Readiness through a real web process: 503, naming what is down, while PostgreSQL or a
-Redis it uses cannot be reached (each pointed at a port where nothing listens)."""
+Redis role cannot be reached (each pointed at a port where nothing listens)."""
 
 import json
 import os
@@ -82,4 +82,11 @@ def test_not_ready_while_postgresql_is_unreachable(database, tmp_path):
 def test_not_ready_while_redis_is_unreachable(database, tmp_path):
     status, body = ready_answer(tmp_path, REDIS_URL=closed_port_url("redis", "0"))
     assert status == 503
-    assert [p.split(":")[0] for p in body["problems"]] == ["redis"]
+    assert [p.split(":")[0] for p in body["problems"]] == ["redis (QUEUE_REDIS_URL)", "redis (CACHE_REDIS_URL)"]
+
+
+@pytest.mark.parametrize("role, other", [("QUEUE_REDIS_URL", "CACHE_REDIS_URL"), ("CACHE_REDIS_URL", "QUEUE_REDIS_URL")])
+def test_not_ready_while_one_redis_role_is_unreachable(database, tmp_path, role, other):
+    status, body = ready_answer(tmp_path, **{role: closed_port_url("redis", "0"), other: settings.REDIS_URL})
+    assert status == 503
+    assert [p.split(":")[0] for p in body["problems"]] == [f"redis ({role})"]
