@@ -22,8 +22,8 @@ class RawReceiver:
     ``written`` counts the bytes the answer got into the socket before the client hung up,
     and ``finished`` says whether the answer ran to its end."""
 
-    def __init__(self, answer):
-        self.answer = answer
+    def __init__(self, answer, read_request=True):
+        self.answer, self.read_request = answer, read_request
         self.written = 0
         self.finished = False
         self.sock = socket.create_server(("127.0.0.1", 0))
@@ -39,7 +39,7 @@ class RawReceiver:
                 return
             with conn:
                 request = b""
-                while b"\r\n\r\n" not in request:
+                while self.read_request and b"\r\n\r\n" not in request:
                     request += conn.recv(65536)
                 try:
                     self.answer(self, conn)
@@ -190,3 +190,26 @@ def test_test_sends_are_limited_per_organisation(settings, org, owner_client, ou
     answer = outsider_client.post(f"/o/{outsider_org.slug}/alerts/channels/{theirs.id}/test", HTTP_ACCEPT="application/json")
     assert answer.status_code == 202
     assert Delivery.objects.for_org(outsider_org).filter(is_test=True).count() == 1
+
+
+def silent_smtp(receiver, conn):
+    # Accepts the connection and never greets, for longer than EMAIL_TIMEOUT's default.
+    threading.Event().wait(25)
+
+
+def test_a_silent_mail_server_fails_the_attempt_at_the_timeout(settings, org, app, django_capture_on_commit_callbacks):
+    from alerts.models import ChannelKind, NotificationChannel
+
+    server = RawReceiver(silent_smtp, read_request=False)
+    try:
+        host, port = server.sock.getsockname()
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = host, port, False
+        channel = NotificationChannel.objects.for_org(org).create(
+            organization=org, name="mail", kind=ChannelKind.EMAIL, config={"addresses": ["oncall@example.org"]}
+        )
+        delivery = opened_delivery(org, app, channel, django_capture_on_commit_callbacks)
+        assert deliver(str(delivery.id)) == DeliveryStatus.RETRYING
+        assert "timed out" in Delivery.objects.for_org(org).get(id=delivery.id).last_error
+    finally:
+        server.close()
