@@ -211,9 +211,34 @@ def rotate_webhook_secret(channel: NotificationChannel) -> NotificationChannel:
     return channel
 
 
+TEST_SEND_WINDOW = timedelta(hours=1)
+
+
+class TestSendsThrottled(Exception):
+    """The organisation sent ALERTS_TEST_SENDS_PER_HOUR test notifications in the last hour."""
+
+    def __init__(self, retry_after: int):
+        self.retry_after = retry_after
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(
+            f"This organisation has sent {settings.ALERTS_TEST_SENDS_PER_HOUR} test notifications in the last hour, "
+            f"the most allowed. Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        )
+
+
 def send_test(channel: NotificationChannel) -> Delivery:
-    """Queue a test notification for ``channel``; returns the Delivery."""
+    """Queue a test notification for ``channel``; returns the Delivery.
+
+    Raises ``TestSendsThrottled`` past ALERTS_TEST_SENDS_PER_HOUR for the organisation: a test
+    send points Pulse's workers at any URL a member types, so it must not become a flood."""
     with transaction.atomic():
+        # The organisation's row lock makes parallel test sends count one after another.
+        Organization.objects.select_for_update().filter(pk=channel.organization_id).first()
+        since = timezone.now() - TEST_SEND_WINDOW
+        recent = Delivery.objects.for_org(channel.organization).filter(is_test=True, created_at__gt=since)
+        if recent.count() >= settings.ALERTS_TEST_SENDS_PER_HOUR:
+            oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
+            raise TestSendsThrottled(int((oldest - since).total_seconds()) + 1)
         delivery = Delivery.objects.for_org(channel.organization).create(
             organization=channel.organization, channel=channel, is_test=True
         )

@@ -21,11 +21,12 @@ Ports are 80 and 443 unless ALERTS_WEBHOOK_PORTS allows others.
 """
 
 import socket
+import time
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
+import httpcore
 from django.conf import settings
 
 MAX_URL_LENGTH = 2000
@@ -212,11 +213,77 @@ def validate_url(url: str, allow_private: bool | None = None) -> str:
     return url.strip()
 
 
-def post(url: str, *, content: bytes, headers: dict[str, str], timeout: float | None = None) -> httpx.Response:
+class Reply(NamedTuple):
+    status: int
+    body: bytes  # at most ALERTS_REPLY_MAX_BYTES of it; the rest is never read
+
+
+class DeadlineExceeded(httpcore.TimeoutException):
+    """The whole request (connect, send, read) outlived its deadline."""
+
+
+def _time_left(deadline: float, timeout: float | None) -> float:
+    """Seconds one socket operation may wait: its own timeout, cut to what the deadline leaves."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise DeadlineExceeded("the receiver did not answer within the deadline")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket whose every read and write waits no longer than what is left of one deadline.
+
+    httpcore's timeouts bound each socket operation; a receiver that trickles a byte at a
+    time never trips them, so each operation is given the smaller of the two."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float):
+        self._stream, self._deadline = stream, deadline
+
+    def _left(self, timeout: float | None) -> float:
+        return _time_left(self._deadline, timeout)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            return self._stream.read(max_bytes, self._left(timeout))
+        except httpcore.ReadTimeout:
+            self._left(None)  # says "deadline" when that is what cut it
+            raise
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, self._left(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, self._left(timeout)), self._deadline)
+
+    def get_extra_info(self, info: str):
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.SyncBackend):
+    def __init__(self, deadline: float):
+        self._deadline = deadline
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        stream = super().connect_tcp(host, port, _time_left(self._deadline, timeout), local_address, socket_options)
+        return _DeadlineStream(stream, self._deadline)
+
+
+# What a failed POST raises besides UnsafeURLError: the network, the deadline, a broken reply.
+POST_ERRORS = (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError)
+
+
+def post(url: str, *, content: bytes, headers: dict[str, str], timeout: float | None = None) -> Reply:
     """POST ``content`` to ``url`` through a connection pinned to a checked address.
 
-    Returns the ``httpx.Response``; raises ``UnsafeURLError`` for a refused target and
-    ``httpx.HTTPError`` for network failures. Redirects are returned, never followed.
+    The whole exchange (connect, send, status, headers and the reply read so far) ends at
+    ``timeout`` seconds (ALERTS_WEBHOOK_TIMEOUT), however slowly the receiver trickles, and
+    no more than ALERTS_REPLY_MAX_BYTES of the reply are read: the status is the answer,
+    and a receiver must not make a worker read gigabytes. Raises ``UnsafeURLError`` for a
+    refused target and one of ``POST_ERRORS`` for network failures. Redirects are returned,
+    never followed; no proxy from the environment is used.
     """
     scheme, host, port = parse_url(url)
     ip = resolve_checked(host, port)
@@ -226,9 +293,22 @@ def post(url: str, *, content: bytes, headers: dict[str, str], timeout: float | 
     default_port = 443 if scheme == "https" else 80
     headers = dict(headers)
     headers["Host"] = host if port == default_port else f"{host}:{port}"
-    extensions = {"sni_hostname": host} if scheme == "https" else {}
-    timeout = timeout if timeout is not None else getattr(settings, "ALERTS_WEBHOOK_TIMEOUT", 10.0)
-    # trust_env=False: no proxy from the environment may carry the request elsewhere.
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-        request = client.build_request("POST", pinned, content=content, headers=headers, extensions=extensions)
-        return client.send(request)
+    headers["Content-Length"] = str(len(content))
+    timeout = timeout if timeout is not None else settings.ALERTS_WEBHOOK_TIMEOUT
+    extensions: dict[str, object] = {"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}}
+    if scheme == "https":
+        extensions["sni_hostname"] = host
+    cap = settings.ALERTS_REPLY_MAX_BYTES
+    deadline = time.monotonic() + timeout
+    with httpcore.ConnectionPool(network_backend=_DeadlineBackend(deadline), max_connections=1, retries=0) as pool:
+        with pool.stream("POST", pinned, headers=list(headers.items()), content=content, extensions=extensions) as response:
+            body = bytearray()
+            try:
+                for chunk in response.iter_stream():
+                    body += chunk[: cap - len(body)]
+                    if len(body) >= cap:
+                        break
+            except httpcore.TimeoutException:
+                pass  # the status arrived in time, and it is the answer; the body is a courtesy
+            # Leaving the block closes the connection, unread bytes and all.
+            return Reply(response.status, bytes(body))

@@ -354,9 +354,24 @@ channel_delete = _delete_view(NotificationChannel, "channel_id", "Channel", "cha
 @require_POST
 def channel_test(request, channel_id):
     item = get_object_or_404(NotificationChannel, id=channel_id)
-    actions.send_test(item)
+    try:
+        actions.send_test(item)
+    except actions.TestSendsThrottled as exc:
+        if _wants_json(request):
+            response = json_response({"error": {"code": "throttled", "message": str(exc)}}, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        messages.error(request, str(exc))
+        return redirect(_url(request, "channel", item.id))
+    if _wants_json(request):
+        return json_response({"status": "queued"}, status=202)
     messages.success(request, "Test notification queued; its result appears in the delivery log below.")
     return redirect(_url(request, "channel", item.id))
+
+
+def _wants_json(request):
+    """A script asking for JSON, not a browser (which accepts HTML, and anything)."""
+    return request.accepts("application/json") and not request.accepts("text/html")
 
 
 @org_view(write_role=ADMIN)

@@ -102,7 +102,7 @@ def _watch_key(app_id):
 
 def mark_watched(app_id):
     """Say that a live socket is open on this app (for WATCH_SECONDS)."""
-    client().set(_watch_key(app_id), b"1", ex=WATCH_SECONDS)
+    client(settings.CACHE_REDIS_URL).set(_watch_key(app_id), b"1", ex=WATCH_SECONDS)
     _watch_cache.pop(str(uuid.UUID(str(app_id))), None)
 
 
@@ -116,7 +116,7 @@ def is_watched(app_id):
     if seen is not None and now - seen < _WATCH_RECHECK:
         return True
     try:
-        watched = bool(client().exists(_watch_key(key)))
+        watched = bool(client(settings.CACHE_REDIS_URL).exists(_watch_key(key)))
     except redis.RedisError:
         return True
     if watched:
@@ -411,7 +411,7 @@ class _Publisher:
         if self.redis is None:
             from redis import asyncio as aioredis
 
-            self.redis = aioredis.from_url(settings.REDIS_URL)
+            self.redis = aioredis.from_url(settings.CACHE_REDIS_URL)
             self.bucket = self.redis.register_script(_BUCKET_LUA)
         key = f"pulse:live:bucket:{uuid.UUID(app_id).hex}"
         args = [settings.LIVE_EVENTS_PER_SECOND, settings.LIVE_EVENTS_BURST, want]

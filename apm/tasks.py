@@ -14,7 +14,7 @@ from apm import downsample, partitions, stale_hours
 
 log = logging.getLogger(__name__)
 
-# Named queue: the default one the worker consumes (Procfile: no -Q).
+# Named queue: the default one, which the main worker consumes (deploy/: -Q celery).
 _RETRY = {
     "queue": "celery",
     "autoretry_for": (OperationalError,),

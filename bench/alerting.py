@@ -142,7 +142,7 @@ def detection_delay(boundaries, orgs_per_boundary):
     receiver = Receiver()
     tmp = Path(tempfile.mkdtemp(prefix="pulse-alerts-bench-"))
     env = dict(os.environ, ALERTS_ALLOW_PRIVATE_WEBHOOKS="true", ALERTS_WEBHOOK_PORTS="*", LOG_LEVEL="WARNING")
-    worker = start([sys.executable, "-m", "celery", "-A", "pulse", "worker", "--pool=solo", "--loglevel=INFO",
+    worker = start([sys.executable, "-m", "celery", "-A", "pulse", "worker", "--pool=solo", "--loglevel=INFO", "-Q", "celery,alerts.delivery",
                     "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"alerts-bench-{uuid.uuid4().hex[:6]}@%h"],
                    env, tmp / "worker.log")
     beat = start([sys.executable, "-m", "celery", "-A", "pulse", "beat", "--loglevel=INFO", f"--schedule={tmp / 'beat-schedule'}"],

@@ -16,9 +16,10 @@ _lock = threading.Lock()
 
 
 def client(url: str | None = None, timeout: float | None = None) -> redis.Redis:
-    """The client for ``url`` (default: settings.REDIS_URL). ``timeout`` (seconds) bounds
+    """The client for ``url`` (default: settings.QUEUE_REDIS_URL, the durable role; pass
+    settings.CACHE_REDIS_URL for what may be evicted). ``timeout`` (seconds) bounds
     connecting and each reply, for callers that must answer quickly (health probes)."""
-    k = (url or settings.REDIS_URL, timeout)
+    k = (url or settings.QUEUE_REDIS_URL, timeout)
     c = _clients.get(k)
     if c is None:
         with _lock:

@@ -23,7 +23,7 @@ def _key(user_id):
 def take(user_id, socket_id):
     """Hold a slot for ``socket_id``; False (and nothing held) when the user has all of them."""
     key, now = _key(user_id), time.time()
-    pipe = client().pipeline(transaction=True)
+    pipe = client(settings.CACHE_REDIS_URL).pipeline(transaction=True)
     pipe.zremrangebyscore(key, "-inf", now)
     pipe.zadd(key, {socket_id: now + SLOT_SECONDS})
     pipe.expire(key, SLOT_SECONDS)
@@ -39,11 +39,11 @@ def take(user_id, socket_id):
 
 def renew(user_id, socket_id):
     key = _key(user_id)
-    pipe = client().pipeline(transaction=True)
+    pipe = client(settings.CACHE_REDIS_URL).pipeline(transaction=True)
     pipe.zadd(key, {socket_id: time.time() + SLOT_SECONDS}, xx=True)
     pipe.expire(key, SLOT_SECONDS)
     pipe.execute()
 
 
 def release(user_id, socket_id):
-    client().zrem(_key(user_id), socket_id)
+    client(settings.CACHE_REDIS_URL).zrem(_key(user_id), socket_id)

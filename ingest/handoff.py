@@ -78,7 +78,7 @@ def enqueue(org_id, app_id, body):
     backlog: the agent keeps the payload and retries after Retry-After."""
     now = time.time()
     keys, args = _keys_args(org_id, app_id, body, now)
-    url = settings.REDIS_URL
+    url = settings.QUEUE_REDIS_URL
     script = _scripts.get(url)
     if script is None:
         script = _scripts[url] = client(url).register_script(_ENQUEUE)
@@ -104,7 +104,7 @@ class Enqueuer:
 
     def _bind(self, loop):
         # A client belongs to one event loop (tests run one per request).
-        self._loop, self._url = loop, settings.REDIS_URL
+        self._loop, self._url = loop, settings.QUEUE_REDIS_URL
         self._redis = redis.asyncio.Redis.from_url(self._url)
         self._sha = None
         self._pending = []
@@ -119,7 +119,7 @@ class Enqueuer:
     async def enqueue(self, org_id, app_id, body):
         """As ``enqueue``: (status, retry_after_seconds, stream_id)."""
         loop = asyncio.get_running_loop()
-        if loop is not self._loop or self._url != settings.REDIS_URL:
+        if loop is not self._loop or self._url != settings.QUEUE_REDIS_URL:
             self._bind(loop)
         now = time.time()
         reply = loop.create_future()

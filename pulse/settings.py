@@ -96,11 +96,17 @@ if envstr("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": envstr("TEST_DATABASE_NAME")}
 
 REDIS_URL = envstr("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Redis has two roles, each on REDIS_URL unless set apart (deploy/ does; make run keeps one):
+# the queue (ingest stream, dead letters, quotas, Celery broker) must keep every write, so it
+# wants AOF and noeviction; the cache (Django's cache, the channel layer, live-view flags and
+# throttles) loses nothing that matters when evicted or flushed, so it may use allkeys-lru.
+QUEUE_REDIS_URL = envstr("QUEUE_REDIS_URL", REDIS_URL)
+CACHE_REDIS_URL = envstr("CACHE_REDIS_URL", REDIS_URL)
 
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_REDIS_URL,
         "KEY_PREFIX": "pulse",
     }
 }
@@ -108,13 +114,13 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "pulse:ws", "capacity": 200, "expiry": 30},
+        "CONFIG": {"hosts": [CACHE_REDIS_URL], "prefix": "pulse:ws", "capacity": 200, "expiry": 30},
     }
 }
 
 # --- Celery ----------------------------------------------------------------
 
-CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", REDIS_URL)
+CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", QUEUE_REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -124,6 +130,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 300, minimum=10)}
+# Notification deliveries wait on other people's servers: they have a queue of their own, so
+# deploy/ runs them in a worker apart from ingest consumers and alert evaluation.
+ALERTS_DELIVERY_QUEUE = "alerts.delivery"
+CELERY_TASK_ROUTES = {"alerts.deliver": {"queue": ALERTS_DELIVERY_QUEUE}}
 # Periodic tasks: each app declares its own in <app>/schedule.py (gathered by pulse/celery.py).
 
 # --- Auth ------------------------------------------------------------------
@@ -169,6 +179,9 @@ EMAIL_PORT = envint("EMAIL_PORT", 587)
 EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
+# Seconds each SMTP operation may wait: a mail server that stops answering must not hold a
+# delivery worker until its task is killed.
+EMAIL_TIMEOUT = envfloat("EMAIL_TIMEOUT", 10.0, minimum=1)
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Pulse <pulse@localhost>")
 
 # --- Security --------------------------------------------------------------
@@ -243,7 +256,15 @@ ALERTS_WEBHOOK_PORTS = envports("ALERTS_WEBHOOK_PORTS", (80, 443))
 # Seconds after the minute boundary before a minute is evaluated, so the last
 # harvests of the minute (every 2 s) have been aggregated.
 ALERTS_EVALUATION_DELAY = envint("ALERTS_EVALUATION_DELAY", 10, minimum=0)
+# Seconds one webhook or chat request may take in all (connect, send, reply), and the bytes
+# of a reply read: only the status is needed, and a receiver must not hold or flood a worker.
 ALERTS_WEBHOOK_TIMEOUT = envfloat("ALERTS_WEBHOOK_TIMEOUT", 10.0, minimum=1)
+ALERTS_REPLY_MAX_BYTES = envint("ALERTS_REPLY_MAX_BYTES", 64 * 1024, minimum=0)
+# Attempts of one delivery, a killed one included, before it is marked failed (a channel
+# kind's MAX_RETRY_AGE may end it sooner).
+# Test notifications one organisation may send per hour (each points a worker at a typed URL).
+ALERTS_TEST_SENDS_PER_HOUR = envint("ALERTS_TEST_SENDS_PER_HOUR", 10, minimum=1)
+ALERTS_DELIVERY_MAX_ATTEMPTS = envint("ALERTS_DELIVERY_MAX_ATTEMPTS", 20, minimum=1)
 # Hours a rotated webhook secret keeps signing beside the new one (docs/webhooks.md).
 WEBHOOK_SECRET_OVERLAP_HOURS = envint("WEBHOOK_SECRET_OVERLAP_HOURS", 24, minimum=0)
 

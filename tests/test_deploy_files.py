@@ -78,7 +78,7 @@ def _pods():
 
 
 def test_there_are_pods_to_check():
-    assert {name for name, _ in _pods()} == {"pulse-web", "pulse-worker", "pulse-beat", "pulse-migrate"}
+    assert {name for name, _ in _pods()} == {"pulse-web", "pulse-worker", "pulse-delivery", "pulse-beat", "pulse-migrate", "pulse-redis-cache"}
 
 
 @pytest.mark.parametrize("name, template", list(_pods()))
@@ -116,3 +116,91 @@ def test_network_policies_deny_by_default_and_never_reach_link_local():
                 block = peer.get("ipBlock")
                 if block and block["cidr"] in ("0.0.0.0/0", "::/0"):
                     assert {"169.254.0.0/16", "fe80::/10"} & set(block.get("except", []))
+
+
+# --- which worker consumes which Celery queue -----------------------------------------------
+
+
+def _queues(argv):
+    """The queues a ``celery worker`` command line consumes (Celery's default without -Q)."""
+    if "-Q" not in argv:
+        return {"celery"}
+    return set(argv[argv.index("-Q") + 1].split(","))
+
+
+def _procfile_workers(path):
+    for line in (ROOT / path).read_text().splitlines():
+        name, _, command = line.partition(":")
+        argv = command.split()
+        if "worker" in argv and "celery" in argv:
+            env = dict(word.split("=", 1) for word in argv[: argv.index("celery")])
+            yield name, _queues(argv), env
+
+
+def _compose_workers():
+    services = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"]
+    for name, service in services.items():
+        argv = service.get("command") or []
+        if "worker" in argv:
+            yield name, _queues(argv), service.get("environment", {})
+
+
+def _k8s_workers():
+    for name, template in _pods():
+        for container in template["spec"]["containers"]:
+            argv = container.get("command") or []
+            if "worker" in argv:
+                yield name, _queues(argv), {e["name"]: e["value"] for e in container.get("env", [])}
+
+
+def _routed_queues():
+    from django.conf import settings
+
+    return {"celery"} | {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+
+
+@pytest.mark.parametrize("workers", [_procfile_workers("deploy/Procfile"), _compose_workers(), _k8s_workers()],
+                         ids=["Procfile", "compose", "k8s"])
+def test_production_runs_deliveries_in_a_worker_of_their_own(workers):
+    workers = list(workers)
+    assert set().union(*(queues for _, queues, _ in workers)) >= _routed_queues()
+    delivery = [(queues, env) for _, queues, env in workers if "alerts.delivery" in queues]
+    assert delivery and all(queues == {"alerts.delivery"} and env.get("INGEST_CONSUMERS") == "0" for queues, env in delivery)
+
+
+@pytest.mark.parametrize("path", ["deploy/local/Procfile", "deploy/demo/Procfile"])
+def test_one_development_worker_consumes_every_queue(path):
+    (_, queues, _), = _procfile_workers(path)
+    assert queues >= _routed_queues()
+
+
+def _redis_commands():
+    for doc in _documents():
+        if doc["kind"] in ("Deployment", "StatefulSet") and doc["metadata"]["name"].startswith("pulse-redis-"):
+            (container,) = doc["spec"]["template"]["spec"]["containers"]
+            yield doc["metadata"]["name"], container["command"]
+    services = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"]
+    for name, service in services.items():
+        if name.startswith("redis-"):
+            yield name, service["command"]
+
+
+def _option(argv, name):
+    return argv[argv.index(name) + 1] if name in argv else None
+
+
+def test_the_queue_redis_is_durable_and_the_cache_redis_may_evict():
+    commands = dict(_redis_commands())
+    assert set(commands) == {"pulse-redis-queue", "pulse-redis-cache", "redis-queue", "redis-cache"}
+    for name, argv in commands.items():
+        if name.endswith("queue"):
+            assert (_option(argv, "--appendonly"), _option(argv, "--maxmemory-policy")) == ("yes", "noeviction")
+        else:
+            assert _option(argv, "--maxmemory-policy") == "allkeys-lru" and _option(argv, "--maxmemory")
+
+
+def test_each_redis_role_points_at_its_own_redis():
+    config = next(d for d in _documents() if d["kind"] == "ConfigMap")["data"]
+    assert "pulse-redis-queue" in config["QUEUE_REDIS_URL"] and "pulse-redis-cache" in config["CACHE_REDIS_URL"]
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["x-env"]
+    assert "redis-queue" in compose["QUEUE_REDIS_URL"] and "redis-cache" in compose["CACHE_REDIS_URL"]

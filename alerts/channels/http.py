@@ -1,7 +1,5 @@
 """The shared POST of the HTTP-based kinds: SSRF-checked, status mapped to retry or not."""
 
-import httpx
-
 from alerts import ssrf
 from alerts.channels import DeliveryError
 
@@ -15,9 +13,9 @@ def post_json(url, body, headers=None):
     except ssrf.UnsafeURLError as exc:
         # Settings or DNS may change, but retrying a refused target for a day helps nobody.
         raise DeliveryError(str(exc), retryable=False)
-    except httpx.HTTPError as exc:
+    except ssrf.POST_ERRORS as exc:
         raise DeliveryError(f"{type(exc).__name__}: {exc}"[:400] or type(exc).__name__)
-    status = response.status_code
+    status = response.status
     if 200 <= status < 300:
         return status
     if 300 <= status < 400:

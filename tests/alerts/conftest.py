@@ -170,7 +170,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     base = settings.DATABASE_URL.rsplit("/", 1)[0]
     stream = f"pulse:ingest:alerts-e2e:{uuid.uuid4().hex}"
     r = redis.Redis.from_url(settings.REDIS_URL)
-    r.delete("celery")
+    r.delete("celery", settings.ALERTS_DELIVERY_QUEUE)
     env = dict(
         os.environ,
         DATABASE_URL=f"{base}/{db_name}",
@@ -184,7 +184,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"pulse-alerts-worker-{uuid.uuid4().hex[:8]}.log"
     log = open(log_path, "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "pulse", "worker", "--pool=solo", "--loglevel=INFO",
+        [sys.executable, "-m", "celery", "-A", "pulse", "worker", "--pool=solo", "--loglevel=INFO", "-Q", "celery,alerts.delivery",
          "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"alerts-test-{uuid.uuid4().hex[:6]}@%h"],
         cwd=ROOT,
         env=env,

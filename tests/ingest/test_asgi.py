@@ -131,12 +131,12 @@ def test_the_loop_answers_429_over_quota_and_503_over_backlog(ingest_key, fresh_
 def test_the_loop_answers_503_when_redis_is_out_of_reach(ingest_key, settings):
     app = wrap(not_django)
     post_many(app, ingest_key, 1)
-    real = settings.REDIS_URL
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    real = settings.QUEUE_REDIS_URL
+    settings.QUEUE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     try:
         answers = post_many(app, ingest_key, 2)
     finally:
-        settings.REDIS_URL = real
+        settings.QUEUE_REDIS_URL = real
     assert [status for status, _ in answers] == [503, 503]
     assert {body["error"]["code"] for _, body in answers} == {"backlog_full"}
 

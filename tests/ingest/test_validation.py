@@ -180,12 +180,12 @@ def test_it_names_the_id_that_is_not_hex(client, ingest_key):
 @pytest.mark.django_db
 def test_it_answers_503_when_redis_is_out_of_reach(client, ingest_key, settings):
     post(client, ingest_key, P.simple())  # warm the key and app caches
-    real = settings.REDIS_URL
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    real = settings.QUEUE_REDIS_URL
+    settings.QUEUE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     try:
         r = post(client, ingest_key, P.simple())
     finally:
-        settings.REDIS_URL = real
+        settings.QUEUE_REDIS_URL = real
     assert r.status_code == 503 and int(r["Retry-After"]) >= 1
     assert r.json()["error"]["code"] == "backlog_full"
 

@@ -69,7 +69,7 @@ def test_the_mark_expires_when_no_socket_renews_it(org, app):
 
 
 def test_it_publishes_when_redis_cannot_say(org, app, settings):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    settings.CACHE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     assert live.is_watched(app.id)
 
 
