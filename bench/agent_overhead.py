@@ -338,8 +338,8 @@ class _Sink(BaseHTTPRequestHandler):
 
 
 def child_icount(mode, database, db_url, view, n):
-    """For --instructions: the same app, every view warmed up, then ``n`` requests of
-    ``view`` (none for "-"), then exit; prints the queries per request of each view.
+    """For --instructions: the same app, ``view`` warmed up, then ``n`` requests of it,
+    then exit; prints the queries per request of each view.
 
     Deterministic by construction: the agent's threads are stopped (their wake-ups
     follow the wall clock, which valgrind slows ~50x) and the transactions buffered
@@ -367,14 +367,12 @@ def child_icount(mode, database, db_url, view, n):
     app_for = wsgi_apps()
     views = VIEWS[database]
     print(json.dumps(queries_per_request(app_for, views)), flush=True)
-    for warm in views:
-        drive(app_for(warm), warm, 300)
+    drive(app_for(view), view, 300)
     if agent is not None:
         agent.aggregator.fold()
     gc.collect()
     gc.freeze()
-    if view != "-":
-        drive(app_for(view), view, n)
+    drive(app_for(view), view, n)
     if agent is not None:
         agent.aggregator.fold()
     if database == "sqlite":
@@ -411,14 +409,15 @@ def instructions(n, databases, db_url, jobs):
         if database == "postgresql":  # runs in turn: they share the database
             postgres_database(db_url, create=True)
         try:
-            runs = [(mode, view) for mode in ("plain", "agent") for view in ("-",) + VIEWS[database]]
+            runs = [(mode, view, count) for mode in ("plain", "agent") for view in VIEWS[database] for count in (0, n)]
             with ThreadPoolExecutor(jobs if database == "sqlite" else 1) as pool:
-                totals = dict(zip(runs, pool.map(lambda r: run(database, r[0], r[1], n if r[1] != "-" else 0), runs)))
+                totals = dict(zip(runs, pool.map(lambda r: run(database, *r), runs)))
         finally:
             if database == "postgresql":
                 postgres_database(db_url, create=False)
-        queries = totals[("plain", "-")][1]
-        per = {(mode, view): (totals[(mode, view)][0] - totals[(mode, "-")][0]) / n for mode, view in runs if view != "-"}
+        queries = totals[runs[0]][1]
+        per = {(mode, view): (totals[(mode, view, n)][0] - totals[(mode, view, 0)][0]) / n
+               for mode, view, _ in runs}
         print("%s:" % database)
         print("%-16s %12s %12s %12s %10s %14s" % ("view", "without", "with agent", "added", "", "per ORM query"))
         base = per[("agent", "trivial")] - per[("plain", "trivial")]
