@@ -391,11 +391,15 @@ def instructions(n, databases, db_url, jobs):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "DJANGO_"))}
     env["PYTHONHASHSEED"] = "0"
 
+    def database_of(mode, view, count):  # one per run, so that runs can go side by side
+        return "%s_%s_%s_%d" % (db_url, mode, view, count)
+
     def run(database, mode, view, count):
         out = tempfile.NamedTemporaryFile(suffix=".cg", delete=False).name
         proc = subprocess.run(
             ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, sys.executable,
-             os.path.abspath(__file__), "--icount-child", mode, database, db_url, view, str(count)],
+             os.path.abspath(__file__), "--icount-child", mode, database, database_of(mode, view, count),
+             view, str(count)],
             capture_output=True, text=True, env=env,
         )
         os.unlink(out)
@@ -406,15 +410,17 @@ def instructions(n, databases, db_url, jobs):
 
     print("instructions per request (callgrind, %d requests after warm-up)" % n)
     for database in databases:
-        if database == "postgresql":  # runs in turn: they share the database
-            postgres_database(db_url, create=True)
+        runs = [(mode, view, count) for mode in ("plain", "agent") for view in VIEWS[database] for count in (0, n)]
+        if database == "postgresql":
+            for r in runs:
+                postgres_database(database_of(*r), create=True)
         try:
-            runs = [(mode, view, count) for mode in ("plain", "agent") for view in VIEWS[database] for count in (0, n)]
-            with ThreadPoolExecutor(jobs if database == "sqlite" else 1) as pool:
+            with ThreadPoolExecutor(jobs) as pool:
                 totals = dict(zip(runs, pool.map(lambda r: run(database, *r), runs)))
         finally:
             if database == "postgresql":
-                postgres_database(db_url, create=False)
+                for r in runs:
+                    postgres_database(database_of(*r), create=False)
         queries = totals[runs[0]][1]
         per = {(mode, view): (totals[(mode, view, n)][0] - totals[(mode, view, 0)][0]) / n
                for mode, view, _ in runs}
@@ -511,7 +517,7 @@ def main():
     ap.add_argument("--sink")
     ap.add_argument("--instructions", type=int, metavar="N", default=0,
                     help="instead: count instructions per request under callgrind (N requests)")
-    ap.add_argument("--jobs", type=int, default=1, help="callgrind runs at a time (SQLite)")
+    ap.add_argument("--jobs", type=int, default=1, help="callgrind runs at a time")
     args = ap.parse_args()
     if args.instructions:
         instructions(args.instructions, args.databases, args.postgres, args.jobs)
