@@ -1,16 +1,27 @@
 """Overhead of the Pulse agent on a Django app, driven in-process through its WSGI
 handler (no network). Prints figures; asserts nothing.
 
-    python bench/agent_overhead.py [--rounds 5] [--requests 2000]
+    python bench/agent_overhead.py [--rounds 5] [--requests 1000] [--databases sqlite,postgresql]
     python bench/agent_overhead.py --instructions 1000   # deterministic, needs valgrind
 
-Views: a trivial view, a view running three SQLite queries, a template render.
-Each mode (without / with the agent) runs in a fresh process; the rounds
-interleave the modes and the figures are medians over rounds. The main figure is
-process CPU time per request (it includes the agent's harvest thread, which folds the
-transactions the requests buffered, and is less
-disturbed by other load on the machine than wall time, which is printed too). The agent posts to
-a local stdlib sink started by this script, as it would to Pulse.
+Views, each on SQLite and on PostgreSQL (psycopg 3) unless it makes no query:
+a trivial view behind three middleware, the same view behind Django's default middleware
+stack (sessions, auth, CSRF, messages), a template render, three raw-cursor queries,
+ORM reads (``count()`` and ``filter(pk=...).values_list(...).first()``), a list of 20
+rows with ``select_related``, and an ORM write in a transaction (an ``update`` and a
+``create``). The PostgreSQL database (``--postgres``) is created by this script on the
+local server and dropped after.
+
+Each mode (without / with the agent) and database runs in a fresh process; the rounds
+interleave the modes and the figures are medians over rounds, with the added cost as
+the median of the differences paired by round. The main figure is the CPU time per
+request of the thread serving them (less disturbed by other load on the machine than
+wall time, which is printed too); the CPU of the agent's harvest and sender threads
+(folding the buffered transactions, building and posting payloads) is printed apart,
+per request over the whole run: a harvest lands in one batch or another, and in
+process CPU time it made single views look tens of microseconds dearer. "Per ORM query" is a view's added cost minus the trivial view's,
+divided by the queries the view makes (counted through Django's ``execute_wrapper``).
+The agent posts to a local stdlib sink started by this script, as it would to Pulse.
 Also: the agent's memory at steady state (RSS with minus without, same workload)
 and the CPU used by the harvest thread at a paced 1,000 requests/s.
 """
@@ -26,17 +37,51 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENT_DIR = os.path.join(os.path.dirname(HERE), "agent")
-VIEWS = ("trivial", "three_queries", "template")
+DATABASES = ("sqlite", "postgresql")
+QUERYLESS = ("trivial", "middleware", "template")
+QUERYING = ("raw_queries", "orm_reads", "orm_list", "orm_write")
+VIEWS = {"sqlite": QUERYLESS + QUERYING, "postgresql": ("trivial",) + QUERYING}
 KEY = "pulse_ik_" + "B3nchM4rk0" * 4
+POSTGRES = "postgres://postgres@127.0.0.1:5432/pulse_bench_orm"
+MINIMAL_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+# what ``django-admin startproject`` writes
+DEFAULT_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
 
 # -- the Django app (child process) ---------------------------------------------------
 
 
-def setup_django(db_path):
+def database_settings(database, path):
+    if database == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "CONN_MAX_AGE": None}
+    url = urlsplit(path)
+    return {
+        "ENGINE": "django.db.backends.postgresql", "NAME": url.path.lstrip("/"),
+        "USER": url.username or "", "PASSWORD": url.password or "",
+        "HOST": url.hostname or "", "PORT": str(url.port or ""), "CONN_MAX_AGE": None,
+    }
+
+
+def setup_django(database, path):
+    """Configure Django for ``database`` (a file path, or the PostgreSQL URL) and
+    create the tables afresh, seeded with 5 categories and 50 items."""
     import django
     from django.conf import settings
 
@@ -45,12 +90,12 @@ def setup_django(db_path):
         SECRET_KEY="bench",
         ALLOWED_HOSTS=["*"],
         ROOT_URLCONF=__name__,
-        MIDDLEWARE=[
-            "django.middleware.security.SecurityMiddleware",
-            "django.middleware.common.CommonMiddleware",
-            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        INSTALLED_APPS=[
+            "django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
+            "django.contrib.messages", "overhead_app",
         ],
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": db_path, "CONN_MAX_AGE": None}},
+        MIDDLEWARE=MINIMAL_MIDDLEWARE,
+        DATABASES={"default": database_settings(database, path)},
         TEMPLATES=[{
             "BACKEND": "django.template.backends.django.DjangoTemplates",
             "OPTIONS": {"loaders": [("django.template.loaders.locmem.Loader", {
@@ -61,12 +106,30 @@ def setup_django(db_path):
     )
     django.setup()
     from django.db import connection
+    from overhead_app.models import Category, Item, StockMove
 
+    models = (Category, Item, StockMove)
     with connection.cursor() as c:
-        c.execute("CREATE TABLE IF NOT EXISTS item (id INTEGER PRIMARY KEY, name TEXT, price INTEGER)")
-        c.execute("DELETE FROM item")
-        for i in range(50):
-            c.execute("INSERT INTO item (name, price) VALUES (%s, %s)", ["item %d" % i, i * 10])
+        for model in reversed(models):
+            c.execute("DROP TABLE IF EXISTS %s" % model._meta.db_table)
+    with connection.schema_editor() as editor:
+        for model in models:
+            editor.create_model(model)
+    categories = Category.objects.bulk_create(Category(name="category %d" % i) for i in range(5))
+    Item.objects.bulk_create(
+        Item(name="item %d" % i, price=i * 10, stock=100, category=categories[i % 5]) for i in range(50)
+    )
+
+
+def wsgi_apps():
+    """The WSGI handler per view: the ``middleware`` view runs behind the default stack."""
+    from django.core.wsgi import get_wsgi_application
+    from django.test.utils import override_settings
+
+    minimal = get_wsgi_application()
+    with override_settings(MIDDLEWARE=DEFAULT_MIDDLEWARE):
+        default = get_wsgi_application()
+    return lambda view: default if view == "middleware" else minimal
 
 
 def trivial(request):
@@ -75,17 +138,46 @@ def trivial(request):
     return HttpResponse("ok")
 
 
-def three_queries(request):
+def raw_queries(request):
     from django.db import connection
     from django.http import HttpResponse
 
     with connection.cursor() as c:
-        c.execute("SELECT name FROM item WHERE id = %s", [7])
+        c.execute("SELECT name FROM overhead_app_item WHERE id = %s", [7])
         c.fetchone()
-        c.execute("SELECT COUNT(*) FROM item WHERE price > %s", [100])
+        c.execute("SELECT COUNT(*) FROM overhead_app_item WHERE price > %s", [100])
         c.fetchone()
-        c.execute("SELECT id, name FROM item ORDER BY price DESC LIMIT 5")
+        c.execute("SELECT id, name FROM overhead_app_item ORDER BY price DESC LIMIT 5")
         c.fetchall()
+    return HttpResponse("ok")
+
+
+def orm_reads(request):
+    from django.http import HttpResponse
+    from overhead_app.models import Item
+
+    count = Item.objects.count()
+    name = Item.objects.filter(pk=7).values_list("name", flat=True).first()
+    return HttpResponse("%d %s" % (count, name))
+
+
+def orm_list(request):
+    from django.http import HttpResponse
+    from overhead_app.models import Item
+
+    items = Item.objects.select_related("category").order_by("-price")[:20]
+    return HttpResponse(",".join("%s/%s" % (i.name, i.category.name) for i in items))
+
+
+def orm_write(request):
+    from django.db import transaction
+    from django.db.models import F
+    from django.http import HttpResponse
+    from overhead_app.models import Item, StockMove
+
+    with transaction.atomic():
+        Item.objects.filter(pk=7).update(stock=F("stock") - 1)
+        StockMove.objects.create(item_id=7, delta=-1)
     return HttpResponse("ok")
 
 
@@ -98,13 +190,30 @@ def template(request):
 def _urlpatterns():
     from django.urls import path
 
-    return [path("trivial/", trivial), path("three_queries/", three_queries), path("template/", template)]
+    views = {
+        "trivial": trivial, "middleware": trivial, "template": template, "raw_queries": raw_queries,
+        "orm_reads": orm_reads, "orm_list": orm_list, "orm_write": orm_write,
+    }
+    return [path("%s/" % name, view) for name, view in views.items()]
 
 
 def __getattr__(name):  # ROOT_URLCONF = this module; build urlpatterns lazily
     if name == "urlpatterns":
         return _urlpatterns()
     raise AttributeError(name)
+
+
+def queries_per_request(app_for, views):
+    """How many queries each view sends through Django's cursor wrapper."""
+    from django.db import connection
+
+    counts = {}
+    for view in views:
+        seen = []
+        with connection.execute_wrapper(lambda execute, sql, *a: seen.append(sql) or execute(sql, *a)):
+            drive(app_for(view), view, 1)
+        counts[view] = len(seen)
+    return counts
 
 
 def environ_for(path):
@@ -121,12 +230,10 @@ def _start_response(status, headers, exc_info=None):
     return None
 
 
-def drive(app, path, n):
-    env = environ_for(path)
+def drive(app, view, n):
+    env = environ_for("/%s/" % view)
     for _ in range(n):
-        e = dict(env)
-        r = app(e, _start_response)
-        r.close()
+        app(dict(env), _start_response).close()
 
 
 def rss_bytes():
@@ -139,46 +246,52 @@ def thread_cpu(thread):
     return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
 
 
-def child(mode, sink_url, requests, batches):
-    db = tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False).name
-    agent = None
-    if mode == "agent":
-        sys.path.insert(0, AGENT_DIR)
-        import pulse_agent
+def start_agent(**options):
+    sys.path.insert(0, AGENT_DIR)
+    import pulse_agent
 
-        agent = pulse_agent.init(
-            endpoint=sink_url, ingest_key=KEY, app_name="bench", log_level="error"
-        )
-        assert agent is not None
-    setup_django(db)
-    from django.core.wsgi import get_wsgi_application
+    agent = pulse_agent.init(ingest_key=KEY, app_name="bench", log_level="error", **options)
+    assert agent is not None
+    return agent
 
-    app = get_wsgi_application()
-    out = {}
-    for view in VIEWS:
-        path = "/%s/" % view
-        drive(app, path, requests)  # warm-up
+
+def child(mode, database, db_url, sink_url, requests, batches):
+    path = db_url if database == "postgresql" else tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False).name
+    agent = start_agent(endpoint=sink_url) if mode == "agent" else None
+    setup_django(database, path)
+    app_for = wsgi_apps()
+    views = VIEWS[database]
+    out = {"queries": queries_per_request(app_for, views)}
+    threads = [agent.thread, agent.sender] if agent is not None else []
+    threads_cpu0, timed = sum(map(thread_cpu, threads)), 0
+    for view in views:
+        app = app_for(view)
+        drive(app, view, requests)  # warm-up
         cpu, wall = [], []
         for _ in range(batches):
-            w0, c0 = time.perf_counter(), time.process_time()
-            drive(app, path, requests)
-            cpu.append((time.process_time() - c0) / requests * 1e6)
+            # the requests' own CPU: the harvest lands in one batch or another, so the
+            # agent's threads are counted apart, over the whole run
+            w0, c0 = time.perf_counter(), time.thread_time()
+            drive(app, view, requests)
+            cpu.append((time.thread_time() - c0) / requests * 1e6)
             wall.append((time.perf_counter() - w0) / requests * 1e6)
+        timed += (batches + 1) * requests
         out[view] = statistics.median(cpu)
         out[view + "_wall"] = statistics.median(wall)
+    out["threads_us"] = (sum(map(thread_cpu, threads)) - threads_cpu0) / timed * 1e6
     # steady state: the same mixed workload in both modes, then RSS
     for _ in range(3):
-        for view in VIEWS:
-            drive(app, "/%s/" % view, requests)
+        for view in views:
+            drive(app_for(view), view, requests)
     out["rss"] = rss_bytes()
     # harvest thread CPU at a paced 1,000 requests/s (trivial view), 6 seconds
-    if agent is not None:
+    if agent is not None and database == "sqlite":
         time.sleep(agent.settings.harvest_interval * 1.5)
         # the harvest thread (folding, payloads) and the sender thread (posting)
-        threads = [agent.thread, agent.sender]
         cpu0 = sum(map(thread_cpu, threads))
         wall0 = time.monotonic()
         env = environ_for("/trivial/")
+        app = app_for("trivial")
         n = 0
         while time.monotonic() - wall0 < 6.0:
             target = wall0 + n / 1000.0
@@ -191,9 +304,22 @@ def child(mode, sink_url, requests, batches):
         out["harvest_cpu_s"] = sum(map(thread_cpu, threads)) - cpu0
         out["paced_rps"] = n / wall
         out["paced_wall"] = wall
-        out["pending_bytes"] = agent.pending_bytes
-    os.unlink(db)
+    if database == "sqlite":
+        os.unlink(path)
     print(json.dumps(out))
+
+
+def postgres_database(url, create):
+    """Create (afresh) or drop the bench's database on the server of ``url``."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+        if create:
+            conn.execute('CREATE DATABASE "%s"' % name)
 
 
 # -- the parent: a local sink, interleaved rounds ---------------------------------------------------
@@ -218,8 +344,9 @@ class _Sink(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
 
-def child_icount(mode, view, n):
-    """For --instructions: the same app, a fixed number of requests, then exit.
+def child_icount(mode, database, db_url, view, n):
+    """For --instructions: the same app, ``view`` warmed up, then ``n`` requests of it,
+    then exit; prints the queries per request of each view.
 
     Deterministic by construction: the agent's threads are stopped (their wake-ups
     follow the wall clock, which valgrind slows ~50x) and the transactions buffered
@@ -233,36 +360,34 @@ def child_icount(mode, view, n):
     import gc
 
     # a fixed path: a random one changes string hashes, hence dict probing, by run
-    db = os.path.join(tempfile.gettempdir(), "pulse-agent-bench-%s-%d.sqlite3" % (view, n))
+    path = db_url if database == "postgresql" else os.path.join(
+        tempfile.gettempdir(), "pulse-agent-bench-%s-%s-%d.sqlite3" % (mode, view, n))
     agent = None
     if mode == "agent":
-        sys.path.insert(0, AGENT_DIR)
-        import pulse_agent
-
-        agent = pulse_agent.init(endpoint="http://127.0.0.1:9", ingest_key=KEY, app_name="bench",
-                                 log_level="error", harvest_interval=60)
+        agent = start_agent(endpoint="http://127.0.0.1:9", harvest_interval=60)
         agent.stop_event.set()
         agent.send_wake.set()
         agent.wake_harvest()
         agent.thread.join()
         agent.sender.join()
-    setup_django(db)
-    from django.core.wsgi import get_wsgi_application
-
-    app = get_wsgi_application()
-    drive(app, "/%s/" % view, 300)
+    setup_django(database, path)
+    app_for = wsgi_apps()
+    views = VIEWS[database]
+    print(json.dumps(queries_per_request(app_for, views)), flush=True)
+    drive(app_for(view), view, 300)
     if agent is not None:
         agent.aggregator.fold()
     gc.collect()
     gc.freeze()
-    drive(app, "/%s/" % view, n)
+    drive(app_for(view), view, n)
     if agent is not None:
         agent.aggregator.fold()
-    os.unlink(db)
+    if database == "sqlite":
+        os.unlink(path)
     os._exit(0)
 
 
-def instructions(n):
+def instructions(n, databases, db_url, jobs):
     """Instructions per request under callgrind: deterministic, whatever the machine's load."""
     import re
     import shutil
@@ -272,85 +397,144 @@ def instructions(n):
         return
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "DJANGO_"))}
     env["PYTHONHASHSEED"] = "0"
-    per = {}
-    for view in VIEWS:
-        for mode in ("plain", "agent"):
-            totals = []
-            for count in (0, n):
-                out = tempfile.NamedTemporaryFile(suffix=".cg", delete=False).name
-                proc = subprocess.run(
-                    ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, sys.executable,
-                     os.path.abspath(__file__), "--icount-child", mode, view, str(count)],
-                    capture_output=True, text=True, env=env,
-                )
-                os.unlink(out)
-                totals.append(int(re.search(r"Collected : (\d+)", proc.stderr).group(1)))
-            per[(view, mode)] = (totals[1] - totals[0]) / n
+
+    def database_of(mode, view, count):  # one per run, so that runs can go side by side
+        return "%s_%s_%s_%d" % (db_url, mode, view, count)
+
+    def run(database, mode, view, count):
+        out = tempfile.NamedTemporaryFile(suffix=".cg", delete=False).name
+        proc = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, sys.executable,
+             os.path.abspath(__file__), "--icount-child", mode, database, database_of(mode, view, count),
+             view, str(count)],
+            capture_output=True, text=True, env=env,
+        )
+        os.unlink(out)
+        found = re.search(r"Collected : (\d+)", proc.stderr)
+        if found is None:
+            raise SystemExit("callgrind run failed:\n" + proc.stderr[-3000:])
+        return int(found.group(1)), json.loads(proc.stdout.strip().splitlines()[-1])
+
     print("instructions per request (callgrind, %d requests after warm-up)" % n)
-    print("%-16s %12s %12s %12s" % ("view", "without", "with agent", "added"))
-    for view in VIEWS:
-        a, b = per[(view, "plain")], per[(view, "agent")]
-        print("%-16s %12.0f %12.0f %+12.0f (%+.1f%%)" % (view, a, b, b - a, (b - a) / a * 100))
-    q = (per[("three_queries", "agent")] - per[("three_queries", "plain")]
-         - per[("trivial", "agent")] + per[("trivial", "plain")]) / 3
-    print("%-16s %38s %+12.0f" % ("per DB query", "", q))
+    for database in databases:
+        runs = [(mode, view, count) for mode in ("plain", "agent") for view in VIEWS[database] for count in (0, n)]
+        if database == "postgresql":
+            for r in runs:
+                postgres_database(database_of(*r), create=True)
+        try:
+            with ThreadPoolExecutor(jobs) as pool:
+                totals = dict(zip(runs, pool.map(lambda r: run(database, *r), runs)))
+        finally:
+            if database == "postgresql":
+                for r in runs:
+                    postgres_database(database_of(*r), create=False)
+        queries = totals[runs[0]][1]
+        per = {(mode, view): (totals[(mode, view, n)][0] - totals[(mode, view, 0)][0]) / n
+               for mode, view, _ in runs}
+        print("%s:" % database)
+        print("%-16s %12s %12s %12s %10s %14s" % ("view", "without", "with agent", "added", "", "per ORM query"))
+        base = per[("agent", "trivial")] - per[("plain", "trivial")]
+        for view in VIEWS[database]:
+            a, b = per[("plain", view)], per[("agent", view)]
+            q = queries[view]
+            per_query = "%+14.0f" % ((b - a - base) / q) if q else ""
+            print("%-16s %12.0f %12.0f %+12.0f %+9.1f%% %s" % (view, a, b, b - a, (b - a) / a * 100, per_query))
+        print("(per ORM query: added minus the trivial view's added, over the view's queries: %s)" % ", ".join(
+            "%s %d" % (v, q) for v, q in queries.items() if q))
 
 
-def main():
-    if len(sys.argv) == 5 and sys.argv[1] == "--icount-child":
-        child_icount(sys.argv[2], sys.argv[3], int(sys.argv[4]))
-        return
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--requests", type=int, default=2000, help="requests per batch")
-    ap.add_argument("--batches", type=int, default=5)
-    ap.add_argument("--child", choices=("plain", "agent"))
-    ap.add_argument("--sink")
-    ap.add_argument("--instructions", type=int, metavar="N", default=0,
-                    help="instead: count instructions per request under callgrind (N requests)")
-    args = ap.parse_args()
-    if args.instructions:
-        instructions(args.instructions)
-        return
-    if args.child:
-        child(args.child, args.sink, args.requests, args.batches)
-        return
+def wall_clock(args):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     sink = "http://127.0.0.1:%d" % server.server_address[1]
-    results = {"plain": [], "agent": []}
+    results = {(db, mode): [] for db in args.databases for mode in ("plain", "agent")}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "DJANGO_"))}
-    for r in range(args.rounds):
-        for mode in (("plain", "agent") if r % 2 == 0 else ("agent", "plain")):
-            cmd = [sys.executable, os.path.abspath(__file__), "--child", mode, "--sink", sink,
-                   "--requests", str(args.requests), "--batches", str(args.batches)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-            results[mode].append(json.loads(proc.stdout.strip().splitlines()[-1]))
-            print("round %d %-5s %s" % (r + 1, mode, "  ".join(
-                "%s=%.1fus" % (v, results[mode][-1][v]) for v in VIEWS)), file=sys.stderr)
-
-    def med(mode, key):
-        return statistics.median(x[key] for x in results[mode])
+    if "postgresql" in args.databases:
+        postgres_database(args.postgres, create=True)
+    try:
+        for r in range(args.rounds):
+            for db in args.databases:
+                for mode in (("plain", "agent") if r % 2 == 0 else ("agent", "plain")):
+                    cmd = [sys.executable, os.path.abspath(__file__), "--child", mode, "--database", db,
+                           "--postgres", args.postgres, "--sink", sink,
+                           "--requests", str(args.requests), "--batches", str(args.batches)]
+                    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+                    results[(db, mode)].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+                    print("round %d %-10s %-5s %s" % (r + 1, db, mode, "  ".join(
+                        "%s=%.1fus" % (v, results[(db, mode)][-1][v]) for v in VIEWS[db])), file=sys.stderr)
+    finally:
+        if "postgresql" in args.databases:
+            postgres_database(args.postgres, create=False)
+        server.shutdown()
 
     import django
 
     print("Pulse agent overhead: Django %s, Python %s, %d rounds x %d batches x %d requests per view"
           % (django.get_version(), sys.version.split()[0], args.rounds, args.batches, args.requests))
-    print("%-16s %12s %12s %12s   %s" % ("view (CPU)", "without", "with agent", "added", "wall: without / with"))
-    for v in VIEWS:
-        a, b = med("plain", v), med("agent", v)
-        print("%-16s %10.1f us %10.1f us %+10.1f us   %.1f / %.1f us" % (
-            v, a, b, b - a, med("plain", v + "_wall"), med("agent", v + "_wall")))
-    per_query = (med("agent", "three_queries") - med("plain", "three_queries")
-                 - (med("agent", "trivial") - med("plain", "trivial"))) / 3
-    print("%-16s %37s %+10.2f us" % ("per DB query", "", per_query))
-    rss = med("agent", "rss") - med("plain", "rss")
-    print("agent memory at steady state (RSS with - without): %.1f MiB" % (rss / 1048576.0))
-    cpu = [x["harvest_cpu_s"] / x["paced_wall"] * 1000.0 / x["paced_rps"] for x in results["agent"]]
-    print("harvest + sender threads CPU per 1,000 req/s: %.2f%% of one core (%.1f ms CPU per second)"
-          % (statistics.median(cpu) * 100, statistics.median(cpu) * 1000))
+    print("CPU time per request (the requests' thread), medians; added = median of paired differences")
+    print("%-24s %10s %10s %10s %14s   %s" % ("view", "without", "with", "added", "per ORM query",
+                                              "wall: without / with / added"))
+    for db in args.databases:
+        plain, agent = results[(db, "plain")], results[(db, "agent")]
+        queries = plain[0]["queries"]
+
+        def med(rows, key):
+            return statistics.median(x[key] for x in rows)
+
+        def added(view, suffix=""):
+            return [b[view + suffix] - a[view + suffix] for a, b in zip(plain, agent)]
+
+        for view in VIEWS[db]:
+            q = queries[view]
+            per_query = ""
+            if q:
+                per_query = "%+11.2f us" % statistics.median(
+                    (d - t) / q for d, t in zip(added(view), added("trivial")))
+            print("%-24s %7.1f us %7.1f us %+7.1f us %14s   %.1f / %.1f / %+.1f us" % (
+                "%s (%s)" % (view, db), med(plain, view), med(agent, view), statistics.median(added(view)),
+                per_query, med(plain, view + "_wall"), med(agent, view + "_wall"),
+                statistics.median(added(view, "_wall"))))
+    for db in args.databases:
+        print("agent's harvest + sender threads, %s process, whole run: %.1f us CPU per request" % (
+            db, statistics.median(x["threads_us"] for x in results[(db, "agent")])))
+    print("(queries per request: %s)" % "; ".join(
+        "%s: %s" % (db, ", ".join("%s %d" % (v, q) for v, q in results[(db, "plain")][0]["queries"].items() if q))
+        for db in args.databases))
+    if "sqlite" in args.databases:
+        rss = statistics.median(x["rss"] for x in results[("sqlite", "agent")]) - statistics.median(
+            x["rss"] for x in results[("sqlite", "plain")])
+        print("agent memory at steady state (RSS with - without, SQLite process): %.1f MiB" % (rss / 1048576.0))
+        cpu = [x["harvest_cpu_s"] / x["paced_wall"] * 1000.0 / x["paced_rps"] for x in results[("sqlite", "agent")]]
+        print("harvest + sender threads CPU per 1,000 req/s: %.2f%% of one core (%.1f ms CPU per second)"
+              % (statistics.median(cpu) * 100, statistics.median(cpu) * 1000))
     print("payloads received by the local sink: %d" % _Sink.payloads)
-    server.shutdown()
+
+
+def main():
+    if len(sys.argv) == 7 and sys.argv[1] == "--icount-child":
+        child_icount(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--requests", type=int, default=1000, help="requests per batch")
+    ap.add_argument("--batches", type=int, default=5)
+    ap.add_argument("--databases", type=lambda s: tuple(s.split(",")), default=DATABASES,
+                    help="comma-separated: sqlite, postgresql")
+    ap.add_argument("--postgres", default=POSTGRES,
+                    help="URL of the PostgreSQL database to create, use and drop (default %(default)s)")
+    ap.add_argument("--child", choices=("plain", "agent"))
+    ap.add_argument("--database", choices=DATABASES)
+    ap.add_argument("--sink")
+    ap.add_argument("--instructions", type=int, metavar="N", default=0,
+                    help="instead: count instructions per request under callgrind (N requests)")
+    ap.add_argument("--jobs", type=int, default=1, help="callgrind runs at a time")
+    args = ap.parse_args()
+    if args.instructions:
+        instructions(args.instructions, args.databases, args.postgres, args.jobs)
+    elif args.child:
+        child(args.child, args.database, args.postgres, args.sink, args.requests, args.batches)
+    else:
+        wall_clock(args)
 
 
 if __name__ == "__main__":

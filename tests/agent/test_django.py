@@ -165,3 +165,42 @@ def test_django_under_asgi(sink, tmp_path):
     assert trace["trace_id"] == TRACE_ID
     assert len([s for s in trace["spans"] if s["kind"] == "database"]) == 3
     assert sink.problems == []
+
+
+@pytest.fixture
+def postgres_database():
+    """A database of its own on the local PostgreSQL server, dropped after."""
+    import os
+
+    import psycopg
+
+    name = "pulse_agent_djshop_%d" % os.getpid()
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "%s"' % name)
+        conn.execute('CREATE DATABASE "%s"' % name)
+    yield name
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+
+
+def test_orm_queries_on_postgresql_are_recorded_once(sink, postgres_database):
+    # psycopg's own hook sees the ORM's span open and stays out: one span per statement
+    result, _ = run_app(
+        "django_driver.py", sink.url, "basic",
+        DJSHOP_PG=postgres_database, DOWNSTREAM=sink.url, PULSE_TRACE_SAMPLES_PER_MINUTE="60",
+    )
+    assert result["statuses"]["/items"] == 200
+    [trace] = sink.traces_named("djshop.views.item_detail")[:1]
+    database = [sp for sp in trace["spans"] if sp["kind"] == "database"]
+    sqls = [sp["attrs"]["sql"] for sp in database]
+    # Django sets the time zone on the new connection through psycopg (no ORM span
+    # there), then the view's three ORM queries, each once
+    assert len(sqls) == 4
+    assert sqls[0].startswith("SELECT set_config(")
+    assert [s.split()[0] for s in sqls[1:]] == ["SELECT"] * 3
+    assert all('FROM "djshop_item"' in s for s in sqls[1:])
+    assert sqls[3].startswith("SELECT COUNT(*)")
+    assert all(sp["attrs"]["db.system"] == "postgresql" for sp in database)
+    assert "'it" not in " ".join(sp["attrs"]["sql"] for sp in database)
+    assert sink.metrics_by_name()["djshop.views.item_detail"]["segments"]["database"] > 0
+    assert sink.problems == []

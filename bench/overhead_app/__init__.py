@@ -1,0 +1,1 @@
+"""The models of ``bench/agent_overhead.py``'s app (a Django app needs a package)."""
