@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from apm.models import ErrorGroup, Transaction
+from tests.frontend.seed import seed_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -168,3 +169,26 @@ def test_the_pages_fit_a_phone(signed_in_phone, live_server, owner, org, app, se
         assert overflow <= 1, f"{name} is {overflow}px wider than the phone"
         if name in ("overview", "transactions", "trace"):
             screenshot(page, f"phone-{name}")
+
+
+# Canvas pixels close to a series colour: what a reader can see of that series.
+_PIXELS_OF = """([selector, hex]) => {
+  const canvas = document.querySelector(selector + " canvas");
+  const target = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let n = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] > 200 && target.every((c, k) => Math.abs(data[i + k] - c) < 24)) n++;
+  }
+  return n;
+}"""
+
+
+def test_a_new_apps_first_minute_is_drawn(signed_in, live_server, owner, org, app):
+    seed_app(org, app, minutes=1)
+    page = signed_in(owner)
+    page.goto(live_server.url + reverse("app_overview", args=[org.slug, app.id]) + "?range=1h")
+    wait_for_charts(page)
+    for chart, colour in (("response", "#d97706"), ("throughput", "#2563eb"), ("apdex", "#059669")):
+        assert chart_points(page, chart) > 1, chart  # the range's other minutes are gaps
+        assert page.evaluate(_PIXELS_OF, [f'[data-chart="{chart}"]', colour]) > 10, chart

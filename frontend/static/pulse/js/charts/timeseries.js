@@ -11,6 +11,18 @@ export const SYNC_KEY = "pulse-range";
 
 const utc = (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC");
 
+// A value with no neighbour draws no line: mark it with a dot instead, so an app's first
+// minute (or a lone minute between gaps) shows on the chart.
+export function lonePoints(u, seriesIdx) {
+  const values = u.data[seriesIdx];
+  const lone = [];
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] == null) continue;
+    if (values[i - 1] == null && values[i + 1] == null) lone.push(i);
+  }
+  return lone.length ? lone : null;
+}
+
 // Cumulative sums so each series is drawn on top of the previous ones.
 function stack(values) {
   const out = [];
@@ -46,7 +58,7 @@ export function timeChart(el, data, opts = {}) {
       stroke: color,
       width: opts.stacked ? 1 : 1.5,
       spanGaps: false,
-      points: { show: false },
+      points: { show: false, filter: lonePoints, size: 6, fill: color },
       _color: color,
     };
     if (opts.stacked || opts.fill) spec.fill = fillFor(color, opts.stacked ? 0.55 : 0.12);
