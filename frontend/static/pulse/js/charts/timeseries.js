@@ -3,6 +3,7 @@
 import uPlot from "uplot";
 import { bandsPlugin } from "./bands.js";
 import { AXIS_FORMATTERS, timeTicks } from "./format.js";
+import { markersPlugin } from "./markers.js";
 import { colorFor, fillFor } from "./palette.js";
 import { tooltipPlugin } from "./tooltip.js";
 import { zoomPlugin } from "./zoom.js";
@@ -42,7 +43,8 @@ function stack(values) {
 /**
  * Draw a chart into `el`.
  * data: {t: [epoch seconds], series: [{key, label, values}]}
- * opts: {unit, stacked, fill, yMax, height, zoom, sync, bands: [{start, end, severity}]}
+ * opts: {unit, stacked, fill, yMax, height, zoom, sync, bands: [{start, end, severity}],
+ *        markers: [{t, version, commit, user, description, url}]}
  */
 export function timeChart(el, data, opts = {}) {
   const unit = opts.unit || "count";
@@ -80,6 +82,7 @@ export function timeChart(el, data, opts = {}) {
   const plugins = [tooltipPlugin({ unit, raw: opts.stacked ? raw : null })];
   if (opts.zoom !== false) plugins.push(zoomPlugin());
   if (opts.bands && opts.bands.length) plugins.push(bandsPlugin(opts.bands));
+  if (opts.markers && opts.markers.length) plugins.push(markersPlugin(opts.markers));
 
   const options = {
     width: Math.max(200, el.clientWidth),
