@@ -15,4 +15,5 @@ urlpatterns = [
     path("apps/<str:app_id>/traces/<str:trace_id>", v.trace_detail, name="api-trace"),
     path("apps/<uuid:app_id>/events", v.events, name="api-events"),
     path("apps/<uuid:app_id>/instances", v.instances, name="api-instances"),
+    path("apps/<uuid:app_id>/deployments", v.deployments, name="api-deployments"),
 ]

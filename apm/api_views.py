@@ -190,3 +190,10 @@ def events(request, s):
 @app_endpoint()
 def instances(request, s):
     return queries.instances(request.org, s.app, s.since, s.until)
+
+
+@app_endpoint(ranged=False)
+def deployments(request, s):
+    limit = _limit(request, 20, most=100)
+    offset = _int(request, "offset", 0, 0, 100_000)
+    return queries.deployment_impacts(request.org, s.app, limit=limit, offset=offset)

@@ -324,3 +324,20 @@ class ProcessedBatch(OrgOwnedModel):  # partitioned by day on ``sent_day``
         constraints = [
             models.UniqueConstraint(fields=["organization", "batch_id", "sent_day"], name="processed_batch_unique")
         ]
+
+
+class Deployment(OrgOwnedModel):
+    """A release of an app, recorded by its CI (POST /api/v1/deployments) or by hand; marked on
+    the app's charts and compared hour before against hour after."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey("tenants.App", on_delete=models.CASCADE, related_name="+")
+    time = models.DateTimeField()
+    version = models.CharField(max_length=100)
+    commit = models.CharField(max_length=64, blank=True)
+    description = models.CharField(max_length=1000, blank=True)
+    user = models.CharField(max_length=100, blank=True)  # who deployed, as the caller names them
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "time"], name="deployment_app_time")]

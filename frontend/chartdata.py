@@ -18,9 +18,10 @@ def _percent(fraction):
     return None if fraction is None else round(fraction * 100, 4)
 
 
-def stats_series(points, bands=()):
+def stats_series(points, bands=(), markers=()):
     """Every chart of an app or transaction, from ``timeseries()['points']``; ``bands`` are
-    incident periods to shade ({start, end, severity, title, url})."""
+    incident periods to shade ({start, end, severity, title, url}), ``markers`` deployments
+    to mark ({t, version, commit, user, description, url})."""
     t = [p["t"] for p in points]
     series = [
         {"key": key, "label": label, "values": [_round(p[field]) for p in points]} for field, key, label in RESPONSE
@@ -33,7 +34,7 @@ def stats_series(points, bands=()):
         {"key": "error_rate", "label": "Error rate", "values": [_percent(p["error_rate"]) for p in points]},
         {"key": "apdex", "label": "Apdex", "values": [_round(p["apdex"]) for p in points]},
     ]
-    return {"t": t, "series": series, "bands": list(bands)}
+    return {"t": t, "series": series, "bands": list(bands), "markers": list(markers)}
 
 
 def count_series(points, key="count", label="Occurrences"):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from frontend.views import apps, capacity, errors, instances, overview, traces, transactions
+from frontend.views import apps, capacity, deployments, errors, instances, overview, traces, transactions
 
 app = "o/<slug:org_slug>/apps/<uuid:app_id>/"
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path(app + "errors/<uuid:group_id>/", errors.error_detail, name="error_detail"),
     path(app + "instances/", instances.instance_list, name="app_instances"),
     path(app + "capacity/", capacity.capacity, name="app_capacity"),
+    path(app + "deployments/", deployments.deployment_list, name="app_deployments"),
 ]
 
 # Live page (frontend/views/live.py); the websocket itself is routed in pulse/routing.py.

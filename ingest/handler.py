@@ -19,7 +19,7 @@ from ingest import handoff
 from ingest.app_resolver import AppLimitReached, resolve_app
 from ingest.errors import NeedsDatabase
 from tenants.caching import AnswerCache
-from tenants.keys import looks_like_key, resolve_ingest_key
+from tenants.keys import looks_like_key, presented_key, resolve_ingest_key
 
 _PATH_RE = re.compile(r"^(.*) - at `\$\.?(.*)`$", re.S)
 _FIELD_RE = re.compile(r"^\[([\w.\[\]]+)\] (.*)$", re.S)
@@ -98,13 +98,6 @@ def check(headers, body, inline=False):
     if isinstance(resolved, Response):
         return resolved
     return check_body(resolved, headers, body, inline)
-
-
-def presented_key(headers):
-    """The key of an 'Authorization: Bearer <key>' header, or None."""
-    scheme, _, raw_key = headers.get("authorization", "").partition(" ")
-    raw_key = raw_key.strip()
-    return raw_key if scheme.lower() == "bearer" and raw_key else None
 
 
 def authenticate(headers, inline=False):

@@ -244,6 +244,7 @@ LOGGING = {
 # --- Product limits --------------------------------------------------------
 
 APPS_PER_ORG_LIMIT = envint("APPS_PER_ORG_LIMIT", 100, minimum=1)
+DEPLOYMENTS_PER_APP_PER_HOUR = envint("DEPLOYMENTS_PER_APP_PER_HOUR", 30, minimum=1)
 INGEST_KEY_CACHE_SECONDS = envfloat("INGEST_KEY_CACHE_SECONDS", 5.0, minimum=0)
 
 # --- Alerts ------------------------------------------------------------------

@@ -34,6 +34,14 @@ def hash_key(raw):
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+def presented_key(headers):
+    """The key of an 'Authorization: Bearer <key>' header (``headers`` keyed in lower case),
+    or None."""
+    scheme, _, raw_key = headers.get("authorization", "").partition(" ")
+    raw_key = raw_key.strip()
+    return raw_key if scheme.lower() == "bearer" and raw_key else None
+
+
 def looks_like_key(raw):
     return (
         isinstance(raw, str)

@@ -4,6 +4,7 @@ import functools
 import inspect
 
 from pulse_agent.log import internal_error
+from pulse_agent.naming import callable_name
 from pulse_agent.state import current
 from pulse_agent.transaction import PRIORITY_USER, end_transaction, start_transaction
 
@@ -37,7 +38,7 @@ class background_task:
         return False
 
     def __call__(self, func):
-        name = self.name or "%s.%s" % (func.__module__, func.__qualname__)
+        name = self.name or callable_name(func)
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)

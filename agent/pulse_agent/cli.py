@@ -1,4 +1,4 @@
-"""``pulse-agent run -- <command>`` and ``pulse-agent check``."""
+"""``pulse-agent run -- <command>``, ``pulse-agent check`` and ``pulse-agent deploy``."""
 
 import argparse
 import gzip
@@ -7,6 +7,8 @@ import os
 import shutil
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 from pulse_agent import __version__, config, transport
@@ -95,6 +97,50 @@ def check(_argv, out=sys.stdout):
     return 0 if ok else 1
 
 
+# Where common CI systems put the commit being built: the default of --commit.
+COMMIT_VARIABLES = ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILDKITE_COMMIT", "CIRCLE_SHA1", "GIT_COMMIT")
+
+
+def deploy(args, out=sys.stdout):
+    """Record a deployment of the app (POST /api/v1/deployments); exit 0 when recorded."""
+    s = config.load()
+    problem = config.key_problem(s.ingest_key)
+    if problem:
+        print("pulse-agent: %s" % problem, file=sys.stderr)
+        return 1
+    commit = args.commit
+    if commit is None:
+        commit = next((os.environ[v] for v in COMMIT_VARIABLES if os.environ.get(v)), "")
+    body = {
+        "app": args.app or s.app_name,
+        "version": args.version,
+        "commit": commit,
+        "description": args.description,
+        "user": args.user if args.user is not None else os.environ.get("USER", ""),
+    }
+    request = urllib.request.Request(
+        s.endpoint.rstrip("/") + "/api/v1/deployments",
+        data=json.dumps(body).encode("utf-8"),
+        headers={"Authorization": "Bearer " + s.ingest_key, "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=min(s.timeout, 30.0)) as response:
+            answer = json.loads(response.read(65536) or b"{}")
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read(65536))["error"]["message"]
+        except Exception:
+            message = exc.reason
+        print("pulse-agent: the deployment was refused (HTTP %s): %s" % (exc.code, message), file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print("pulse-agent: cannot reach %s: %s" % (s.endpoint, exc), file=sys.stderr)
+        return 1
+    print("recorded deployment %s of %s (%s)" % (args.version, body["app"], answer.get("id", "?")), file=out)
+    return 0
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="pulse-agent", description="Pulse APM agent for Python")
@@ -103,6 +149,12 @@ def main(argv=None):
     sub.add_parser("run", help="run a command with the agent: pulse-agent run -- gunicorn app.wsgi")
     sub.add_parser("check", help="validate the configuration and the connection to Pulse")
     sub.add_parser("config", help="print every setting with its environment variable")
+    dep = sub.add_parser("deploy", help="record a deployment: markers on the app's charts")
+    dep.add_argument("--version", required=True, dest="version", help="the version or tag deployed")
+    dep.add_argument("--commit", help="the commit deployed (default: from the CI's environment)")
+    dep.add_argument("--description", default="", help="what changed")
+    dep.add_argument("--user", help="who deployed (default: $USER)")
+    dep.add_argument("--app", help="the app (default: PULSE_APP_NAME)")
     if not argv:
         parser.print_help()
         return 2
@@ -111,6 +163,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "check":
         return check(argv[1:])
+    if args.command == "deploy":
+        return deploy(args)
     if args.command == "config":
         s = config.load()
         for name, (_t, _d, help_) in config.SETTINGS.items():

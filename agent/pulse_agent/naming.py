@@ -22,10 +22,14 @@ def url_name(method, path):
 
 
 def callable_name(obj):
-    """``package.module.function`` or ``package.module.Class`` for a view."""
+    """``package.module.function`` or ``package.module.Class`` for a view.
+
+    A view defined in the script that was run (module ``__main__``) keeps its own name only:
+    the module says nothing a reader would recognise.
+    """
     target = getattr(obj, "view_class", None) or getattr(obj, "cls", None) or obj
     if not isinstance(target, type) and not hasattr(target, "__qualname__"):
         target = type(target)
     mod = getattr(target, "__module__", None) or ""
     qual = getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(target)
-    return ("%s.%s" % (mod, qual) if mod else qual)[:255]
+    return ("%s.%s" % (mod, qual) if mod and mod != "__main__" else qual)[:255]

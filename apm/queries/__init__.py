@@ -8,6 +8,7 @@ and live views ask of the telemetry. One implementation of each query, by respon
 - ``rankings``: transactions ranked over a range;
 - ``summaries``: the apps page; ``health``: an app's status from its recent figures;
 - ``per_minute``: rollup buckets per scope for alert evaluation, previews and SLO budgets;
+- ``deployments``: markers for the charts, and each deployment's hour before and after;
 - ``errors``, ``slow_traces``, ``event_samples``, ``processes`` (instances), ``capacity``: the rest.
 
 Plain functions taking the organisation explicitly; every query filters on it (and on
@@ -27,6 +28,7 @@ from apm.queries.base import (
     transaction_names,
 )
 from apm.queries.capacity import cpu_per_tps, peak_and_concurrency, throughput_heatmap
+from apm.queries.deployments import deployment_impacts, deployments_between
 from apm.queries.errors import affected_transactions, error_counts, error_group, error_groups
 from apm.queries.event_samples import events
 from apm.queries.per_minute import Bucket, app_buckets, instance_minutes, transaction_buckets
@@ -48,6 +50,8 @@ __all__ = [
     "app_info",
     "app_summaries",
     "cpu_per_tps",
+    "deployment_impacts",
+    "deployments_between",
     "error_counts",
     "error_group",
     "error_groups",

@@ -66,6 +66,15 @@ def fraction_percent(value):
 
 
 @register.filter
+def signed_change(value):
+    """A relative change (0.12) as '+12%', '−5%'."""
+    if value is None:
+        return ""
+    pct = float(value) * 100
+    return f"{'+' if pct >= 0 else '−'}{abs(pct):.0f}%"
+
+
+@register.filter
 def percent(value):
     """A value already in percent."""
     if value is None:

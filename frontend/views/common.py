@@ -94,6 +94,7 @@ def app_tabs(org, app, active, time_range=None):
         ("errors", "Errors", "app_errors"),
         ("instances", "Instances", "app_instances"),
         ("capacity", "Capacity", "app_capacity"),
+        ("deployments", "Deployments", "app_deployments"),
     ]
     return [
         {"key": key, "label": label, "href": reverse(name, args=[org.slug, app.id]) + query, "active": key == active}
@@ -143,6 +144,12 @@ def incident_bands(org, app, time_range, transaction=None):
         for p in periods
         if p["transaction"] in (None, transaction)
     ]
+
+
+def deployment_markers(org, app, time_range):
+    """The app's deployments in the range, to mark on its charts; each links to the list."""
+    url = reverse("app_deployments", args=[org.slug, app.id])
+    return [{**d, "url": url} for d in queries.deployments_between(org, app, time_range.start, time_range.end)]
 
 
 def app_page_context(request, app, active, time_range=None, **extra):

@@ -8,7 +8,7 @@ from django.shortcuts import render
 
 from apm import queries
 from frontend.chartdata import count_series, spark_values
-from frontend.views.common import app_page, app_page_context, time_range_or_error
+from frontend.views.common import app_page, app_page_context, deployment_markers, time_range_or_error
 from tenants.access import org_view
 
 LIMIT = 100
@@ -65,7 +65,7 @@ def error_detail(request, app, group_id):
         time_range,
         group=result["group"],
         samples=result["samples"],
-        chart=count_series(result["series"]),
+        chart={**count_series(result["series"]), "markers": deployment_markers(request.org, app, time_range)},
         resolution=result["resolution"],
         range_query=time_range.query,
     )

@@ -5,7 +5,7 @@ import math
 from django.shortcuts import render
 
 from apm import queries
-from frontend.views.common import app_page, app_page_context, time_range_or_error
+from frontend.views.common import app_page, app_page_context, deployment_markers, time_range_or_error
 from tenants.access import org_view
 
 MAX_POINTS = 360
@@ -41,14 +41,15 @@ def instance_list(request, app):
     step = _step(time_range)
     rows, series = queries.instances_overview(org, app, time_range.start, time_range.end, step)
     keys = [(r["host"], r["pid"]) for r in rows[:MAX_CHART_SERIES]]
+    markers = deployment_markers(org, app, time_range)
     context = app_page_context(
         request,
         app,
         "instances",
         time_range,
         rows=rows,
-        cpu_chart=_chart(series, keys, 0, step, time_range),
-        memory_chart=_chart(series, keys, 1, step, time_range),
+        cpu_chart={**_chart(series, keys, 0, step, time_range), "markers": markers},
+        memory_chart={**_chart(series, keys, 1, step, time_range), "markers": markers},
         step=step,
         charted=len(keys),
     )

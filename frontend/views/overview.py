@@ -8,6 +8,7 @@ from frontend.chartdata import stats_series
 from frontend.views.common import (
     app_page,
     app_page_context,
+    deployment_markers,
     incident_bands,
     time_range_or_error,
     txn_type,
@@ -35,7 +36,9 @@ def app_overview(request, app):
         time_range,
         totals=totals,
         resolution=series["resolution"],
-        chart=stats_series(series["points"], incident_bands(org, app, time_range)),
+        chart=stats_series(
+            series["points"], incident_bands(org, app, time_range), deployment_markers(org, app, time_range)
+        ),
         types=type_links(request, kind),
         txn_type=kind,
         range_query=time_range.query,

@@ -8,6 +8,7 @@ from frontend.chartdata import SEGMENTS, stats_series
 from frontend.views.common import (
     app_page,
     app_page_context,
+    deployment_markers,
     incident_bands,
     time_range_or_error,
     txn_type,
@@ -103,7 +104,11 @@ def transaction_detail(request, app, txn_id):
         txn=txn,
         totals=series["totals"],
         resolution=series["resolution"],
-        chart=stats_series(series["points"], incident_bands(org, app, time_range, transaction=txn["name"])),
+        chart=stats_series(
+            series["points"],
+            incident_bands(org, app, time_range, transaction=txn["name"]),
+            deployment_markers(org, app, time_range),
+        ),
         segments=segment_breakdown(series["totals"]),
         traces=traces["traces"],
         alert_transaction=txn["name"],

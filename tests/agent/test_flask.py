@@ -27,16 +27,16 @@ def test_flask_transactions_are_named_after_view_functions(flask_run):
     assert result["index"] == 200 and result["boom"] == 500 and result["404"] == 404
     assert result["item_body"] == "<h1>a</h1><span>20</span><span>30</span>"
     m = sink.metrics_by_name()
-    assert m["__main__.index"]["count"] == 4
-    assert m["__main__.item"]["count"] == 2
-    assert m["__main__.boom"]["errors"] == 1
+    assert m["index"]["count"] == 4
+    assert m["item"]["count"] == 2
+    assert m["boom"]["errors"] == 1
     assert m["GET (no route)"]["count"] == 1
     assert sink.problems == []
 
 
 def test_sqlite3_and_jinja2_are_timed(flask_run):
     sink, _, _ = flask_run
-    _, spans = spans_of(sink, "__main__.item")
+    _, spans = spans_of(sink, "item")
     db = [s for s in spans if s["kind"] == "database"]
     # comments are gone, and the span names are made from what is sent
     assert [(s["name"], s["attrs"]["sql"]) for s in db] == [
@@ -47,13 +47,13 @@ def test_sqlite3_and_jinja2_are_timed(flask_run):
     assert "alice" not in str(spans) and "4711" not in str(spans)
     [tmpl] = [s for s in spans if s["kind"] == "template"]
     assert tmpl["name"] == "item.html"
-    seg = sink.metrics_by_name()["__main__.item"]["segments"]
+    seg = sink.metrics_by_name()["item"]["segments"]
     assert seg["database"] > 0 and seg["template"] > 0
 
 
 def test_psycopg_3_and_psycopg2_queries_are_obfuscated_spans(flask_run):
     sink, _, _ = flask_run
-    _, spans = spans_of(sink, "__main__.pg")
+    _, spans = spans_of(sink, "pg")
     db = [s for s in spans if s["kind"] == "database"]
     assert len(db) == 3  # psycopg 3 (Connection.execute + cursor) and psycopg2
     assert all(s["attrs"]["db.system"] == "postgresql" for s in db)
@@ -66,16 +66,16 @@ def test_psycopg_3_and_psycopg2_queries_are_obfuscated_spans(flask_run):
 
 def test_redis_commands_are_spans_without_arguments(flask_run):
     sink, _, _ = flask_run
-    _, spans = spans_of(sink, "__main__.redis_view")
+    _, spans = spans_of(sink, "redis_view")
     names = [s["name"] for s in spans if s["kind"] == "database"]
     assert names == ["redis SET", "redis GET", "redis PIPELINE"]
     assert all("pulse-agent-test" not in str(s["attrs"]) for s in spans)
-    assert sink.metrics_by_name()["__main__.redis_view"]["segments"]["database"] > 0
+    assert sink.metrics_by_name()["redis_view"]["segments"]["database"] > 0
 
 
 def test_requests_and_urllib3_propagate_the_incoming_trace(flask_run):
     sink, _, _ = flask_run
-    trace, spans = spans_of(sink, "__main__.call")
+    trace, spans = spans_of(sink, "call")
     assert trace["trace_id"] == INCOMING_TRACE and trace["parent_span_id"] == "cd" * 8
     externals = [s for s in spans if s["kind"] == "external"]
     assert len(externals) == 2
@@ -86,7 +86,7 @@ def test_requests_and_urllib3_propagate_the_incoming_trace(flask_run):
 
 def test_errors_keep_class_message_and_code_lines(flask_run):
     sink, _, _ = flask_run
-    [err] = [e for e in sink.all("errors") if e["transaction"] == "__main__.boom"]
+    [err] = [e for e in sink.all("errors") if e["transaction"] == "boom"]
     assert err["class"] == "KeyError"
     assert err["stack"][-1]["code"] == 'raise KeyError("missing thing")'
     assert "locals" not in str(err)
@@ -95,8 +95,8 @@ def test_errors_keep_class_message_and_code_lines(flask_run):
 def test_the_apps_own_exception_propagates_unchanged(sink):
     result, _ = run_app("flask_driver.py", sink.url, "propagate")
     assert result == {"same_object": True, "raised_in": "original", "message": "the original"}
-    assert sink.wait_for(lambda s: s.count("__main__.original") == 1)
-    assert sink.metrics_by_name()["__main__.original"]["errors"] == 1
+    assert sink.wait_for(lambda s: s.count("original") == 1)
+    assert sink.metrics_by_name()["original"]["errors"] == 1
 
 
 def test_an_exception_inside_the_agent_never_reaches_the_app(sink):

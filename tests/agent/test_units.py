@@ -3,7 +3,7 @@
 
 from pulse_agent import config
 from pulse_agent.agent import split_payload
-from pulse_agent.naming import url_name
+from pulse_agent.naming import callable_name, url_name
 
 
 def test_url_names_drop_ids():
@@ -11,6 +11,16 @@ def test_url_names_drop_ids():
     assert url_name("POST", "/u/6f1c2b3a-1d2e-4f50-8a9b-0c1d2e3f4a5b") == "POST /u/{id}"
     assert url_name("GET", "/route7") == "GET /route7"
     assert url_name(None, "") == "GET /"
+
+
+def test_callable_names_keep_the_module_unless_it_is_the_script():
+    def view():
+        pass
+
+    assert callable_name(view) == __name__ + ".test_callable_names_keep_the_module_unless_it_is_the_script.<locals>.view"
+    view.__module__ = "__main__"
+    assert callable_name(view) == "test_callable_names_keep_the_module_unless_it_is_the_script.<locals>.view"
+    assert callable_name(url_name) == "pulse_agent.naming.url_name"
 
 
 def test_settings_come_from_env_with_defaults():

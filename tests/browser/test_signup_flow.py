@@ -8,6 +8,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from tenants.keys import hash_key
+from tests.frontend.seed import seed_app
 from tenants.models import App, IngestKey, Organization
 
 pytestmark = pytest.mark.browser
@@ -66,6 +67,15 @@ def test_it_signs_up_confirms_creates_an_app_and_a_key_then_logs_out_and_in(
     copy.click()
     expect(copy).to_have_text(re.compile(r"^(Copied|Press Ctrl\+C)$"))  # our script runs under the CSP
     screenshot(page, "3-key-shown-once")
+
+    # The page waits for the agent's first data and says when it arrives.
+    waiting = page.locator(".first-data[data-watching]")
+    expect(waiting).to_contain_text("Waiting for the first data from Shop")
+    seed_app(org, App.objects.for_org(org).get(), minutes=1)
+    expect(waiting).to_contain_text("First data from Shop arrived.", timeout=15_000)
+    screenshot(page, "3b-first-data")
+    shop = App.objects.for_org(org).get()
+    assert waiting.get_by_role("link", name="Open Shop").get_attribute("href") == f"/o/{org.slug}/apps/{shop.id}/"
 
     page.get_by_role("link", name="Done").click()
     page.get_by_role("heading", name="Create an ingest key").wait_for()

@@ -1,12 +1,15 @@
 """The monitoring pages in real headless Chromium against the live server, on seeded data."""
 
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from apm.models import ErrorGroup, Transaction
+from apm.models import Deployment, ErrorGroup, Transaction
+from tests.frontend.seed import XSS, seed_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -168,3 +171,46 @@ def test_the_pages_fit_a_phone(signed_in_phone, live_server, owner, org, app, se
         assert overflow <= 1, f"{name} is {overflow}px wider than the phone"
         if name in ("overview", "transactions", "trace"):
             screenshot(page, f"phone-{name}")
+
+
+# Canvas pixels close to a series colour: what a reader can see of that series.
+_PIXELS_OF = """([selector, hex]) => {
+  const canvas = document.querySelector(selector + " canvas");
+  const target = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let n = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i + 3] > 200 && target.every((c, k) => Math.abs(data[i + k] - c) < 24)) n++;
+  }
+  return n;
+}"""
+
+
+def test_a_new_apps_first_minute_is_drawn(signed_in, live_server, owner, org, app):
+    seed_app(org, app, minutes=1)
+    page = signed_in(owner)
+    page.goto(live_server.url + reverse("app_overview", args=[org.slug, app.id]) + "?range=1h")
+    wait_for_charts(page)
+    for chart, colour in (("response", "#d97706"), ("throughput", "#2563eb"), ("apdex", "#059669")):
+        assert chart_points(page, chart) > 1, chart  # the range's other minutes are gaps
+        assert page.evaluate(_PIXELS_OF, [f'[data-chart="{chart}"]', colour]) > 10, chart
+
+
+def test_a_deployment_is_marked_on_every_chart_and_links_to_the_list(
+    signed_in, live_server, owner, org, app, seeded, screenshot
+):
+    Deployment.objects.for_org(org).create(
+        organization=org, app=app, time=timezone.now() - timedelta(minutes=20), version=XSS[1][:100], commit="c0ffee",
+    )
+    page = signed_in(owner)
+    page.goto(live_server.url + reverse("app_overview", args=[org.slug, app.id]) + "?range=1h")
+    wait_for_charts(page)
+    flags = page.locator("[data-chart] .deploy-flag")
+    assert flags.count() == page.locator("[data-chart] canvas").count() > 0
+    assert flags.first.get_attribute("title").startswith("Deployed " + XSS[1][:100] + " (c0ffee)")
+    assert page.evaluate("window.__xss") is None
+    screenshot(page, "overview")
+    flags.first.click()
+    page.wait_for_url(re.compile(r"/deployments/$"))
+    assert page.locator("#deployments-table tbody tr").count() == 1
+    screenshot(page, "list")

@@ -1,7 +1,7 @@
 // Page glue for the monitoring UI. Server-rendered pages mark where charts go:
 //   <div data-chart data-source="ID" data-keys="avg,p95" data-unit="ms" [data-stacked] [data-fill]>
 // where ID names a <script type="application/json"> block (Django's json_script, escaped)
-// holding {t: [...], series: [{key, label, values}]}; and sparklines as
+// holding {t: [...], series: [{key, label, values}], bands?, markers?}; and sparklines as
 //   <span data-spark="1,2,3" data-spark-key="rpm">.
 import { timeChart } from "./charts/timeseries.js";
 import { sparkline } from "./charts/sparkline.js";
@@ -41,6 +41,7 @@ function drawCharts() {
       height: el.dataset.height ? Number(el.dataset.height) : undefined,
       zoom: el.dataset.zoom !== "off",
       bands: data.bands,
+      markers: data.markers,
     });
   }
 }

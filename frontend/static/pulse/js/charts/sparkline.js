@@ -1,6 +1,7 @@
 // Tiny trend lines for tables: no axes, no cursor, one series.
 import uPlot from "uplot";
 import { colorFor, fillFor } from "./palette.js";
+import { lonePoints } from "./timeseries.js";
 
 export function sparkline(el, values, { key = "rpm", width = 120, height = 28 } = {}) {
   const x = values.map((_, i) => i);
@@ -16,7 +17,7 @@ export function sparkline(el, values, { key = "rpm", width = 120, height = 28 } 
       legend: { show: false },
       scales: { x: { time: false }, y: { range: [0, max * 1.1] } },
       axes: [{ show: false }, { show: false }],
-      series: [{}, { stroke: color, fill: fillFor(color, 0.18), width: 1.25, points: { show: false } }],
+      series: [{}, { stroke: color, fill: fillFor(color, 0.18), width: 1.25, points: { show: false, filter: lonePoints, size: 4, fill: color } }],
     },
     [x, values],
     el,

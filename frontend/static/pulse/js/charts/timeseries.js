@@ -3,6 +3,7 @@
 import uPlot from "uplot";
 import { bandsPlugin } from "./bands.js";
 import { AXIS_FORMATTERS, timeTicks } from "./format.js";
+import { markersPlugin } from "./markers.js";
 import { colorFor, fillFor } from "./palette.js";
 import { tooltipPlugin } from "./tooltip.js";
 import { zoomPlugin } from "./zoom.js";
@@ -10,6 +11,18 @@ import { zoomPlugin } from "./zoom.js";
 export const SYNC_KEY = "pulse-range";
 
 const utc = (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC");
+
+// A value with no neighbour draws no line: mark it with a dot instead, so an app's first
+// minute (or a lone minute between gaps) shows on the chart.
+export function lonePoints(u, seriesIdx) {
+  const values = u.data[seriesIdx];
+  const lone = [];
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] == null) continue;
+    if (values[i - 1] == null && values[i + 1] == null) lone.push(i);
+  }
+  return lone.length ? lone : null;
+}
 
 // Cumulative sums so each series is drawn on top of the previous ones.
 function stack(values) {
@@ -30,7 +43,8 @@ function stack(values) {
 /**
  * Draw a chart into `el`.
  * data: {t: [epoch seconds], series: [{key, label, values}]}
- * opts: {unit, stacked, fill, yMax, height, zoom, sync, bands: [{start, end, severity}]}
+ * opts: {unit, stacked, fill, yMax, height, zoom, sync, bands: [{start, end, severity}],
+ *        markers: [{t, version, commit, user, description, url}]}
  */
 export function timeChart(el, data, opts = {}) {
   const unit = opts.unit || "count";
@@ -46,7 +60,7 @@ export function timeChart(el, data, opts = {}) {
       stroke: color,
       width: opts.stacked ? 1 : 1.5,
       spanGaps: false,
-      points: { show: false },
+      points: { show: false, filter: lonePoints, size: 6, fill: color },
       _color: color,
     };
     if (opts.stacked || opts.fill) spec.fill = fillFor(color, opts.stacked ? 0.55 : 0.12);
@@ -68,6 +82,7 @@ export function timeChart(el, data, opts = {}) {
   const plugins = [tooltipPlugin({ unit, raw: opts.stacked ? raw : null })];
   if (opts.zoom !== false) plugins.push(zoomPlugin());
   if (opts.bands && opts.bands.length) plugins.push(bandsPlugin(opts.bands));
+  if (opts.markers && opts.markers.length) plugins.push(markersPlugin(opts.markers));
 
   const options = {
     width: Math.max(200, el.clientWidth),
