@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from frontend.views import apps, capacity, deployments, errors, instances, overview, traces, transactions
+from frontend.views import api_reference, apps, capacity, deployments, errors, instances, overview, traces, transactions
 
 app = "o/<slug:org_slug>/apps/<uuid:app_id>/"
 
 urlpatterns = [
+    path("api/docs/", api_reference.api_reference, name="api_reference"),
     path("o/<slug:org_slug>/apps/", apps.app_list, name="app_list"),
     path(app, overview.app_overview, name="app_overview"),
     path(app + "transactions/", transactions.transaction_list, name="app_transactions"),

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from apm import deployment_views
+from apm import api_docs, deployment_views
 from pulse import health
 
 urlpatterns = [
@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz/live", health.live, name="health-live"),
     path("healthz/ready", health.ready, name="health-ready"),
     path("api/v1/deployments", deployment_views.record, name="deployments-record"),
+    path("api/v1/openapi.json", api_docs.openapi_json, name="openapi"),
     path("api/v1/", include("ingest.urls")),
     path("o/<slug:org_slug>/api/", include("apm.api_urls")),
     path("o/<slug:org_slug>/alerts/", include("alerts.urls")),
