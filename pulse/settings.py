@@ -135,6 +135,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILI
 ALERTS_DELIVERY_QUEUE = "alerts.delivery"
 CELERY_TASK_ROUTES = {"alerts.deliver": {"queue": ALERTS_DELIVERY_QUEUE}}
 # Periodic tasks: each app declares its own in <app>/schedule.py (gathered by pulse/celery.py).
+# RedBeat keeps the schedule in the queue role's Redis behind a lock: any number of beat
+# processes may run, only the holder sends, and another takes over within BEAT_LOCK_SECONDS
+# of the holder's death.
+CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+CELERY_REDBEAT_REDIS_URL = QUEUE_REDIS_URL
+CELERY_REDBEAT_KEY_PREFIX = envstr("BEAT_KEY_PREFIX", "pulse:beat")
+CELERY_REDBEAT_LOCK_TIMEOUT = envint("BEAT_LOCK_SECONDS", 30, minimum=5)
+# The holder extends the lock at each tick: ticks well inside the lock's lifetime, or a slow
+# tick lets the lock lapse and the beat stop (LockNotOwnedError).
+CELERY_BEAT_MAX_LOOP_INTERVAL = CELERY_REDBEAT_LOCK_TIMEOUT // 3
 
 # --- Auth ------------------------------------------------------------------
 

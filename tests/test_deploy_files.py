@@ -95,7 +95,7 @@ def test_every_pod_runs_unprivileged_on_a_read_only_root(name, template):
         assert context["readOnlyRootFilesystem"] is True
         assert context["capabilities"]["drop"] == ["ALL"]
         mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
-        assert mounts.get("/tmp") in empty_dirs  # Python, Celery beat's schedule
+        assert mounts.get("/tmp") in empty_dirs  # Python's and Celery's temporary files
         assert set(mounts.values()) <= empty_dirs
 
 

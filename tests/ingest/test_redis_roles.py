@@ -1,8 +1,6 @@
 """The two Redis roles on two Redis servers: flushing the cache role (which may evict) loses
 no payload, because the ingest stream and the broker live on the queue role."""
 
-import socket
-import subprocess
 import time
 
 import pytest
@@ -11,6 +9,7 @@ import redis
 from apm.models import ProcessedBatch
 from tests.ingest import payloads as P
 from tests.ingest.test_worker import post, start_worker, stop, wait_for
+from tests.servers import redis_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -18,28 +17,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def cache_redis(tmp_path):
     """A Redis server of this test's own for the cache role, so it can be flushed."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path), "--maxmemory-policy", "allkeys-lru"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        assert wait_for(lambda: _answers(url), timeout=20), "redis-server did not start"
+    with redis_server(tmp_path, "--maxmemory-policy", "allkeys-lru") as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-
-
-def _answers(url):
-    try:
-        return redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
-    except redis.RedisError:
-        return False
 
 
 def test_flushing_the_cache_role_midway_loses_no_payload(settings, client, org, ingest_key, private_stream, cache_redis):
