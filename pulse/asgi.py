@@ -1,9 +1,12 @@
-"""ASGI entry point: Django for HTTP, Channels for websockets."""
+"""ASGI entry point: Django for HTTP, Channels for websockets; what a process serves depends
+on its PULSE_ROLE (ingest nodes: the ingest fast path and the ingest APIs, no websockets;
+UI nodes: no ingest)."""
 
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pulse.settings")
 
+from django.conf import settings  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_asgi_app = get_asgi_application()
@@ -15,9 +18,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from pulse.routing import websocket_urlpatterns  # noqa: E402
 from ingest.asgi import wrap as with_ingest_fast_path  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": with_ingest_fast_path(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-    }
-)
+protocols = {"http": django_asgi_app if settings.PULSE_ROLE == "ui" else with_ingest_fast_path(django_asgi_app)}
+if settings.PULSE_ROLE != "ingest":
+    protocols["websocket"] = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+application = ProtocolTypeRouter(protocols)

@@ -38,6 +38,13 @@ def envbool(name, default):
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true or false)")
 
 
+def envchoice(name, default, choices):
+    value = (envstr(name) or default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} must be one of {', '.join(choices)}")
+    return value
+
+
 def envint(name, default, minimum=None):
     raw = envstr(name)
     if raw is None or raw == "":

@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from pulse.env import envbool, envfloat, envint, envlist, envnetworks, envports, envstr
+from pulse.env import envbool, envchoice, envfloat, envint, envlist, envnetworks, envports, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -53,6 +53,9 @@ MIDDLEWARE = [
     "frontend.middleware.ContentSecurityPolicyMiddleware",
 ]
 
+# What a web process serves (pulse/urls.py, pulse/asgi.py): everything, only the ingest
+# APIs (ingest nodes: no pages, sessions or websockets), or only the UI and its APIs.
+PULSE_ROLE = envchoice("PULSE_ROLE", "all", ("all", "ingest", "ui"))
 ROOT_URLCONF = "pulse.urls"
 ASGI_APPLICATION = "pulse.asgi.application"
 WSGI_APPLICATION = "pulse.wsgi.application"

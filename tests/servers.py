@@ -42,3 +42,48 @@ def redis_server(directory, *options):
     finally:
         server.terminate()
         server.wait(timeout=15)
+
+
+@contextlib.contextmanager
+def web_server(log_path, **env):
+    """`uvicorn pulse.asgi:application` on the test database and Redis, with ``env`` on top;
+    yields its base URL once it answers."""
+    import os
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    full_env = dict(
+        os.environ,
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        REDIS_URL=settings.REDIS_URL,
+        DEBUG="true",
+        PYTHONUNBUFFERED="1",
+        **env,
+    )
+    port = free_port()
+    with open(log_path, "wb") as log:
+        web = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "pulse.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+             "--no-access-log"],
+            cwd=Path(__file__).resolve().parents[1], env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if web.poll() is not None:
+                    raise RuntimeError("web exited:\n" + Path(log_path).read_text()[-3000:])
+                try:
+                    urllib.request.urlopen(base + "/healthz/live", timeout=5).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, "web did not start"
+                    time.sleep(0.2)
+            yield base
+        finally:
+            web.terminate()
+            web.wait(timeout=30)
