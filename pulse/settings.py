@@ -309,6 +309,9 @@ INGEST_BATCH_MAX_BYTES = envint("INGEST_BATCH_MAX_BYTES", 16 * 1024 * 1024, mini
 INGEST_MAX_DELIVERIES = envint("INGEST_MAX_DELIVERIES", 5, minimum=1)
 # Dead letters waiting before the logs and /healthz/ready raise the alarm (never trimmed).
 INGEST_DEAD_LETTER_ALARM = envint("INGEST_DEAD_LETTER_ALARM", 100, minimum=1)
+# Seconds /healthz/ready waits for PostgreSQL and each Redis (checked at once): under a
+# Kubernetes probe's default timeout of one second.
+HEALTH_CHECK_TIMEOUT = envfloat("HEALTH_CHECK_TIMEOUT", 0.8, minimum=0.1)
 TRANSACTIONS_PER_APP_LIMIT = envint("TRANSACTIONS_PER_APP_LIMIT", 2_000, minimum=1)  # then "(other)"
 ERROR_SAMPLES_PER_GROUP = envint("ERROR_SAMPLES_PER_GROUP", 20, minimum=1)  # newest kept per error group
 ERROR_SAMPLES_PER_BATCH = envint("ERROR_SAMPLES_PER_BATCH", 5, minimum=1)  # newest stored per group per batch
