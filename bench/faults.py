@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))  # ahead of bench/, so no bench script can shadow 
 
 import loadgen  # noqa: E402
 
-from tests.servers import PostgresServer, RedisServer, free_port, missing, wait_until  # noqa: E402
+from tests.servers import PostgresServer, RedisServer, free_port, missing, stop_group, wait_until  # noqa: E402
 
 STREAM = "pulse:ingest:faults"
 # Seconds an entry stays with a consumer that went silent before another claims it (the
@@ -116,13 +116,7 @@ class Platform:
 
     def close(self):
         for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_group(proc)
         self.redis.stop()
         self.pg.remove()
 
@@ -366,6 +360,7 @@ def main():
     ap.add_argument("--web-workers", type=int, default=1)
     ap.add_argument("--worker-processes", type=int, default=2)
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each phase's figures as soon as they are known
     if missing():
         sys.exit(f"bench/faults.py needs {missing()}")
 

@@ -37,6 +37,18 @@ def wait_until(predicate, timeout=30.0, every=0.1):
     return False
 
 
+def stop_group(proc, timeout=20):
+    """Stop a process started with ``start_new_session=True`` and all its children (uvicorn's
+    and Celery's workers): SIGTERM, then SIGKILL after ``timeout`` seconds."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def missing():
     """The programs these servers need that this machine lacks, for a skip reason ('' if none)."""
     lacking = [] if shutil.which("redis-server") else ["redis-server"]
