@@ -118,14 +118,14 @@ class Consumer:
         if now - self.last_forget >= _FORGET_EVERY:
             self.last_forget = now
             self.forget_dead_consumers()
-        if self.lost_read:
-            # Between batches this consumer holds nothing: what Redis delivered to it once
-            # is a reply it never received. Handed back, it is claimed now, as a batch.
-            idle_ms = int(settings.INGEST_CLAIM_IDLE_SECONDS * 1000)
-            if self.reader.release_lost(self.batch_max, idle_ms):
-                self.last_claim = 0.0
-            self.lost_read = False
         try:
+            if self.lost_read:
+                # Between batches this consumer holds nothing: what Redis delivered to it once
+                # is a reply it never received. Handed back, it is claimed now, as a batch.
+                idle_ms = int(settings.INGEST_CLAIM_IDLE_SECONDS * 1000)
+                if self.reader.release_lost(self.batch_max, idle_ms):
+                    self.last_claim = 0.0
+                self.lost_read = False
             deliveries, raw = self.claim()
             if not raw:
                 deliveries, raw = 1, self.read(block_ms)
@@ -133,6 +133,7 @@ class Consumer:
             if "NOGROUP" not in str(exc):
                 raise
             ensure_group(self.redis, self.stream)  # the stream was deleted (e.g. Redis flushed): start afresh
+            self.lost_read = False  # a new group has delivered nothing
             return 0
         if not raw:
             return 0
