@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 AGENT := $(wildcard agent/pyproject.toml)
 
-.PHONY: run test lint setup deps lock services assets migrate browser demo clean
+.PHONY: run test lint setup deps lock services assets migrate browser demo faults clean
 
 # Settings default to production (DEBUG off, a SECRET_KEY required); what runs from here is
 # local development unless the environment says otherwise.
@@ -70,6 +70,11 @@ DEMO_SHOP_PORT ?= 8001
 demo: setup
 	$(BIN)/python manage.py seed_demo --key-file $(VENV)/demo-ingest-key --url http://127.0.0.1:$(DEMO_PORT)
 	PULSE_PORT=$(DEMO_PORT) SHOP_PORT=$(DEMO_SHOP_PORT) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f deploy/demo/Procfile -d . start
+
+# bench/faults.py: the platform on a PostgreSQL and a Redis of its own, under faults (a few minutes).
+FAULTS_ARGS ?=
+faults: deps
+	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/staticfiles

@@ -74,6 +74,7 @@ class Consumer:
         self.last_claim = 0.0
         self.last_forget = time.monotonic()
         self.applied = 0
+        self.lost_read = False  # a step failed on Redis: a read's reply may have been lost
         self.reader = StreamReader(self.redis, self.stream, self.name)
         self.release = backlog.Release(self.redis, self.stream)
         ensure_group(self.redis, self.stream)
@@ -118,6 +119,13 @@ class Consumer:
             self.last_forget = now
             self.forget_dead_consumers()
         try:
+            if self.lost_read:
+                # Between batches this consumer holds nothing: what Redis delivered to it once
+                # is a reply it never received. Handed back, it is claimed now, as a batch.
+                idle_ms = int(settings.INGEST_CLAIM_IDLE_SECONDS * 1000)
+                if self.reader.release_lost(self.batch_max, idle_ms):
+                    self.last_claim = 0.0
+                self.lost_read = False
             deliveries, raw = self.claim()
             if not raw:
                 deliveries, raw = 1, self.read(block_ms)
@@ -125,6 +133,7 @@ class Consumer:
             if "NOGROUP" not in str(exc):
                 raise
             ensure_group(self.redis, self.stream)  # the stream was deleted (e.g. Redis flushed): start afresh
+            self.lost_read = False  # a new group has delivered nothing
             return 0
         if not raw:
             return 0
@@ -211,6 +220,7 @@ class Consumer:
                 self.step()
             except _TRANSIENT as exc:
                 log.warning("ingest consumer: %r; retrying", exc)
+                self.lost_read = True
                 time.sleep(1.0)
             except Exception:
                 log.exception("ingest consumer step failed")

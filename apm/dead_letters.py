@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from contract import backlog
 from contract.redis_client import client
 from contract.stream import REASON, Entry, dead_key, key, parse
 
@@ -75,17 +76,23 @@ def get(dead_id: str) -> DeadLetter | None:
 
 
 def replay(dead_id: str) -> str | None:
-    """Queue a dead letter again on the ingest stream, then remove it from the dead-letter
-    stream; returns its new entry id (None when there is no such dead letter).
+    """Queue a dead letter again on the ingest stream and remove it from the dead-letter
+    stream, in one transaction; returns its new entry id (None when there is no such
+    dead letter).
 
-    Removed only once queued: if this stops between the two, the entry is in both, and a
-    second replay is dropped by the processed-batch ledger."""
+    The entry is charged to its organisation's backlog bytes as ingest charges it
+    (contract/backlog.py), so the release after it is applied leaves the count exact. It
+    skips ingest's quota and share refusals: an operator chose to queue it."""
     letter = get(dead_id)
     if letter is None:
         return None
-    r = client()
-    new_id = r.xadd(key(), letter.queued_fields())
-    r.xdel(dead_key(), dead_id)
+    fields = letter.queued_fields()
+    pipe = client().pipeline(transaction=True)
+    new_id = pipe.xadd(key(), fields)
+    if b"o" in fields:  # one that never was an entry names no organisation, and is never released
+        pipe.hincrby(backlog.key(), fields[b"o"], backlog.charge(fields.get(b"b", b"")))
+    pipe.xdel(dead_key(), dead_id)
+    new_id = pipe.execute()[0]
     return new_id.decode()
 
 

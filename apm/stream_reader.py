@@ -15,7 +15,10 @@ sets aside an entry delivered more than INGEST_MAX_DELIVERIES times instead of a
 
 Handing back. A consumer that gives up after a transient failure (PostgreSQL or Redis out
 of reach) ``release``s its entries: claimable at once, that delivery not counted, so an
-outage does not make healthy entries suspects.
+outage does not make healthy entries suspects. A read whose reply was lost (Redis
+restarted, the connection cut) left entries delivered to this consumer that it never
+received: ``release_lost`` hands those back the same way, at once rather than after the
+claim timeout.
 """
 
 from contract.stream import GROUP
@@ -119,6 +122,16 @@ class StreamReader:
         self.redis.xclaim(
             self.stream, GROUP, self.consumer, 0, entry_ids, idle=idle_ms, retrycount=deliveries - 1, justid=True
         )
+
+    def release_lost(self, count, idle_ms):
+        """Hand back the entries Redis delivered to this consumer once that it does not hold
+        (called between batches, after a failed read): claimable at once, the lost
+        delivery not counted. Returns how many."""
+        pending = self.redis.xpending_range(self.stream, GROUP, "-", "+", count, consumername=self.consumer)
+        lost = [p["message_id"] for p in pending if p["times_delivered"] == 1]
+        if lost:
+            self.release(lost, 1, idle_ms)
+        return len(lost)
 
 
 def _fields(flat):

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -54,6 +53,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pulse.settings")
 os.environ.setdefault("DEBUG", "true")  # this process and its migrate; the servers get server_env()
 
 import loadgen  # noqa: E402
+
+from tests.servers import stop_group as stop  # noqa: E402
 
 
 def free_port():
@@ -89,16 +90,6 @@ def server_env():
 def start(cmd, log):
     return subprocess.Popen(cmd, cwd=ROOT, env=server_env(), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
-
-
-def stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def wait_http(port, timeout=30):

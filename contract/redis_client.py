@@ -10,6 +10,8 @@ import threading
 
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 _clients: dict[tuple[str, float | None], redis.Redis] = {}
 _lock = threading.Lock()
@@ -18,12 +20,16 @@ _lock = threading.Lock()
 def client(url: str | None = None, timeout: float | None = None) -> redis.Redis:
     """The client for ``url`` (default: settings.QUEUE_REDIS_URL, the durable role; pass
     settings.CACHE_REDIS_URL for what may be evicted). ``timeout`` (seconds) bounds
-    connecting and each reply, for callers that must answer quickly (health probes)."""
+    connecting and each reply, for callers that must answer quickly (health probes): such
+    a client does not retry, where redis-py's default retries with back-off for seconds."""
     k = (url or settings.QUEUE_REDIS_URL, timeout)
     c = _clients.get(k)
     if c is None:
         with _lock:
             c = _clients.get(k)
             if c is None:
-                c = _clients[k] = redis.Redis.from_url(k[0], socket_connect_timeout=timeout, socket_timeout=timeout)
+                quick = {} if timeout is None else {"retry": Retry(NoBackoff(), 0)}
+                c = _clients[k] = redis.Redis.from_url(
+                    k[0], socket_connect_timeout=timeout, socket_timeout=timeout, **quick
+                )
     return c

@@ -141,7 +141,7 @@ CELERY_TASK_ROUTES = {"alerts.deliver": {"queue": ALERTS_DELIVERY_QUEUE}}
 # RedBeat keeps the schedule in the queue role's Redis behind a lock: any number of beat
 # processes may run, only the holder sends, and another takes over within BEAT_LOCK_SECONDS
 # of the holder's death.
-CELERY_BEAT_SCHEDULER = "redbeat.RedBeatScheduler"
+CELERY_BEAT_SCHEDULER = "pulse.beat.LeaderScheduler"
 CELERY_REDBEAT_REDIS_URL = QUEUE_REDIS_URL
 CELERY_REDBEAT_KEY_PREFIX = envstr("BEAT_KEY_PREFIX", "pulse:beat")
 CELERY_REDBEAT_LOCK_TIMEOUT = envint("BEAT_LOCK_SECONDS", 30, minimum=5)
@@ -323,6 +323,9 @@ INGEST_BATCH_MAX_BYTES = envint("INGEST_BATCH_MAX_BYTES", 16 * 1024 * 1024, mini
 INGEST_MAX_DELIVERIES = envint("INGEST_MAX_DELIVERIES", 5, minimum=1)
 # Dead letters waiting before the logs and /healthz/ready raise the alarm (never trimmed).
 INGEST_DEAD_LETTER_ALARM = envint("INGEST_DEAD_LETTER_ALARM", 100, minimum=1)
+# Seconds /healthz/ready waits for PostgreSQL and each Redis (checked at once): under a
+# Kubernetes probe's default timeout of one second.
+HEALTH_CHECK_TIMEOUT = envfloat("HEALTH_CHECK_TIMEOUT", 0.8, minimum=0.1)
 TRANSACTIONS_PER_APP_LIMIT = envint("TRANSACTIONS_PER_APP_LIMIT", 2_000, minimum=1)  # then "(other)"
 ERROR_SAMPLES_PER_GROUP = envint("ERROR_SAMPLES_PER_GROUP", 20, minimum=1)  # newest kept per error group
 ERROR_SAMPLES_PER_BATCH = envint("ERROR_SAMPLES_PER_BATCH", 5, minimum=1)  # newest stored per group per batch

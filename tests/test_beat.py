@@ -6,13 +6,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import redis
 
-from tests.servers import redis_server
+from tests.servers import RedisServer, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -46,35 +45,33 @@ class Beat:
             self.proc.wait(timeout=20)
 
 
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+@pytest.fixture
+def redis_url(tmp_path):
+    server = RedisServer(tmp_path, aof=False).start()
+    yield server.url
+    server.stop()
 
 
-def test_one_beat_holds_the_lock_and_another_takes_over_when_it_dies(tmp_path):
-    with redis_server(tmp_path) as url:
-        first = Beat(url)
-        second = None
-        try:
-            assert wait_for(lambda: first.said("beat: Acquired lock"), 60), "".join(first.lines)
-            assert wait_for(lambda: first.said("beat: Extending lock"), 30), "".join(first.lines)
-            second = Beat(url)
-            assert wait_for(lambda: second.said("beat: Acquiring lock"), 60), "".join(second.lines)
-            # Several of the holder's ticks later, the second is still waiting: it sends nothing.
-            ticks = sum("beat: Extending lock" in line for line in first.lines)
-            assert wait_for(lambda: sum("beat: Extending lock" in line for line in first.lines) >= ticks + 2, 30)
-            assert not second.said("beat: Acquired lock")
-            assert not second.said("Sending due task")
-            schedule = redis.Redis.from_url(url).keys("pulse:beat:*")
-            assert b"pulse:beat:lock" in schedule and len(schedule) > 2  # the lock and the entries
+def test_one_beat_holds_the_lock_and_another_takes_over_when_it_dies(redis_url):
+    url = redis_url
+    first = Beat(url)
+    second = None
+    try:
+        assert wait_until(lambda: first.said("beat: Acquired lock"), 60), "".join(first.lines)
+        assert wait_until(lambda: first.said("beat: Extending lock"), 30), "".join(first.lines)
+        second = Beat(url)
+        assert wait_until(lambda: second.said("beat: Acquiring lock"), 60), "".join(second.lines)
+        # Several of the holder's ticks later, the second is still waiting: it sends nothing.
+        ticks = sum("beat: Extending lock" in line for line in first.lines)
+        assert wait_until(lambda: sum("beat: Extending lock" in line for line in first.lines) >= ticks + 2, 30)
+        assert not second.said("beat: Acquired lock")
+        assert not second.said("Sending due task")
+        schedule = redis.Redis.from_url(url).keys("pulse:beat:*")
+        assert b"pulse:beat:lock" in schedule and len(schedule) > 2  # the lock and the entries
 
-            first.stop(signal.SIGKILL)  # no release: the lock must expire
-            assert wait_for(lambda: second.said("beat: Acquired lock"), LOCK_SECONDS * 4), "".join(second.lines)
-        finally:
-            first.stop(signal.SIGKILL)
-            if second is not None:
-                second.stop()
+        first.stop(signal.SIGKILL)  # no release: the lock must expire
+        assert wait_until(lambda: second.said("beat: Acquired lock"), LOCK_SECONDS * 4), "".join(second.lines)
+    finally:
+        first.stop(signal.SIGKILL)
+        if second is not None:
+            second.stop()

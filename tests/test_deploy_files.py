@@ -2,10 +2,16 @@
 and pods that run locked down, reaching only what they need."""
 
 import fnmatch
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from django.conf import settings
+
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
@@ -204,3 +210,13 @@ def test_each_redis_role_points_at_its_own_redis():
     assert "pulse-redis-queue" in config["QUEUE_REDIS_URL"] and "pulse-redis-cache" in config["CACHE_REDIS_URL"]
     compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["x-env"]
     assert "redis-queue" in compose["QUEUE_REDIS_URL"] and "redis-cache" in compose["CACHE_REDIS_URL"]
+
+
+def test_ensure_services_checks_every_redis_role_configured():
+    """A Redis role set apart from REDIS_URL is checked too, and named when it does not answer."""
+    env = {**os.environ, "DATABASE_URL": os.environ.get("DATABASE_URL", ""), "REDIS_URL": settings.REDIS_URL,
+           "CACHE_REDIS_URL": f"redis://127.0.0.2:{free_port()}/0"}  # not local to it: reported, not started
+    out = subprocess.run([sys.executable, "deploy/local/ensure_services.py"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "CACHE_REDIS_URL" in out.stderr and "127.0.0.2" in out.stderr

@@ -70,7 +70,7 @@ def database(django_db_setup):
 
 def test_ready_when_everything_answers(database, tmp_path):
     status, body = ready_answer(tmp_path)
-    assert status == 200 and body["status"] == "ok"
+    assert status == 200 and body["status"] == "ok", body
 
 
 def test_not_ready_while_postgresql_is_unreachable(database, tmp_path):

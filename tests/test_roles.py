@@ -2,6 +2,7 @@
 and pipelines post and nothing people use; a UI node the reverse."""
 
 import asyncio
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -14,7 +15,7 @@ from django.conf import settings
 
 from tests.ingest import payloads as P
 from tests.ingest.conftest import make_key
-from tests.servers import web_server
+from tests.servers import WebServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -56,6 +57,15 @@ def deployment_post(base, key):
     body = json.dumps({"app": "shop", "version": "1"}).encode()
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     return status_of("POST", base + "/api/v1/deployments", body, headers)
+
+
+@contextlib.contextmanager
+def web_server(log_path, **env):
+    web = WebServer(log_path, **env)
+    try:
+        yield web.start().url
+    finally:
+        web.stop()
 
 
 def test_an_ingest_node_serves_only_the_ingest_apis(tmp_path, org, stream):

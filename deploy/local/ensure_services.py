@@ -1,6 +1,7 @@
 """Make PostgreSQL and Redis reachable for `make run` / `make test`, and create the database.
 
-Uses DATABASE_URL / REDIS_URL when set, localhost otherwise. When a local server is
+Uses DATABASE_URL and every Redis URL set (REDIS_URL, and QUEUE_REDIS_URL,
+CACHE_REDIS_URL, CELERY_BROKER_URL when they point elsewhere), localhost otherwise. When a local server is
 missing and we are root on Debian, it is installed with apt and started; otherwise
 we stop with a message that says exactly what to do.
 """
@@ -18,6 +19,8 @@ from psycopg import sql
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pulse")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Each Redis role defaults to REDIS_URL (pulse/settings.py); each one set apart is checked too.
+REDIS_ROLES = ("REDIS_URL", "QUEUE_REDIS_URL", "CACHE_REDIS_URL", "CELERY_BROKER_URL")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 
 
@@ -130,43 +133,54 @@ def ensure_database():
 
 # --- Redis ------------------------------------------------------------------
 
-def redis_reachable():
+def redis_urls():
+    """Each distinct Redis URL configured, with the settings that name it."""
+    urls = {}
+    for name in REDIS_ROLES:
+        urls.setdefault(os.environ.get(name) or REDIS_URL, []).append(name)
+    return urls
+
+
+def redis_reachable(url):
     try:
-        return redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        return redis.Redis.from_url(url, socket_connect_timeout=2, retry=None).ping()
     except redis.RedisError:
         return False
 
 
-def start_local_redis():
+def start_local_redis(url):
     subprocess.run(
-        ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", str(urlparse(REDIS_URL).port or 6379),
+        ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", str(urlparse(url).port or 6379),
          "--save", "", "--appendonly", "no"],
         check=False,
     )
 
 
-def ensure_redis():
-    url = urlparse(REDIS_URL)
-    if redis_reachable():
+def ensure_redis(url, names):
+    parsed = urlparse(url)
+    where = f"{parsed.hostname}:{parsed.port or 6379}"
+    if redis_reachable(url):
         return
-    if (url.hostname or "") not in LOCAL_HOSTS:
-        fail(f"Redis at {url.hostname}:{url.port or 6379} is not reachable. Start it, or set REDIS_URL.")
+    if (parsed.hostname or "") not in LOCAL_HOSTS:
+        fail(f"Redis at {where} ({', '.join(names)}) is not reachable. Start it, or set {names[0]}.")
     if shutil.which("redis-server"):
-        start_local_redis()
-        if wait_for(redis_reachable, "redis", 10):
-            say("started a local Redis server")
+        start_local_redis(url)
+        if wait_for(lambda: redis_reachable(url), "redis", 10):
+            say(f"started a local Redis server on {where}")
             return
     if not can_apt():
-        fail("Redis is not reachable on localhost:6379. Install and start it (Debian: `sudo apt-get install redis-server`), or set REDIS_URL.")
+        fail(f"Redis is not reachable on {where} ({', '.join(names)}). Install and start it "
+             f"(Debian: `sudo apt-get install redis-server`), or set {names[0]}.")
     apt_install("redis-server")
-    start_local_redis()
-    if not wait_for(redis_reachable, "redis", 15):
-        fail("Redis was installed but does not answer on localhost:6379.")
+    start_local_redis(url)
+    if not wait_for(lambda: redis_reachable(url), "redis", 15):
+        fail(f"Redis was installed but does not answer on {where}.")
     say("Redis installed and running")
 
 
 if __name__ == "__main__":
     ensure_postgres()
     ensure_database()
-    ensure_redis()
+    for url, names in redis_urls().items():
+        ensure_redis(url, names)
     say("PostgreSQL and Redis are reachable")

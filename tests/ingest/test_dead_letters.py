@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 
 from apm.consumer import Consumer
 from apm.models import ProcessedBatch, TransactionMinute
+from contract import backlog
 from contract.stream import dead_key
 from tests.ingest import payloads as P
 from tests.ingest.conftest import drain
@@ -100,7 +101,11 @@ def test_a_replayed_dead_letter_is_applied_and_leaves_the_dead_letter_stream(cli
     assert ProcessedBatch.objects.for_org(org).count() == 0
     assert f"{dead_id} queued again on {private_stream}" in manage("replay", dead_id)
     assert r.xlen(dead_key()) == 0 and r.xlen(private_stream) == 1
+    # Charged to the organisation's backlog share as ingest charges it, and taken off once applied.
+    (_, fields), = r.xrange(private_stream)
+    assert int(r.hget(f"{private_stream}:backlog", org.pk)) == backlog.charge(fields[b"b"])
     assert drain(Consumer(name="after-replay", linger_ms=0)) == 1
+    assert not r.hexists(f"{private_stream}:backlog", org.pk)
     assert TransactionMinute.objects.for_org(org).get().count == 10
     assert "no dead letter" in manage("replay", dead_id)
     with pytest.raises(CommandError):

@@ -99,6 +99,24 @@ def test_entries_handed_back_after_a_transient_failure_do_not_become_suspects(cl
     assert r.xlen(dead_key()) == 0
 
 
+def test_entries_of_a_read_whose_reply_was_lost_are_claimed_at_once(client, org, ingest_key, private_stream,
+                                                                    settings):
+    settings.INGEST_CLAIM_IDLE_SECONDS = 60
+    settings.INGEST_MAX_DELIVERIES = 1
+    for i in range(3):
+        post(client, ingest_key, P.simple(seed=i))
+    r = redis.Redis.from_url(settings.REDIS_URL)
+    consumer = Consumer(name="lost-reply", linger_ms=0)
+    # Redis delivers to the consumer and the reply never reaches it (Redis restarted mid-read).
+    r.xreadgroup(GROUP, "lost-reply", {private_stream: ">"}, count=10)
+    assert consumer.step(block_ms=1) == 0  # nothing new; nothing idle for the claim timeout yet
+    consumer.lost_read = True  # as run() marks it when a step fails on Redis
+    # Handed back and claimed as one batch, not as suspects, without waiting the minute.
+    assert consumer.step(block_ms=1) == 3
+    assert ProcessedBatch.objects.for_org(org).count() == 3
+    assert r.xlen(dead_key()) == 0 and pending(r, private_stream) == 0
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_an_entry_that_kills_each_worker_holding_it_is_set_aside_after_n_deliveries(client, org, ingest_key,

@@ -9,7 +9,7 @@ import redis
 from apm.models import ProcessedBatch
 from tests.ingest import payloads as P
 from tests.ingest.test_worker import post, start_worker, stop, wait_for
-from tests.servers import redis_server
+from tests.servers import RedisServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -17,8 +17,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def cache_redis(tmp_path):
     """A Redis server of this test's own for the cache role, so it can be flushed."""
-    with redis_server(tmp_path, "--maxmemory-policy", "allkeys-lru") as url:
-        yield url
+    server = RedisServer(tmp_path, aof=False, eviction="allkeys-lru").start()
+    yield server.url
+    server.stop()
 
 
 def test_flushing_the_cache_role_midway_loses_no_payload(settings, client, org, ingest_key, private_stream, cache_redis):
