@@ -30,9 +30,6 @@ Id = uuid.UUID | str  # a primary key, as stored or from a URL or form
 _SLUG_MAX = 50
 
 
-__all__ = ["ActionError"]  # raised by every action here; views catch it from this module
-
-
 # --- Organisations and sign-up ---------------------------------------------
 
 
