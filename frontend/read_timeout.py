@@ -56,12 +56,17 @@ class ReadTimeoutMiddleware:
             "(READ_STATEMENT_TIMEOUT_MS). Try a shorter time range, or try again shortly."
         )
         log.warning("read timed out: %s %s", request.method, request.path)
-        if "/api/" in request.path or wants_json(request):
+        if _answers_json(request):
             response = json_response({"error": {"code": "query_timeout", "message": message}}, status=503)
         else:
             response = render(request, "frontend/read_timeout.html", {"message": message}, status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+def _answers_json(request):
+    """The query API, the charts' JSON (``incidents.json``) and scripts asking for JSON."""
+    return "/api/" in request.path or request.path.endswith(".json") or wants_json(request)
 
 
 def _set_timeout(value):

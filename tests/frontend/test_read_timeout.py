@@ -59,6 +59,14 @@ def test_a_query_api_read_past_the_timeout_is_a_json_503_naming_it(org, app, own
     assert error["code"] == "query_timeout" and "READ_STATEMENT_TIMEOUT_MS" in error["message"]
 
 
+def test_the_charts_json_past_the_timeout_is_a_json_503(org, app, owner_client, settings):
+    settings.READ_STATEMENT_TIMEOUT_MS = 200
+    with slow_statements("alerts_incident") as slowed:
+        response = owner_client.get(f"/o/{org.slug}/alerts/incidents.json", {"range": "1d"})
+    assert slowed and response.status_code == 503
+    assert json.loads(response.content)["error"]["code"] == "query_timeout"
+
+
 def test_a_read_within_the_timeout_is_answered(org, app, owner_client, settings):
     settings.READ_STATEMENT_TIMEOUT_MS = 5_000
     with slow_statements("JOIN apm_transaction t") as slowed:
