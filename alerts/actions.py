@@ -27,6 +27,7 @@ from alerts.models import (
     NotificationChannel,
     Severity,
 )
+from tenants import limits
 from tenants.models import Organization, User
 
 
@@ -233,7 +234,7 @@ def send_test(channel: NotificationChannel) -> Delivery:
     send points Pulse's workers at any URL a member types, so it must not become a flood."""
     with transaction.atomic():
         # The organisation's row lock makes parallel test sends count one after another.
-        Organization.objects.select_for_update().filter(pk=channel.organization_id).first()
+        limits.lock_organization(channel.organization_id)
         since = timezone.now() - TEST_SEND_WINDOW
         recent = Delivery.objects.for_org(channel.organization).filter(is_test=True, created_at__gt=since)
         if recent.count() >= settings.ALERTS_TEST_SENDS_PER_HOUR:

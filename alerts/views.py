@@ -33,7 +33,8 @@ from alerts.models import (
 from alerts.status import incident_periods
 from apm.json_output import json_response
 from apm.params import BadParam, invalid, time_range
-from tenants.access import org_view
+from tenants import limits
+from tenants.access import org_view, wants_json
 from tenants.models import App
 from tenants.roles import Role, role_at_least
 
@@ -59,23 +60,37 @@ def _url(request, name, *args):
 # --- the shapes conditions, channels and SLOs share ----------------------------------
 
 
-def _editor_page(request, form, instance, *, noun, template, done, reevaluate=False, **context):
+def _editor_page(request, form, instance, *, noun, limit, template, done, reevaluate=False, **context):
     """A create/edit page: a valid POST saves the organisation's object and redirects to
-    ``done(obj)``; anything else shows the form."""
+    ``done(obj)``; anything else shows the form. A new object needs room under ``limit``."""
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            obj = form.save(commit=False)
-            obj.organization = request.org
-            if instance is None and hasattr(obj, "created_by"):
-                obj.created_by = request.user
-            if reevaluate:
-                # A changed definition is judged afresh from the next minute.
-                obj.last_evaluated_minute = None
-            obj.save()
-            form.save_m2m()
-        messages.success(request, f"{noun} \u201c{obj.name}\u201d saved.")
-        return redirect(done(obj))
+        try:
+            obj = _save(request, form, instance, limit, reevaluate)
+        except limits.LimitReached as exc:
+            if refusal := limits.json_refusal(request, exc):
+                return refusal
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{noun} \u201c{obj.name}\u201d saved.")
+            return redirect(done(obj))
     return render(request, template, _ctx(request, form=form, **context))
+
+
+def _save(request, form, instance, limit, reevaluate):
+    with transaction.atomic():
+        if instance is None:
+            model = form._meta.model
+            limits.require_room(limit, request.org.pk, model.objects.for_org(request.org))
+        obj = form.save(commit=False)
+        obj.organization = request.org
+        if instance is None and hasattr(obj, "created_by"):
+            obj.created_by = request.user
+        if reevaluate:
+            # A changed definition is judged afresh from the next minute.
+            obj.last_evaluated_minute = None
+        obj.save()
+        form.save_m2m()
+    return obj
 
 
 def _editor_views(model, id_name, page):
@@ -284,7 +299,7 @@ def _condition_form_page(request, instance):
         end = timezone.now()
         chart = preview.replay(request.org, instance, end - timedelta(days=1), end)
     return _editor_page(
-        request, form, instance, noun="Condition", template="alerts/condition_form.html",
+        request, form, instance, noun="Condition", limit=limits.ALERT_CONDITIONS, template="alerts/condition_form.html",
         done=lambda _: _url(request, "conditions"), reevaluate=True,
         condition=instance, chart=chart, section="conditions",
     )
@@ -340,7 +355,7 @@ def _channel_form_page(request, instance):
     form = ChannelForm(request.POST if request.method == "POST" else None, instance=instance)
     deliveries = instance.deliveries.select_related("event__incident")[:20] if instance else []
     return _editor_page(
-        request, form, instance, noun="Channel", template="alerts/channel_form.html",
+        request, form, instance, noun="Channel", limit=limits.NOTIFICATION_CHANNELS, template="alerts/channel_form.html",
         done=lambda channel: _url(request, "channel", channel.id),
         channel=instance, deliveries=deliveries, section="channels",
     )
@@ -357,21 +372,16 @@ def channel_test(request, channel_id):
     try:
         actions.send_test(item)
     except actions.TestSendsThrottled as exc:
-        if _wants_json(request):
+        if wants_json(request):
             response = json_response({"error": {"code": "throttled", "message": str(exc)}}, status=429)
             response["Retry-After"] = str(exc.retry_after)
             return response
         messages.error(request, str(exc))
         return redirect(_url(request, "channel", item.id))
-    if _wants_json(request):
+    if wants_json(request):
         return json_response({"status": "queued"}, status=202)
     messages.success(request, "Test notification queued; its result appears in the delivery log below.")
     return redirect(_url(request, "channel", item.id))
-
-
-def _wants_json(request):
-    """A script asking for JSON, not a browser (which accepts HTML, and anything)."""
-    return request.accepts("application/json") and not request.accepts("text/html")
 
 
 @org_view(write_role=ADMIN)
@@ -460,7 +470,7 @@ def _slo_form_page(request, instance):
     data = request.POST if request.method == "POST" else None
     form = SLOForm(data, instance=instance, org=request.org, initial={"objective": 99.9, "period_days": 28})
     return _editor_page(
-        request, form, instance, noun="SLO", template="alerts/slo_form.html",
+        request, form, instance, noun="SLO", limit=limits.SLOS, template="alerts/slo_form.html",
         done=lambda slo: _url(request, "slo", slo.id), reevaluate=True, slo=instance, section="slos",
     )
 

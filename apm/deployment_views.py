@@ -6,7 +6,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from apm import deployments
 from apm.json_output import json_response
-from tenants.actions import ActionError
+from tenants.limits import LimitReached
 from tenants.keys import presented_key, resolve_ingest_key
 from tenants.models import Organization
 
@@ -47,7 +47,7 @@ def record(request) -> HttpResponse:
         return _error(403, "wrong_app", f"this ingest key may only record deployments of {resolved.app_name!r}", "app")
     except deployments.TooManyDeployments as exc:
         return _error(429, "too_many_deployments", str(exc), retry_after=exc.retry_after)
-    except ActionError as exc:
+    except LimitReached as exc:
         return _error(403, "app_limit", str(exc), "app")
     return json_response(
         {"id": str(deployment.id), "app_id": str(deployment.app_id), "time": deployment.time.timestamp()}, status=201

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apm.models import Deployment
-from tenants import actions
+from tenants import actions, limits
 from tenants.models import App, Organization
 
 # How far from now a recorded time may be: a late CI step, not a rewrite of history.
@@ -86,12 +86,12 @@ def _when(data: DeploymentIn) -> datetime:
 def record_deployment(org: Organization, data: DeploymentIn, bound_app_id: object = None) -> Deployment:
     """Record ``data`` for ``org``; ``bound_app_id``: the only app the caller's key may name.
 
-    Raises BadDeployment, TooManyDeployments, actions.ActionError (the app limit) or
+    Raises BadDeployment, TooManyDeployments, limits.LimitReached (the app limit) or
     WrongApp.
     """
     when = _when(data)
     name = data.app.strip()
-    actions.lock_organization(org.pk)  # the hourly count and a new app hold under concurrency
+    limits.lock_organization(org.pk)  # the hourly count and a new app hold under concurrency
     app = App.objects.for_org(org).filter(name__iexact=name).first()
     if bound_app_id is not None and (app is None or app.pk != bound_app_id):
         raise WrongApp()

@@ -3,7 +3,8 @@
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
 from ingest.errors import NeedsDatabase
-from tenants.actions import AppLimitReached, check_app_limit, lock_organization
+from tenants import limits
+from tenants.actions import require_app_room
 from tenants.caching import TTLCache
 from tenants.models import App
 
@@ -15,7 +16,7 @@ _cache = TTLCache(_MAX_ENTRIES, _TTL)  # (org_id, name) -> (app_id, apdex_t), or
 
 
 def resolve_app(org_id, name, cache_only=False):
-    """Return (app_id, apdex_t); raises tenants.actions.AppLimitReached when the app would be
+    """Return (app_id, apdex_t); raises tenants.limits.LimitReached when the app would be
     one too many (that answer is cached too).
 
     With ``cache_only``, raises NeedsDatabase instead of querying.
@@ -30,7 +31,7 @@ def resolve_app(org_id, name, cache_only=False):
         result = _load_or_create(org_id, name)
         _cache.set(key, result)
     if result is None:
-        raise AppLimitReached()
+        raise limits.LimitReached(limits.APPS)
     return result
 
 
@@ -39,14 +40,14 @@ def _load_or_create(org_id, name):
     if row:
         return row
     with transaction.atomic():
-        lock_organization(org_id)
+        limits.lock_organization(org_id)
         # Another request may have created it while this one waited for the lock.
         row = App.objects.for_org(org_id).filter(name__iexact=name).values_list("id", "apdex_t").first()
         if row:
             return row
         try:
-            check_app_limit(org_id)
-        except AppLimitReached:
+            require_app_room(org_id)
+        except limits.LimitReached:
             return None
         try:
             with transaction.atomic():

@@ -16,10 +16,11 @@ from django.db import OperationalError
 from contract import queued
 from contract.schema import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES, decode_payload
 from ingest import handoff
-from ingest.app_resolver import AppLimitReached, resolve_app
+from ingest.app_resolver import resolve_app
 from ingest.errors import NeedsDatabase
 from tenants.caching import AnswerCache
 from tenants.keys import looks_like_key, presented_key, resolve_ingest_key
+from tenants.limits import LimitReached
 
 _PATH_RE = re.compile(r"^(.*) - at `\$\.?(.*)`$", re.S)
 _FIELD_RE = re.compile(r"^\[([\w.\[\]]+)\] (.*)$", re.S)
@@ -153,14 +154,8 @@ def check_body(resolved, headers, body, inline=False):
         return _wrong_app(resolved)
     try:
         app_id, apdex_t = resolve_app(resolved.organization_id, payload.app, cache_only=inline)
-    except AppLimitReached:
-        return error(
-            403,
-            "app_limit",
-            f"this organisation already has the maximum of {settings.APPS_PER_ORG_LIMIT} apps; "
-            "delete one or use an existing app name",
-            "app",
-        )
+    except LimitReached as exc:
+        return error(403, "app_limit", f"{exc} Delete an app or use an existing app name.", "app")
     if resolved.app_id is not None and app_id != resolved.app_id:
         return _wrong_app(resolved)
     # The workers get the validated payload in a form cheaper to apply than gzip JSON.

@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "frontend.read_timeout.ReadTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "frontend.middleware.ContentSecurityPolicyMiddleware",
 ]
@@ -256,9 +257,26 @@ LOGGING = {
 
 # --- Product limits --------------------------------------------------------
 
+# What one organisation (or one app) may have; each refused with its name (tenants/limits.py).
 APPS_PER_ORG_LIMIT = envint("APPS_PER_ORG_LIMIT", 100, minimum=1)
 DEPLOYMENTS_PER_APP_PER_HOUR = envint("DEPLOYMENTS_PER_APP_PER_HOUR", 30, minimum=1)
+INGEST_KEYS_PER_ORG_LIMIT = envint("INGEST_KEYS_PER_ORG_LIMIT", 100, minimum=1)  # not revoked
+PENDING_INVITATIONS_PER_ORG_LIMIT = envint("PENDING_INVITATIONS_PER_ORG_LIMIT", 50, minimum=1)
+ALERT_CONDITIONS_PER_ORG_LIMIT = envint("ALERT_CONDITIONS_PER_ORG_LIMIT", 500, minimum=1)
+NOTIFICATION_CHANNELS_PER_ORG_LIMIT = envint("NOTIFICATION_CHANNELS_PER_ORG_LIMIT", 50, minimum=1)
+SLOS_PER_ORG_LIMIT = envint("SLOS_PER_ORG_LIMIT", 200, minimum=1)
+TRANSACTIONS_PER_APP_LIMIT = envint("TRANSACTIONS_PER_APP_LIMIT", 2_000, minimum=1)  # then "(other)"
+ERROR_GROUPS_PER_APP_LIMIT = envint("ERROR_GROUPS_PER_APP_LIMIT", 1_000, minimum=1)  # then "(other errors)"
 INGEST_KEY_CACHE_SECONDS = envfloat("INGEST_KEY_CACHE_SECONDS", 5.0, minimum=0)
+
+# --- Bounded reads (frontend/read_timeout.py, apm/queries/rankings.py) ---------------
+
+# Milliseconds of one SQL statement of a page or query-API read (GET) before PostgreSQL
+# cancels it and the user is told; workers, ingest and migrations are not bounded by it.
+READ_STATEMENT_TIMEOUT_MS = envint("READ_STATEMENT_TIMEOUT_MS", 10_000, minimum=1)
+# Percentile sketches one ranking by p95 may decode (those not cached); past it the
+# ranking is by time consumed, with a notice saying so.
+P95_RANKING_MAX_SKETCHES = envint("P95_RANKING_MAX_SKETCHES", 20_000, minimum=1)
 
 # --- Alerts ------------------------------------------------------------------
 
@@ -326,7 +344,6 @@ INGEST_DEAD_LETTER_ALARM = envint("INGEST_DEAD_LETTER_ALARM", 100, minimum=1)
 # Seconds /healthz/ready waits for PostgreSQL and each Redis (checked at once): under a
 # Kubernetes probe's default timeout of one second.
 HEALTH_CHECK_TIMEOUT = envfloat("HEALTH_CHECK_TIMEOUT", 0.8, minimum=0.1)
-TRANSACTIONS_PER_APP_LIMIT = envint("TRANSACTIONS_PER_APP_LIMIT", 2_000, minimum=1)  # then "(other)"
 ERROR_SAMPLES_PER_GROUP = envint("ERROR_SAMPLES_PER_GROUP", 20, minimum=1)  # newest kept per error group
 ERROR_SAMPLES_PER_BATCH = envint("ERROR_SAMPLES_PER_BATCH", 5, minimum=1)  # newest stored per group per batch
 RETENTION_MINUTE_DAYS = envint("RETENTION_MINUTE_DAYS", 8, minimum=1)

@@ -22,6 +22,11 @@ from tenants.scoping import org_scope
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
+def wants_json(request):
+    """A script asking for JSON, not a browser (which accepts HTML, and anything)."""
+    return request.accepts("application/json") and not request.accepts("text/html")
+
+
 def find_membership(user, org_slug):
     if not user.is_authenticated or not user.email_verified:
         return None

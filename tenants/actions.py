@@ -19,7 +19,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from tenants import keys
+from tenants import keys, limits
+from tenants.errors import ActionError
 from tenants.mail_text import quoted
 from tenants.models import App, IngestKey, Invitation, Membership, Organization, User
 from tenants.roles import Role, role_at_least
@@ -27,14 +28,6 @@ from tenants.roles import Role, role_at_least
 Id = uuid.UUID | str  # a primary key, as stored or from a URL or form
 
 _SLUG_MAX = 50
-
-
-class ActionError(Exception):
-    """A rule of the domain refused the action; the message is shown to the user."""
-
-
-class AppLimitReached(ActionError):
-    """The organisation has APPS_PER_ORG_LIMIT apps already."""
 
 
 # --- Organisations and sign-up ---------------------------------------------
@@ -148,6 +141,7 @@ def invite(actor_membership: Membership, email: str, role: str) -> SentInvitatio
         raise ActionError(f"{email} is already a member of {org.name}.")
     # A new invitation replaces any pending one for the same address.
     Invitation.objects.for_org(org).filter(email__iexact=email, accepted_at__isnull=True).delete()
+    limits.require_room(limits.PENDING_INVITATIONS, org.pk, _pending_invitations(org))
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.for_org(org).create(
         organization=org,
@@ -171,6 +165,10 @@ def invite(actor_membership: Membership, email: str, role: str) -> SentInvitatio
         )
     )
     return SentInvitation(invitation, token, url)
+
+
+def _pending_invitations(org: Organization):  # type: ignore[no-untyped-def]
+    return Invitation.objects.for_org(org).filter(accepted_at__isnull=True, expires_at__gt=timezone.now())
 
 
 def find_invitation(token: object) -> Invitation | None:
@@ -317,25 +315,16 @@ def _clean_app(name: str | None, apdex_t: float | str | None) -> tuple[str, floa
     return name, float(apdex_t)
 
 
-def lock_organization(org_id: int) -> None:
-    """Lock the organisation's row until the transaction ends: app creators (the settings
-    page, ingest's first data) wait for each other, so together they cannot overshoot the
-    app limit."""
-    Organization.objects.select_for_update().filter(pk=org_id).first()
-
-
-def check_app_limit(org_id: int) -> None:
-    """Raise AppLimitReached when the organisation may not have one more app (call it with the
-    organisation locked)."""
-    if App.objects.for_org(org_id).count() >= settings.APPS_PER_ORG_LIMIT:
-        raise AppLimitReached(f"This organisation already has the maximum of {settings.APPS_PER_ORG_LIMIT} apps.")
+def require_app_room(org_id: int) -> None:
+    """Raise limits.LimitReached when the organisation may not have one more app; app creators
+    (the settings page, ingest's first data) wait for each other on the organisation's row."""
+    limits.require_room(limits.APPS, org_id, App.objects.for_org(org_id))
 
 
 @transaction.atomic
 def create_app(org: Organization, name: str, apdex_t: float | str = 0.5) -> App:
     name, apdex_t = _clean_app(name, apdex_t)
-    lock_organization(org.pk)
-    check_app_limit(org.pk)
+    require_app_room(org.pk)
     if App.objects.for_org(org).filter(name__iexact=name).exists():
         raise ActionError(f"There is already an app called {name!r}.")
     try:
@@ -386,6 +375,7 @@ def create_ingest_key(org: Organization, label: str, created_by: User | None, ap
         raise ActionError("The key needs a label, e.g. the app or environment it is for.")
     if len(label) > 100:
         raise ActionError("Labels are at most 100 characters.")
+    limits.require_room(limits.INGEST_KEYS, org.pk, IngestKey.objects.for_org(org).filter(revoked_at__isnull=True))
     raw = keys.generate_key()
     key = IngestKey.objects.for_org(org).create(
         organization=org,

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tenants import actions
+from tenants import actions, limits
 from tenants.access import org_view
 from tenants.forms import (
     AppDeleteForm,
@@ -116,6 +116,8 @@ def settings_apps(request):
         try:
             app = actions.create_app(request.org, form.cleaned_data["name"], form.cleaned_data["apdex_t"])
         except actions.ActionError as exc:
+            if refusal := limits.json_refusal(request, exc):
+                return refusal
             form.add_error("name", str(exc))
         else:
             messages.success(request, f"Created {app.name}.")
@@ -127,7 +129,7 @@ def settings_apps(request):
             "apps": App.objects.all(),
             "form": form,
             "can_manage": _can_manage(request),
-            "limit": settings.APPS_PER_ORG_LIMIT,
+            "limit": limits.APPS.most,
             "tab": "apps",
         },
     )
@@ -180,6 +182,8 @@ def settings_members(request):
         try:
             sent = actions.invite(request.membership, form.cleaned_data["email"], form.cleaned_data["role"])
         except actions.ActionError as exc:
+            if refusal := limits.json_refusal(request, exc):
+                return refusal
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Invitation sent to {sent.invitation.email}.")
@@ -280,6 +284,8 @@ def settings_keys(request):
         try:
             created = actions.create_ingest_key(request.org, form.cleaned_data["label"], request.user, app=app)
         except actions.ActionError as exc:
+            if refusal := limits.json_refusal(request, exc):
+                return refusal
             form.add_error("label", str(exc))
         else:
             # Rendered straight into this response, never stored (not even in the session):

@@ -3,8 +3,10 @@
 from collections import defaultdict
 from typing import Any
 
+from django.conf import settings
+
 from apm.queries.base import ROW_COLUMNS, AppRef, Instant, OrgRef, TABLES, app_id, ms, org_id, range_plan, rows, to_dt, to_unix
-from apm.queries.sketchcache import Row, merged_quantiles
+from apm.queries.sketchcache import Row, TooManySketches, merged_quantiles
 from apm.queries.stats import NO_QUANTILES, Acc
 
 SORTS = {
@@ -39,6 +41,10 @@ def transactions(
     Percentiles (cached merges) are computed only for the rows returned, unless the
     ranking is by p95; ``percentiles=False`` leaves them null. ``q`` filters names
     (case-insensitive substring); ``time_share`` stays a share of the whole app's time.
+
+    Ranking by p95 merges every transaction's sketches: it is done only when at most
+    P95_RANKING_MAX_SKETCHES of them are not cached (a short range, or one ranked lately);
+    otherwise the ranking is by time consumed, and ``notice`` says why.
     """
     since, until = to_unix(since), to_unix(until)
     finest = 3600 if whole_hours and until - since > WHOLE_HOURS_AFTER else 60
@@ -78,19 +84,30 @@ def transactions(
         }
         for tid, acc in accs.items()
     ]
-    key = SORTS.get(sort, SORTS["time"])
 
-    def with_percentiles(chosen: list[dict[str, Any]]) -> None:
-        quants = merged_quantiles(org, {r["id"]: groups[r["id"]] for r in chosen})
+    def with_percentiles(chosen: list[dict[str, Any]], most_decoded: int | None = None) -> None:
+        quants = merged_quantiles(org, {r["id"]: groups[r["id"]] for r in chosen}, most_decoded=most_decoded)
         for r in chosen:
             p50, p95, p99 = quants[r["id"]] if r["count"] else NO_QUANTILES
             r.update(p50_ms=ms(p50), p95_ms=ms(p95), p99_ms=ms(p99))
 
+    notice = None
+    ranked_by_p95 = False
     if sort == "p95":
-        with_percentiles(table)
+        try:
+            with_percentiles(table, most_decoded=settings.P95_RANKING_MAX_SKETCHES)
+            ranked_by_p95 = True
+        except TooManySketches as exc:
+            sort = "time"
+            notice = (
+                f"Ranking by p95 over this range would merge {exc.needed} percentile sketches, more than the "
+                f"{settings.P95_RANKING_MAX_SKETCHES} allowed (P95_RANKING_MAX_SKETCHES): ranked by time consumed "
+                "instead. Choose a shorter range to rank by p95."
+            )
+    key = SORTS.get(sort, SORTS["time"])
     table.sort(key=lambda r: (key(r), r["count"]), reverse=True)
     table = table[:limit]
-    if percentiles and sort != "p95" and table:
+    if percentiles and not ranked_by_p95 and table:
         with_percentiles(table)  # percentiles are not needed to rank: only for the rows shown
-    return {"from": start, "to": end, "sort": sort, "transactions": table}
+    return {"from": start, "to": end, "sort": sort, "notice": notice, "transactions": table}
 

@@ -151,13 +151,23 @@ def series_quantiles(org: OrgRef, rows: Sequence[Row], now: float | None = None)
     return [found[r] for r in rows]
 
 
+class TooManySketches(Exception):
+    """Answering would decode more sketches than the caller allows."""
+
+    def __init__(self, needed: int):
+        self.needed = needed
+        super().__init__(f"{needed} sketches to decode")
+
+
 def merged_quantiles(
-    org: OrgRef, groups: Mapping[Hashable, Sequence[Row]], now: float | None = None
+    org: OrgRef, groups: Mapping[Hashable, Sequence[Row]], now: float | None = None, most_decoded: int | None = None
 ) -> dict[Hashable, Quantiles]:
     """{group: [Row]} -> {group: (p50, p95, p99) seconds} of the merge of each group's rows.
 
     The closed rows of each group are merged and cached per resolution: a range's minute
     edge gains a closed row every minute, its hour and day rows stay the same for an hour.
+    Raises TooManySketches, before decoding any, when the rows not cached are more than
+    ``most_decoded``.
     """
     now = now or time.time()
     closed: dict[tuple[Hashable, int], list[Row]] = defaultdict(list)  # (group, step) -> closed rows
@@ -168,6 +178,10 @@ def merged_quantiles(
     keys = {part: _digest("mg", rows) for part, rows in closed.items()}
     found = cache.get_many(list(keys.values()))
     todo = [r for part, k in keys.items() if k not in found for r in closed[part]]
+    if most_decoded is not None:
+        needed = len(todo) + sum(len(rows) for rows in open_rows.values())
+        if needed > most_decoded:
+            raise TooManySketches(needed)
     if todo:
         decoded = _decoded_for_merge(org, todo)
         fresh = {k: _as_part(merged(decoded[r] for r in closed[part])) for part, k in keys.items() if k not in found}

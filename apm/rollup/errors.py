@@ -1,5 +1,10 @@
 """Errors of a batch: grouped by fingerprint (class, normalised message, top frame) into
-error groups with per-minute counts and a bounded set of newest samples."""
+error groups with per-minute counts and a bounded set of newest samples.
+
+Past settings.ERROR_GROUPS_PER_APP_LIMIT groups, errors of new fingerprints fold into one
+"(other errors)" group of the app: counted and sampled, never dropped. New groups are counted
+under a lock of the app's groups, so two consumers cannot both take the last places.
+"""
 
 import datetime as dt
 import hashlib
@@ -10,6 +15,10 @@ import msgspec
 from django.conf import settings
 
 from apm.rollup.times import UTC, minute_dt
+from tenants import limits
+
+OTHER_ERRORS = "(other errors)"
+OTHER_FINGERPRINT = "other"  # never a sha1 digest
 
 _NORMALISE = [
     (re.compile(r"0x[0-9a-fA-F]+"), "<hex>"),
@@ -69,6 +78,7 @@ def write_errors(cur, todo):
                 del s[:-take]
     if not groups:
         return
+    _fold_past_limit(cur, groups, minutes, samples)
     keys = sorted(groups)
     g = [groups[k] for k in keys]
     cur.execute(
@@ -130,3 +140,42 @@ def write_errors(cur, todo):
         "WHERE s.group_id = g.id AND (s.time, s.id) <= (cut.time, cut.id)",
         [sorted(set(ids.values())), cap],
     )
+
+
+def _fold_past_limit(cur, groups, minutes, samples):
+    """Move the batch's new fingerprints that find no room under the app's limit into its
+    "(other errors)" group (in place)."""
+    keys = [k for k in groups if k[1] != OTHER_FINGERPRINT]
+    cur.execute(
+        "SELECT app_id, fingerprint FROM apm_errorgroup WHERE (app_id, fingerprint) IN "
+        "(SELECT * FROM unnest(%s::uuid[], %s::text[]))",
+        [[k[0] for k in keys], [k[1] for k in keys]],
+    )
+    known = {(str(a), f) for a, f in cur.fetchall()}
+    new = defaultdict(list)  # app_id -> [fingerprint]
+    for app_id, fp in keys:
+        if (str(app_id), fp) not in known:
+            new[app_id].append(fp)
+    folded = {}  # (app_id, fingerprint) -> the app's "(other errors)" key
+    for app_id in sorted(new, key=str):  # one order for every consumer: no deadlock between them
+        limits.lock_app(cur, limits.ERROR_GROUPS, app_id)
+        cur.execute(
+            "SELECT count(*) FROM apm_errorgroup WHERE app_id = %s AND fingerprint <> %s", [app_id, OTHER_FINGERPRINT]
+        )
+        room = max(limits.ERROR_GROUPS.most - cur.fetchone()[0], 0)
+        # The earliest seen keep their own groups (a batch is in no particular order).
+        for fp in sorted(new[app_id], key=lambda f: groups[(app_id, f)][5])[room:]:
+            folded[(app_id, fp)] = (app_id, OTHER_FINGERPRINT)
+    if not folded:
+        return
+    for key, into in folded.items():
+        g = groups.pop(key)
+        other = groups.get(into)
+        if other is None:
+            groups[into] = [g[0], OTHER_ERRORS, f"Errors past the limit of {limits.ERROR_GROUPS.most} groups of this app",
+                            "", "", g[5], g[6], g[7]]
+        else:
+            other[5], other[6], other[7] = min(other[5], g[5]), max(other[6], g[6]), other[7] + g[7]
+        samples[into].extend(samples.pop(key, []))
+    for mkey in [m for m in minutes if m[:2] in folded]:
+        minutes[(*folded[mkey[:2]], mkey[2])] += minutes.pop(mkey)

@@ -2,14 +2,16 @@
 committed on their own (outside the batch transaction) and cached per process.
 
 Past settings.TRANSACTIONS_PER_APP_LIMIT names, new ones fold into one "(other)" row per
-type, bounding cardinality.
+type, bounding cardinality. Creators count under a lock of the app's names, so two consumers
+creating at once cannot both take the last places.
 """
 
 import threading
 from collections.abc import Iterable
 
-from django.conf import settings
 from django.db import connection, transaction
+
+from tenants import limits
 
 OTHER = "(other)"
 
@@ -30,16 +32,15 @@ def transaction_ids(org_id: int, app_id: str, keys: Iterable[tuple[str, str]]) -
     if not missing:
         return out
     with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(
-            "SELECT type, name, id FROM apm_transaction WHERE app_id = %s AND (type, name) IN "
-            "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-            [app_id, [k[0] for k in missing], [k[1] for k in missing]],
-        )
-        found = {(t, n): i for t, n, i in cur.fetchall()}
+        found = _existing(cur, app_id, missing)
         new = [k for k in missing if k not in found]
         if new:
-            cur.execute("SELECT count(*) FROM apm_transaction WHERE app_id = %s", [app_id])
-            room = settings.TRANSACTIONS_PER_APP_LIMIT - cur.fetchone()[0]
+            limits.lock_app(cur, limits.TRANSACTION_NAMES, app_id)
+            # Another consumer may have created some of them while this one waited.
+            found = _existing(cur, app_id, missing)
+            new = [k for k in missing if k not in found]
+            cur.execute("SELECT count(*) FROM apm_transaction WHERE app_id = %s AND name <> %s", [app_id, OTHER])
+            room = limits.TRANSACTION_NAMES.most - cur.fetchone()[0]
             allowed = new[: max(room, 0)]
             # Past the limit, names fold into one "(other)" row per type, bounding cardinality.
             overflow = new[len(allowed) :]
@@ -50,12 +51,7 @@ def transaction_ids(org_id: int, app_id: str, keys: Iterable[tuple[str, str]]) -
                 "ORDER BY t, n ON CONFLICT (app_id, type, name) DO NOTHING",
                 [org_id, app_id, [k[0] for k in to_create], [k[1] for k in to_create]],
             )
-            cur.execute(
-                "SELECT type, name, id FROM apm_transaction WHERE app_id = %s AND (type, name) IN "
-                "(SELECT * FROM unnest(%s::text[], %s::text[]))",
-                [app_id, [k[0] for k in to_create], [k[1] for k in to_create]],
-            )
-            found.update({(t, n): i for t, n, i in cur.fetchall()})
+            found.update(_existing(cur, app_id, to_create))
             for t, n in overflow:
                 found[(t, n)] = found[(t, OTHER)]
     with _txn_lock:
@@ -65,3 +61,12 @@ def transaction_ids(org_id: int, app_id: str, keys: Iterable[tuple[str, str]]) -
             _txn_cache[(app_id, *key)] = tid
             out[key] = tid
     return out
+
+
+def _existing(cur, app_id, keys):
+    cur.execute(
+        "SELECT type, name, id FROM apm_transaction WHERE app_id = %s AND (type, name) IN "
+        "(SELECT * FROM unnest(%s::text[], %s::text[]))",
+        [app_id, [k[0] for k in keys], [k[1] for k in keys]],
+    )
+    return {(t, n): i for t, n, i in cur.fetchall()}

@@ -50,7 +50,8 @@ def transaction_list(request, app):
         "transactions",
         time_range,
         rows=result["transactions"],
-        sort=sort,
+        sort="errors" if result["sort"] == "error_rate" else result["sort"],  # "time" when p95 was refused
+        notice=result["notice"],
         sorts=[{"key": k, "label": label, "href": with_params(request, sort=k)} for k, label in SORTS],
         query=query,
         types=type_links(request, kind),

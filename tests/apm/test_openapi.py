@@ -91,7 +91,7 @@ def test_the_deployment_answers_match_the_document(client, org, app, ingest_key)
     check(client.post(path, {}, content_type="application/json"), path, "post", 401)
 
 
-def test_it_is_served_and_readable_without_signing_in(client):
+def test_it_is_served_and_readable_without_signing_in(client, db):
     served = client.get(reverse("openapi"))
     assert served.status_code == 200 and served.json() == api_docs.document()
     page = client.get(reverse("api_reference"))
