@@ -1,4 +1,4 @@
-"""Domain actions on organisations, members, invitations, apps and ingest keys.
+"""Domain actions on organisations, members, invitations, apps, ingest keys and API tokens.
 
 Views stay thin and call these. Each action is atomic, checks its own rules (last
 owner, limits, who may grant which role) and raises ``ActionError`` with a message
@@ -19,10 +19,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from tenants import keys
+from tenants import api_tokens, keys
 from tenants.mail_text import quoted
-from tenants.models import App, IngestKey, Invitation, Membership, Organization, User
+from tenants.models import ApiToken, App, IngestKey, Invitation, Membership, Organization, TokenScope, User
 from tenants.roles import Role, role_at_least
+from tenants.secret_tokens import hash_secret
 
 Id = uuid.UUID | str  # a primary key, as stored or from a URL or form
 
@@ -381,11 +382,7 @@ def create_ingest_key(org: Organization, label: str, created_by: User | None, ap
     """A new key; bound to ``app`` (of ``org``) when given, else for all the organisation's apps."""
     if app is not None and app.organization_id != org.pk:
         raise ActionError("That app is not in this organisation.")
-    label = (label or "").strip()
-    if not label:
-        raise ActionError("The key needs a label, e.g. the app or environment it is for.")
-    if len(label) > 100:
-        raise ActionError("Labels are at most 100 characters.")
+    label = _clean_label(label, "key")
     raw = keys.generate_key()
     key = IngestKey.objects.for_org(org).create(
         organization=org,
@@ -407,3 +404,49 @@ def revoke_ingest_key(org: Organization, key_id: Id) -> IngestKey:
         # This process stops accepting it at once; others within INGEST_KEY_CACHE_SECONDS.
         transaction.on_commit(keys.clear_key_cache)
     return key
+
+
+# --- API tokens -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    token: ApiToken
+    raw: str  # shown to the user once; never stored
+
+
+def _clean_label(label: str, what: str) -> str:
+    label = (label or "").strip()
+    if not label:
+        raise ActionError(f"The {what} needs a label, e.g. what or where it is for.")
+    if len(label) > 100:
+        raise ActionError("Labels are at most 100 characters.")
+    return label
+
+
+@transaction.atomic
+def create_api_token(org: Organization, label: str, scope: str, created_by: User | None) -> CreatedToken:
+    """A new organisation API token with ``scope`` (read, or write which includes read)."""
+    label = _clean_label(label, "token")
+    if scope not in TokenScope.values:
+        raise ActionError("Choose read or write for the token's scope.")
+    raw = api_tokens.API_TOKEN.generate()
+    token = ApiToken.objects.for_org(org).create(
+        organization=org,
+        label=label,
+        scope=scope,
+        prefix=raw[: api_tokens.API_TOKEN.shown_length],
+        token_hash=hash_secret(raw),
+        created_by=created_by,
+    )
+    return CreatedToken(token, raw)
+
+
+@transaction.atomic
+def revoke_api_token(org: Organization, token_id: Id) -> ApiToken:
+    """Refused from the next request on (look-ups are not cached); revoking twice changes nothing."""
+    token = ApiToken.objects.for_org(org).select_for_update().get(pk=token_id)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token

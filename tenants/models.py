@@ -133,3 +133,27 @@ class IngestKey(OrgOwnedModel):
     @property
     def is_active(self):
         return self.revoked_at is None
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Read and write"
+
+
+class ApiToken(OrgOwnedModel):
+    """An organisation's token for machine clients of its data (a Prometheus scrape now, the
+    query API later): prefixed, stored hashed, scoped, revocable, with its last use."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_tokens")
+    label = models.CharField(max_length=100)
+    scope = models.CharField(max_length=10, choices=TokenScope.choices, default=TokenScope.READ)
+    prefix = models.CharField(max_length=20)  # shown in lists, as for ingest keys
+    token_hash = models.CharField(max_length=64, unique=True)  # SHA-256; the token is shown once
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
