@@ -46,8 +46,3 @@ def resolve_api_token(raw: str | None) -> ResolvedToken | None:
         return None
     _last_used.touch(row.pk)
     return ResolvedToken(row.pk, row.organization, row.scope)
-
-
-def forget_last_used_marks() -> None:
-    """Tests: the next use of every token writes its ``last_used_at`` again."""
-    _last_used.clear()
