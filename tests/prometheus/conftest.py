@@ -1,6 +1,9 @@
 """Fixtures for the Prometheus exposition tests: data through the real ingest path, API tokens."""
 
+import json
+import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +56,15 @@ def shop(client, org, ingest_key, consumer, minute):
     ], inst=P.instance(minute + 90, host="web-2", pid=7, cpu=50.0)))
     drain(consumer)
     return App.objects.for_org(org).get(name="shop")
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "pulse-apm.json"
+
+
+def dashboard_queries():
+    """[(panel title, PromQL)] of the Grafana dashboard, its variables included, with Grafana's
+    placeholders filled in as Grafana would for "All" apps."""
+    board = json.loads(DASHBOARD.read_text())
+    found = [(p["title"], t["expr"]) for p in board["panels"] for t in p["targets"]]
+    found += [(v["name"], re.sub(r"label_values\((.*), \w+\)", r"\1", v["query"]["query"])) for v in board["templating"]["list"]]
+    return [(title, expr.replace("$__rate_interval", "1m").replace("$app", ".*")) for title, expr in found]

@@ -14,6 +14,7 @@ from apm.models import Transaction
 from apm.queries import scrape as scrape_queries
 from tenants import actions
 from tenants.models import TokenScope
+from tests.prometheus.conftest import dashboard_queries
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(
@@ -121,3 +122,6 @@ def test_prometheus_scrapes_the_figures_the_query_layer_computes(live_server, or
     )
     cpu = _query(base, 'pulse_instance_cpu_percent{job="pulse"}')
     assert cpu[frozenset({("app", "shop"), ("host", "web-2"), ("pid", "7")})] == 50.0
+
+    for title, expr in dashboard_queries():  # every dashboard query is valid PromQL with data
+        assert _query(base, expr), title
