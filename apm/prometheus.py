@@ -56,13 +56,16 @@ class OrgCollector(Collector):
         origin = scrape.day_start(now)
         start, end = scrape.recent_window(now)
         apps = scrape.app_names(self.org)
-        yield from self._transactions(apps, origin, start, end)
-        yield from self._apps(apps, origin, start, end)
-        yield from self._instances(apps, end - scrape.RECENT_SECONDS)
+        from_minutes = scrape.hours_from_minutes(self.org, list(apps), origin, now)
+        yield from self._transactions(apps, origin, from_minutes["t"], start, end)
+        yield from self._apps(apps, origin, from_minutes["a"], start, end)
+        yield from self._instances(apps, start)
 
-    def _transactions(self, apps: Mapping[str, str], origin: int, start: int, end: int) -> Iterable[Metric]:
-        totals = scrape.transaction_totals(self.org, origin)
-        recent = scrape.recent_transactions(self.org, start, end)
+    def _transactions(
+        self, apps: Mapping[str, str], origin: int, from_minutes: list[int], start: int, end: int
+    ) -> Iterable[Metric]:
+        totals = scrape.transaction_totals(self.org, list(apps), origin, from_minutes)
+        recent = scrape.recent_transactions(self.org, list(apps), start, end)
         names = scrape.transactions_of(self.org, set(totals) | set(recent))
         requests = CounterMetricFamily(
             "pulse_transaction_requests", "Transactions since the UTC day start (created).", labels=TXN_LABELS
@@ -88,9 +91,11 @@ class OrgCollector(Collector):
                 apdex.add_metric(label_values, r.apdex)
         return [requests, errors, duration, apdex]
 
-    def _apps(self, apps: Mapping[str, str], origin: int, start: int, end: int) -> Iterable[Metric]:
-        totals = scrape.app_totals(self.org, origin)
-        recent = scrape.recent_apps(self.org, start, end)
+    def _apps(
+        self, apps: Mapping[str, str], origin: int, from_minutes: list[int], start: int, end: int
+    ) -> Iterable[Metric]:
+        totals = scrape.app_totals(self.org, list(apps), origin, from_minutes)
+        recent = scrape.recent_apps(self.org, list(apps), start, end)
         duration = Metric(
             "pulse_app_duration_seconds",
             "Response time of all an app's transactions of a type: quantiles over the last five closed minutes; "
@@ -117,7 +122,7 @@ class OrgCollector(Collector):
             "pulse_instance_memory_bytes", "Resident memory of an agent process, its latest sample.",
             labels=INSTANCE_LABELS,
         )
-        for app_id, host, pid, cpu_percent, memory_bytes in scrape.latest_instances(self.org, since):
+        for app_id, host, pid, cpu_percent, memory_bytes in scrape.latest_instances(self.org, list(apps), since):
             if app_id not in apps:
                 continue
             label_values = [apps[app_id], host, str(pid)]
