@@ -10,6 +10,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -23,7 +24,6 @@ from tenants import api_tokens, keys
 from tenants.mail_text import quoted
 from tenants.models import ApiToken, App, IngestKey, Invitation, Membership, Organization, TokenScope, User
 from tenants.roles import Role, role_at_least
-from tenants.secret_tokens import hash_secret
 
 Id = uuid.UUID | str  # a primary key, as stored or from a URL or form
 
@@ -383,24 +383,30 @@ def create_ingest_key(org: Organization, label: str, created_by: User | None, ap
     if app is not None and app.organization_id != org.pk:
         raise ActionError("That app is not in this organisation.")
     label = _clean_label(label, "key")
-    raw = keys.generate_key()
+    issued = keys.INGEST_KEY.issue()
     key = IngestKey.objects.for_org(org).create(
-        organization=org,
-        label=label,
-        app=app,
-        prefix=raw[: keys.SHOWN_PREFIX_LENGTH],
-        key_hash=keys.hash_key(raw),
-        created_by=created_by,
+        organization=org, label=label, app=app, prefix=issued.shown, key_hash=issued.digest, created_by=created_by
     )
-    return CreatedKey(key, raw)
+    return CreatedKey(key, issued.raw)
+
+
+S = TypeVar("S", IngestKey, ApiToken)
+
+
+def _revoke(model: type[S], org: Organization, secret_id: Id) -> tuple[S, bool]:
+    """(the secret, whether this call revoked it); revoking twice changes nothing."""
+    secret = model.objects.for_org(org).select_for_update().get(pk=secret_id)
+    if secret.revoked_at is not None:
+        return secret, False
+    secret.revoked_at = timezone.now()
+    secret.save(update_fields=["revoked_at"])
+    return secret, True
 
 
 @transaction.atomic
 def revoke_ingest_key(org: Organization, key_id: Id) -> IngestKey:
-    key = IngestKey.objects.for_org(org).select_for_update().get(pk=key_id)
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
+    key, revoked = _revoke(IngestKey, org, key_id)
+    if revoked:
         # This process stops accepting it at once; others within INGEST_KEY_CACHE_SECONDS.
         transaction.on_commit(keys.clear_key_cache)
     return key
@@ -430,23 +436,14 @@ def create_api_token(org: Organization, label: str, scope: str, created_by: User
     label = _clean_label(label, "token")
     if scope not in TokenScope.values:
         raise ActionError("Choose read or write for the token's scope.")
-    raw = api_tokens.API_TOKEN.generate()
+    issued = api_tokens.API_TOKEN.issue()
     token = ApiToken.objects.for_org(org).create(
-        organization=org,
-        label=label,
-        scope=scope,
-        prefix=raw[: api_tokens.API_TOKEN.shown_length],
-        token_hash=hash_secret(raw),
-        created_by=created_by,
+        organization=org, label=label, scope=scope, prefix=issued.shown, token_hash=issued.digest, created_by=created_by
     )
-    return CreatedToken(token, raw)
+    return CreatedToken(token, issued.raw)
 
 
 @transaction.atomic
 def revoke_api_token(org: Organization, token_id: Id) -> ApiToken:
-    """Refused from the next request on (look-ups are not cached); revoking twice changes nothing."""
-    token = ApiToken.objects.for_org(org).select_for_update().get(pk=token_id)
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-    return token
+    """Refused from the next request on: look-ups are not cached."""
+    return _revoke(ApiToken, org, token_id)[0]

@@ -11,6 +11,7 @@ import secrets
 import string
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.utils import timezone
 
@@ -19,12 +20,22 @@ _BODY_LENGTH = 40
 _SHOWN_BODY = 6  # characters after the prefix shown in lists
 
 
+class Issued(NamedTuple):
+    raw: str  # shown to the user once; never stored
+    shown: str  # the prefix kept for lists
+    digest: str  # what is stored
+
+
 @dataclass(frozen=True)
 class SecretFormat:
     prefix: str
 
     def generate(self) -> str:
         return self.prefix + "".join(secrets.choice(_ALPHABET) for _ in range(_BODY_LENGTH))
+
+    def issue(self) -> Issued:
+        raw = self.generate()
+        return Issued(raw, raw[: self.shown_length], hash_secret(raw))
 
     def looks_like(self, raw: object) -> bool:
         return (
