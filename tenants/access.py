@@ -18,10 +18,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 
-from tenants.api_tokens import bearer, resolve_api_token
+from tenants.api_tokens import resolve_api_token
 from tenants.models import Membership, TokenScope
 from tenants.roles import Role, role_at_least
 from tenants.scoping import org_scope
+from tenants.secret_tokens import bearer
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 

@@ -26,12 +26,6 @@ class ResolvedToken:
         return self.scope == TokenScope.WRITE or scope == TokenScope.READ
 
 
-def bearer(authorization: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` header, or None."""
-    scheme, _, token = (authorization or "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
 def resolve_api_token(raw: str | None) -> ResolvedToken | None:
     """The live token presented, with its organisation; None when malformed, unknown or revoked."""
     if not API_TOKEN.looks_like(raw):

@@ -50,6 +50,12 @@ class SecretFormat:
         return len(self.prefix) + _SHOWN_BODY
 
 
+def bearer(authorization: str | None) -> str | None:
+    """The secret of an ``Authorization: Bearer <secret>`` header, or None."""
+    scheme, _, secret = (authorization or "").partition(" ")
+    return secret.strip() or None if scheme.lower() == "bearer" else None
+
+
 def hash_secret(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 

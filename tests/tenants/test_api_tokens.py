@@ -6,9 +6,9 @@ import re
 import pytest
 
 from tenants import actions
-from tenants.api_tokens import API_TOKEN, bearer, resolve_api_token
+from tenants.api_tokens import API_TOKEN, resolve_api_token
 from tenants.models import ApiToken, TokenScope
-from tenants.secret_tokens import hash_secret
+from tenants.secret_tokens import bearer, hash_secret
 from tests.tenants.test_keys import _all_text_in_database
 
 TOKEN_RE = re.compile(r"pulse_at_[A-Za-z0-9]{40}")
