@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 AGENT := $(wildcard agent/pyproject.toml)
 
-.PHONY: run test lint setup deps lock services assets migrate browser demo faults clean
+.PHONY: run test lint setup deps lock services assets migrate browser prometheus demo faults clean
 
 # Settings default to production (DEBUG off, a SECRET_KEY required); what runs from here is
 # local development unless the environment says otherwise.
@@ -21,7 +21,7 @@ run: setup
 	  WORKER_CONCURRENCY=$${WORKER_CONCURRENCY:-$(HALF_CORES)} \
 	  $(BIN)/honcho -f deploy/local/Procfile -d . start -p $${PORT:-8000}
 
-test: lint setup browser
+test: lint setup browser prometheus
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The house plan (docs/architecture.md): style, layers that point down, typed public surface.
@@ -62,6 +62,10 @@ migrate: deps services
 
 browser:
 	deploy/local/ensure_chromium.sh
+
+# The scrape tests (tests/prometheus/) start Debian's Prometheus server.
+prometheus:
+	deploy/local/ensure_prometheus.sh
 
 DEMO_PORT ?= 8000
 DEMO_SHOP_PORT ?= 8001

@@ -1,4 +1,5 @@
-"""JSON endpoints of the query layer (docs/query-api.md). Thin: parse, scope, call apm.queries."""
+"""JSON endpoints of the query layer (docs/query-api.md), and the Prometheus scrape endpoint
+(docs/prometheus.md). Thin: parse, scope, call apm.queries."""
 
 import re
 import time
@@ -6,13 +7,15 @@ import uuid
 from functools import wraps
 from typing import NamedTuple
 
-from django.http import Http404
+from django.http import Http404, HttpResponse
+from django.views.decorators.http import require_GET
 
 from apm import queries
 from apm.json_output import json_response
 from apm.params import MAX_SPAN, BadParam, invalid, time_range
-from tenants.access import org_view
-from tenants.models import App
+from apm.prometheus import exposition
+from tenants.access import org_view, token_view
+from tenants.models import App, TokenScope
 
 SORTS = ("time", "avg", "p95", "rpm", "errors")  # ``errors`` ranks by count
 
@@ -197,3 +200,11 @@ def deployments(request, s):
     limit = _limit(request, 20, most=100)
     offset = _int(request, "offset", 0, 0, 100_000)
     return queries.deployment_impacts(request.org, s.app, limit=limit, offset=offset)
+
+
+@token_view(TokenScope.READ)
+@require_GET
+def prometheus_metrics(request):
+    """GET /api/v1/metrics: the organisation of the bearer token, for Prometheus (apm/prometheus.py)."""
+    body, content_type = exposition(request.org, request.headers.get("Accept"))
+    return HttpResponse(body, content_type=content_type)

@@ -7,8 +7,9 @@ from django.views.decorators.csrf import csrf_exempt
 from apm import deployments
 from apm.json_output import json_response
 from tenants.limits import LimitReached
-from tenants.keys import presented_key, resolve_ingest_key
+from tenants.keys import resolve_ingest_key
 from tenants.models import Organization
+from tenants.secret_tokens import bearer
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -29,7 +30,7 @@ def record(request) -> HttpResponse:
         return _error(405, "method_not_allowed", "use POST")
     if request.content_type != "application/json":
         return _error(415, "unsupported_media_type", "Content-Type must be application/json", "Content-Type")
-    raw_key = presented_key({"authorization": request.headers.get("Authorization", "")})
+    raw_key = bearer(request.headers.get("Authorization"))
     if raw_key is None:
         return _error(401, "unauthorized", "send the ingest key as 'Authorization: Bearer <key>'", "Authorization")
     resolved = resolve_ingest_key(raw_key)

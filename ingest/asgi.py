@@ -18,6 +18,7 @@ from ingest import handler, handoff, lookups
 from contract.schema import MAX_COMPRESSED_BYTES
 
 from ingest.errors import NeedsDatabase
+from tenants.secret_tokens import bearer
 
 PATH = "/api/v1/ingest"
 _lookups = lookups.LookupPool(ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest"))
@@ -76,7 +77,7 @@ async def _authenticate(scope, headers):
         return handler.authenticate(headers, inline=True)
     except NeedsDatabase:
         pass
-    client, raw_key = lookups.client_of(scope, headers), handler.presented_key(headers)
+    client, raw_key = lookups.client_of(scope, headers), bearer(headers.get("authorization"))
     wait = _unknown_keys.reserve(client, raw_key)
     if wait:
         return handler.too_many_unknown_keys(wait)

@@ -19,8 +19,9 @@ from ingest import handoff
 from ingest.app_resolver import resolve_app
 from ingest.errors import NeedsDatabase
 from tenants.caching import AnswerCache
-from tenants.keys import looks_like_key, presented_key, resolve_ingest_key
+from tenants.keys import looks_like_key, resolve_ingest_key
 from tenants.limits import LimitReached
+from tenants.secret_tokens import bearer
 
 _PATH_RE = re.compile(r"^(.*) - at `\$\.?(.*)`$", re.S)
 _FIELD_RE = re.compile(r"^\[([\w.\[\]]+)\] (.*)$", re.S)
@@ -111,7 +112,7 @@ def authenticate(headers, inline=False):
     if encoding not in ("gzip", "identity", ""):
         return error(415, "unsupported_media_type", "Content-Encoding must be gzip or identity", "Content-Encoding")
 
-    raw_key = presented_key(headers)
+    raw_key = bearer(headers.get("authorization"))
     if raw_key is None:
         return error(401, "unauthorized", "send the ingest key as 'Authorization: Bearer <key>'", "Authorization")
     resolved = _cached_key(raw_key) if inline else _resolve_key(raw_key)

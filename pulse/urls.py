@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from apm import api_docs, deployment_views
+from apm.api_views import prometheus_metrics
 from pulse import health
 
 probes = [
@@ -19,6 +20,7 @@ ingest = [
 ui = [
     path("admin/", admin.site.urls),
     path("api/v1/openapi.json", api_docs.openapi_json, name="openapi"),
+    path("api/v1/metrics", prometheus_metrics, name="prometheus-metrics"),
     path("o/<slug:org_slug>/api/", include("apm.api_urls")),
     path("o/<slug:org_slug>/alerts/", include("alerts.urls")),
     path("", include("tenants.urls")),

@@ -1,4 +1,4 @@
-"""Resolving the organisation of a request, once, from the URL.
+"""Resolving the organisation of a request, once: from the URL for people, from an API token for machines.
 
 ``@org_view`` is the only way an organisation page is reached: a signed-in user whose
 address is not yet confirmed (a self sign-up) is sent to confirm it; then it finds the
@@ -6,18 +6,23 @@ membership of the signed-in user in the organisation named by ``org_slug`` in on
 query, answers 404 when there is none (exactly like a missing organisation), checks
 the role for writes, and runs the view inside ``org_scope`` so every tenant-owned
 query below is filtered to that organisation.
+
+``@token_view`` is the door for machine clients (a Prometheus scrape): the organisation
+is the one of the API token presented, never one named in the URL.
 """
 
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 
-from tenants.models import Membership
+from tenants.api_tokens import resolve_api_token
+from tenants.models import Membership, TokenScope
 from tenants.roles import Role, role_at_least
 from tenants.scoping import org_scope
+from tenants.secret_tokens import bearer
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -78,6 +83,42 @@ def org_view(write_role=Role.MEMBER, read_role=Role.VIEWER):
                 return view(request, *args, **kwargs)
 
         wrapped.org_view = {"write_role": write_role, "read_role": read_role}
+        return wrapped
+
+    return decorator
+
+
+def _unauthorized(message):
+    response = JsonResponse({"error": {"code": "unauthorized", "message": message}}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="pulse"'
+    return response
+
+
+def token_view(scope=TokenScope.READ):
+    """Decorate a view for machine clients: the organisation is the one of the API token in
+    ``Authorization: Bearer``; 401 without a live token, 403 when its scope is too narrow.
+    The view runs inside ``org_scope`` with ``request.org`` and ``request.api_token``."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            raw = bearer(request.headers.get("Authorization"))
+            if raw is None:
+                return _unauthorized("send an API token: Authorization: Bearer pulse_at_…")
+            token = resolve_api_token(raw)
+            if token is None:
+                return _unauthorized("this API token is unknown or revoked")
+            if not token.allows(scope):
+                return JsonResponse(
+                    {"error": {"code": "forbidden", "message": f"this needs a token with the {scope} scope"}},
+                    status=403,
+                )
+            request.org = token.organization
+            request.api_token = token
+            with org_scope(request.org):
+                return view(request, *args, **kwargs)
+
+        wrapped.token_view = {"scope": scope}
         return wrapped
 
     return decorator

@@ -1,4 +1,4 @@
-"""Domain actions on organisations, members, invitations, apps and ingest keys.
+"""Domain actions on organisations, members, invitations, apps, ingest keys and API tokens.
 
 Views stay thin and call these. Each action is atomic, checks its own rules (last
 owner, limits, who may grant which role) and raises ``ActionError`` with a message
@@ -10,6 +10,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -19,10 +20,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from tenants import keys, limits
+from tenants import api_tokens, keys, limits
 from tenants.errors import ActionError
 from tenants.mail_text import quoted
-from tenants.models import App, IngestKey, Invitation, Membership, Organization, User
+from tenants.models import ApiToken, App, IngestKey, Invitation, Membership, Organization, TokenScope, User
 from tenants.roles import Role, role_at_least
 
 Id = uuid.UUID | str  # a primary key, as stored or from a URL or form
@@ -370,30 +371,69 @@ def create_ingest_key(org: Organization, label: str, created_by: User | None, ap
     """A new key; bound to ``app`` (of ``org``) when given, else for all the organisation's apps."""
     if app is not None and app.organization_id != org.pk:
         raise ActionError("That app is not in this organisation.")
-    label = (label or "").strip()
-    if not label:
-        raise ActionError("The key needs a label, e.g. the app or environment it is for.")
-    if len(label) > 100:
-        raise ActionError("Labels are at most 100 characters.")
+    label = _clean_label(label, "key")
     limits.require_room(limits.INGEST_KEYS, org.pk, IngestKey.objects.for_org(org).filter(revoked_at__isnull=True))
-    raw = keys.generate_key()
+    issued = keys.INGEST_KEY.issue()
     key = IngestKey.objects.for_org(org).create(
-        organization=org,
-        label=label,
-        app=app,
-        prefix=raw[: keys.SHOWN_PREFIX_LENGTH],
-        key_hash=keys.hash_key(raw),
-        created_by=created_by,
+        organization=org, label=label, app=app, prefix=issued.shown, key_hash=issued.digest, created_by=created_by
     )
-    return CreatedKey(key, raw)
+    return CreatedKey(key, issued.raw)
+
+
+S = TypeVar("S", IngestKey, ApiToken)
+
+
+def _revoke(model: type[S], org: Organization, secret_id: Id) -> tuple[S, bool]:
+    """(the secret, whether this call revoked it); revoking twice changes nothing."""
+    secret = model.objects.for_org(org).select_for_update().get(pk=secret_id)
+    if secret.revoked_at is not None:
+        return secret, False
+    secret.revoked_at = timezone.now()
+    secret.save(update_fields=["revoked_at"])
+    return secret, True
 
 
 @transaction.atomic
 def revoke_ingest_key(org: Organization, key_id: Id) -> IngestKey:
-    key = IngestKey.objects.for_org(org).select_for_update().get(pk=key_id)
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
+    key, revoked = _revoke(IngestKey, org, key_id)
+    if revoked:
         # This process stops accepting it at once; others within INGEST_KEY_CACHE_SECONDS.
         transaction.on_commit(keys.clear_key_cache)
     return key
+
+
+# --- API tokens -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    token: ApiToken
+    raw: str  # shown to the user once; never stored
+
+
+def _clean_label(label: str, what: str) -> str:
+    label = (label or "").strip()
+    if not label:
+        raise ActionError(f"The {what} needs a label, e.g. what or where it is for.")
+    if len(label) > 100:
+        raise ActionError("Labels are at most 100 characters.")
+    return label
+
+
+@transaction.atomic
+def create_api_token(org: Organization, label: str, scope: str, created_by: User | None) -> CreatedToken:
+    """A new organisation API token with ``scope`` (read, or write which includes read)."""
+    label = _clean_label(label, "token")
+    if scope not in TokenScope.values:
+        raise ActionError("Choose read or write for the token's scope.")
+    issued = api_tokens.API_TOKEN.issue()
+    token = ApiToken.objects.for_org(org).create(
+        organization=org, label=label, scope=scope, prefix=issued.shown, token_hash=issued.digest, created_by=created_by
+    )
+    return CreatedToken(token, issued.raw)
+
+
+@transaction.atomic
+def revoke_api_token(org: Organization, token_id: Id) -> ApiToken:
+    """Refused from the next request on: look-ups are not cached."""
+    return _revoke(ApiToken, org, token_id)[0]

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 
-from tenants.models import App, User
+from tenants.models import App, TokenScope, User
 from tenants.roles import Role
 
 
@@ -139,3 +139,12 @@ class IngestKeyForm(forms.Form):
     def __init__(self, *args, apps, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["app"].queryset = apps
+
+
+class ApiTokenForm(forms.Form):
+    label = forms.CharField(max_length=100, help_text="What the token is for, e.g. “Prometheus in prod”.")
+    scope = forms.ChoiceField(
+        choices=TokenScope.choices,
+        initial=TokenScope.READ,
+        help_text="Read is enough for a Prometheus scrape; give write only to what must change settings.",
+    )

@@ -1,54 +1,26 @@
 """Ingest keys: generation, hashing and the fast resolver ingest calls on every request.
 
-A key looks like ``pulse_ik_`` + 40 base62 characters (≈238 bits), so secret
-scanners can recognise leaked ones by their prefix. Only its SHA-256 is stored: a
-fast hash is right here because the key is random, not a human password.
+A key looks like ``pulse_ik_`` + 40 base62 characters; its form and hash are those of
+every Pulse secret (tenants/secret_tokens.py).
 """
 
-import hashlib
-import secrets
-import string
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
 
 from tenants.caching import AnswerCache
 from tenants.models import IngestKey
+from tenants.secret_tokens import LastUsedMarks, SecretFormat, hash_secret
 
-KEY_PREFIX = "pulse_ik_"
-_ALPHABET = string.ascii_letters + string.digits
-_BODY_LENGTH = 40
-SHOWN_PREFIX_LENGTH = len(KEY_PREFIX) + 6
+INGEST_KEY = SecretFormat("pulse_ik_")
+KEY_PREFIX = INGEST_KEY.prefix
+SHOWN_PREFIX_LENGTH = INGEST_KEY.shown_length
 _CACHE_MAX_ENTRIES = 10_000
-_LAST_USED_EVERY = 60.0  # seconds between last_used_at writes for one key in one process
 
-
-def generate_key():
-    return KEY_PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(_BODY_LENGTH))
-
-
-def hash_key(raw):
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
-
-
-def presented_key(headers):
-    """The key of an 'Authorization: Bearer <key>' header (``headers`` keyed in lower case),
-    or None."""
-    scheme, _, raw_key = headers.get("authorization", "").partition(" ")
-    raw_key = raw_key.strip()
-    return raw_key if scheme.lower() == "bearer" and raw_key else None
-
-
-def looks_like_key(raw):
-    return (
-        isinstance(raw, str)
-        and len(raw) == len(KEY_PREFIX) + _BODY_LENGTH
-        and raw.startswith(KEY_PREFIX)
-        and all(c in _ALPHABET for c in raw[len(KEY_PREFIX) :])
-    )
+generate_key = INGEST_KEY.generate
+looks_like_key = INGEST_KEY.looks_like
+hash_key = hash_secret
 
 
 @dataclass(frozen=True)
@@ -69,7 +41,7 @@ def _cache_seconds():
 _cache = AnswerCache(  # key hash -> ResolvedKey or None; unknown keys apart, never pushing out known ones
     _CACHE_MAX_ENTRIES, _cache_seconds, _CACHE_MAX_ENTRIES, _cache_seconds
 )
-_last_used_written = {}  # key id -> monotonic time of the last write
+_last_used = LastUsedMarks(IngestKey)
 
 
 def resolve_ingest_key(raw):
@@ -89,7 +61,7 @@ def resolve_ingest_key(raw):
         resolved = _load(digest)
         _cache.set(digest, resolved)
     if resolved is not None:
-        _maybe_touch(resolved.key_id, time.monotonic())
+        _last_used.touch(resolved.key_id)
     return resolved
 
 
@@ -103,15 +75,7 @@ def _load(digest):
     return ResolvedKey(*row) if row else None
 
 
-def _maybe_touch(key_id, now):
-    last = _last_used_written.get(key_id)
-    if last is not None and now - last < _LAST_USED_EVERY:
-        return
-    _last_used_written[key_id] = now
-    IngestKey.objects.unscoped().filter(id=key_id).update(last_used_at=timezone.now())
-
-
 def clear_key_cache():
     """Forget every cached answer (tests, and after a revocation in this process)."""
     _cache.clear()
-    _last_used_written.clear()
+    _last_used.clear()

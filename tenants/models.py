@@ -111,25 +111,51 @@ class App(OrgOwnedModel):
         return self.name
 
 
-class IngestKey(OrgOwnedModel):
+class MachineSecret(OrgOwnedModel):
+    """What ingest keys and API tokens share (tenants/secret_tokens.py): the secret itself is
+    shown once and never stored, only its SHA-256 (a field of each model) and its prefix."""
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="ingest_keys")
     label = models.CharField(max_length=100)
-    # A key bound to an app sends data for that app only and cannot create apps (so a key
-    # leaked from one app writes nowhere else); unbound keys serve the whole organisation.
-    app = models.ForeignKey(App, on_delete=models.CASCADE, null=True, blank=True, related_name="ingest_keys")
-    # The first characters of the key, shown in lists so people can tell keys apart.
+    # The first characters of the secret, shown in lists so people can tell secrets apart.
     prefix = models.CharField(max_length=20)
-    # SHA-256 of the full key; the key itself is shown once and never stored.
-    key_hash = models.CharField(max_length=64, unique=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
 
     @property
     def is_active(self):
         return self.revoked_at is None
+
+
+class IngestKey(MachineSecret):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="ingest_keys")
+    # A key bound to an app sends data for that app only and cannot create apps (so a key
+    # leaked from one app writes nowhere else); unbound keys serve the whole organisation.
+    app = models.ForeignKey(App, on_delete=models.CASCADE, null=True, blank=True, related_name="ingest_keys")
+    key_hash = models.CharField(max_length=64, unique=True)
+
+    class Meta(MachineSecret.Meta):
+        pass
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", "Read"
+    WRITE = "write", "Read and write"
+
+
+class ApiToken(MachineSecret):
+    """An organisation's token for machine clients of its data (a Prometheus scrape now, the
+    query API later): prefixed, stored hashed, scoped, revocable, with its last use."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_tokens")
+    scope = models.CharField(max_length=10, choices=TokenScope.choices, default=TokenScope.READ)
+    token_hash = models.CharField(max_length=64, unique=True)
+
+    class Meta(MachineSecret.Meta):
+        pass

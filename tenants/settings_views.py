@@ -1,5 +1,5 @@
 """Organisation settings: the organisation itself (rename, leave, delete), apps, members
-and invitations, ingest keys.
+and invitations, ingest keys, API tokens.
 
 Every view is an ``@org_view``: viewers may look, only admins and owners change
 things. Objects are fetched through ``request.org`` (inside its scope), so another
@@ -7,6 +7,7 @@ organisation's id is a 404 like a missing one.
 """
 
 import uuid
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tenants import actions, limits
 from tenants.access import org_view
 from tenants.forms import (
+    ApiTokenForm,
     AppDeleteForm,
     AppForm,
     IngestKeyForm,
@@ -25,7 +27,7 @@ from tenants.forms import (
     OrganizationForm,
     RoleForm,
 )
-from tenants.models import App, IngestKey, Invitation, Membership
+from tenants.models import ApiToken, App, IngestKey, Invitation, Membership
 from tenants.roles import Role, role_at_least
 
 
@@ -305,3 +307,47 @@ def key_revoke(request, key_id):
     actions.revoke_ingest_key(request.org, key.pk)
     messages.success(request, f"Revoked “{key.label}” ({key.prefix}…). Agents using it are refused within seconds.")
     return redirect("settings_keys", request.org.slug)
+
+
+# --- API tokens -------------------------------------------------------------
+
+
+@org_view(write_role=Role.ADMIN)
+@never_cache
+@require_http_methods(["GET", "POST"])
+def settings_tokens(request):
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = actions.create_api_token(
+                request.org, form.cleaned_data["label"], form.cleaned_data["scope"], request.user
+            )
+        except actions.ActionError as exc:
+            form.add_error("label", str(exc))
+        else:
+            # As for ingest keys: the full token exists only in this response.
+            return render(
+                request,
+                "tenants/token_created.html",
+                {"created": created, "public": urlsplit(settings.PUBLIC_URL), "tab": "tokens"},
+            )
+    return render(
+        request,
+        "tenants/settings_tokens.html",
+        {
+            "tokens": ApiToken.objects.select_related("created_by"),
+            "form": form,
+            "can_manage": _can_manage(request),
+            "public_url": settings.PUBLIC_URL,
+            "tab": "tokens",
+        },
+    )
+
+
+@org_view(write_role=Role.ADMIN)
+@require_POST
+def token_revoke(request, token_id):
+    token = get_object_or_404(ApiToken, pk=token_id)
+    actions.revoke_api_token(request.org, token.pk)
+    messages.success(request, f"Revoked “{token.label}” ({token.prefix}…). It is refused from now on.")
+    return redirect("settings_tokens", request.org.slug)

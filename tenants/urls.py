@@ -52,4 +52,6 @@ urlpatterns = [
     ),
     path(org + "settings/keys/", settings_views.settings_keys, name="settings_keys"),
     path(org + "settings/keys/<uuid:key_id>/revoke/", settings_views.key_revoke, name="key_revoke"),
+    path(org + "settings/tokens/", settings_views.settings_tokens, name="settings_tokens"),
+    path(org + "settings/tokens/<uuid:token_id>/revoke/", settings_views.token_revoke, name="token_revoke"),
 ]

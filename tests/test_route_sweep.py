@@ -49,6 +49,10 @@ class OrgObjects:
         return actions.create_ingest_key(self.org, "sweep", self.user).key
 
     @cached_property
+    def api_token(self):
+        return actions.create_api_token(self.org, "sweep", "read", self.user).token
+
+    @cached_property
     def other_membership(self):
         user = User.objects.create_user(email=f"sweep-member@{self.org.slug}.example.com", password=None)
         return Membership.objects.for_org(self.org).create(organization=self.org, user=user, role=Role.MEMBER)
@@ -64,6 +68,7 @@ class OrgObjects:
 PARAMS = {
     "app_id": lambda o: o.app.id,
     "key_id": lambda o: o.ingest_key.id,
+    "token_id": lambda o: o.api_token.id,
     "membership_id": lambda o: o.other_membership.id,
     "invitation_id": lambda o: o.invitation.id,
     # alerts/urls.py

@@ -9,7 +9,8 @@ and live views ask of the telemetry. One implementation of each query, by respon
 - ``summaries``: the apps page; ``health``: an app's status from its recent figures;
 - ``per_minute``: rollup buckets per scope for alert evaluation, previews and SLO budgets;
 - ``deployments``: markers for the charts, and each deployment's hour before and after;
-- ``errors``, ``slow_traces``, ``event_samples``, ``processes`` (instances), ``capacity``: the rest.
+- ``errors``, ``slow_traces``, ``event_samples``, ``processes`` (instances), ``capacity``: the rest;
+- ``scrape``: what a Prometheus scrape reads (used as a module by apm/prometheus.py).
 
 Plain functions taking the organisation explicitly; every query filters on it (and on
 the app, which the caller fetched through the organisation). Shapes and units are those

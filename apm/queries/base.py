@@ -4,7 +4,7 @@ rows cover a range."""
 import datetime as dt
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, overload
 
 from django.conf import settings
@@ -56,7 +56,7 @@ def app_id(app: AppRef) -> str:
     return str(getattr(app, "pk", app))
 
 
-def rows(sql: str, params: Sequence[Any]) -> list[tuple]:
+def rows(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[tuple]:
     with connection.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall()
