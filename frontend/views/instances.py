@@ -1,4 +1,4 @@
-"""Instances of an app: CPU, memory, throughput and response time per process."""
+"""Instances of an app: CPU, memory, runtime metrics, throughput and response time per process."""
 
 import math
 
@@ -49,6 +49,11 @@ def instance_list(request, app):
         rows=rows,
         cpu_chart=_chart(series, keys, 0, step, time_range),
         memory_chart=_chart(series, keys, 1, step, time_range),
+        gc_chart=_chart(series, keys, 2, step, time_range),
+        loop_lag_chart=_chart(series, keys, 3, step, time_range, scale=1000.0),
+        db_chart=_chart(series, keys, 4, step, time_range),
+        has_loop_lag=any(p[3] is not None for s in series.values() for p in s.values()),
+        has_db=any(p[4] is not None for s in series.values() for p in s.values()),
         step=step,
         charted=len(keys),
     )
