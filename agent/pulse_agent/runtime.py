@@ -150,8 +150,8 @@ class DjangoConnections:
         out = {}
         for wrapper in list(self._wrappers):
             alias = getattr(wrapper, "alias", None)
-            if alias is not None and getattr(wrapper, "connection", None) is not None:
-                out[alias] = out.get(alias, 0) + 1
+            if alias is not None:
+                out[alias] = out.get(alias, 0) + (getattr(wrapper, "connection", None) is not None)
         pools = [{"name": "django:%s" % alias, "open": n} for alias, n in sorted(out.items())]
         return _psycopg_pools(pools)
 

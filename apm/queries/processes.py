@@ -7,6 +7,7 @@ the hour rows, the ragged edges (and buckets under an hour) from the minute rows
 are summed in one SQL aggregate, so a long range costs hundreds of rows, not tens of thousands.
 """
 
+import json
 import time
 from collections import defaultdict
 from datetime import datetime
@@ -112,13 +113,18 @@ def instances(org: OrgRef, app: AppRef, since: Instant, until: Instant) -> dict[
             "agent_version": agent_v,
             "runtime_version": runtime_v,
             "framework": framework or None,
-            "gc_per_minute": gc_rates,
-            "db_pools": db_pools,
+            "gc_per_minute": _from_json(gc_rates),
+            "db_pools": _from_json(db_pools),
         }
         for host, pid, t, cpu, mem, threads, started, agent_v, runtime_v, framework, gc_rates, db_pools in latest
     ]
     out.sort(key=lambda p: (-p["last_seen"], p["host"], p["pid"]))
     return {"instances": out}
+
+
+def _from_json(value: str | None) -> Any:
+    """A jsonb column read by raw SQL (Django's connection leaves jsonb as text)."""
+    return None if value is None else json.loads(value)
 
 
 def instances_overview(
