@@ -8,6 +8,7 @@ import time
 
 from pulse_agent.runtime import LoopLag, RuntimeSampler
 from conftest import run_app
+from test_django import postgres_database  # noqa: F401 (fixture)
 
 
 class Cycle:
@@ -88,3 +89,14 @@ def test_django_connections_are_counted_per_alias(sink, tmp_path):
     assert max(pl[0]["open"] for pl in pools if pl[0]["name"] == "django:default") == result["open_threads"]
     assert sink.problems == []
 
+
+
+def test_a_django_psycopg_pool_reports_its_own_statistics(sink, postgres_database):  # noqa: F811
+    result, _ = run_app("runtime_driver.py", sink.url, "django", DJSHOP_PG=postgres_database, DJSHOP_PG_POOL="1")
+    assert sink.wait_for(lambda s: any(p.get("instance", {}) and p["instance"].get("db_pools") for p in s.payloads))
+    pools = [pl[0] for p in sink.payloads if p.get("instance") and (pl := p["instance"].get("db_pools"))]
+    assert {p["name"] for p in pools} == {"django:default"}
+    busy = max(pools, key=lambda p: p["in_use"])
+    assert busy["in_use"] == result["open_threads"] and busy["max"] == 4
+    assert result["open_threads"] <= busy["open"] <= 4
+    assert sink.problems == []
