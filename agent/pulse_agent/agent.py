@@ -153,6 +153,9 @@ class Agent:
         full = self.aggregator.take_dropped()
         idle = h.is_empty() and not full
         if idle and not force and now - self.last_sent < INSTANCE_EVERY:
+            # The next sample covers the next period only, like its ``period`` says.
+            self.cpu_mark = _cpu_seconds()
+            self.runtime.gc.mark()
             return None
         metrics, events, events_seen, traces, errors = h.payload_parts()
         with self.dropped_lock:
@@ -194,7 +197,7 @@ class Agent:
             "period": round(period, 3),
             "dropped": dropped,
         }
-        for key, value in self.runtime.sample().items():
+        for key, value in self.runtime.sample(period).items():
             if value is not None:
                 sample[key] = value
         return sample

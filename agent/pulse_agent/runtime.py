@@ -16,7 +16,8 @@ import weakref
 from pulse_agent.log import internal_error
 
 LOOP_PROBE_EVERY = 0.25  # seconds between two probes of the event loop
-MAX_POOLS = 32  # the protocol's bound on ``db_pools``
+MAX_POOLS = 32  # the protocol's bounds on ``db_pools`` and a pool's name
+MAX_NAME = 255
 
 
 class GcTimer:
@@ -126,37 +127,33 @@ def watch_running_loop():
 
 class DjangoConnections:
     """Open connections per Django database alias. Django keeps one connection per thread
-    and alias, out of sight of other threads, so the wrappers are collected (weakly) from
-    its ``connection_created`` signal; pooled PostgreSQL aliases report their pool."""
+    and alias, out of sight of other threads, so instrumentation/django_connections.py
+    hands each new one's wrapper to ``add``; aliases on Django's psycopg pool report the
+    pool's own statistics instead."""
 
     def __init__(self):
         self._wrappers = weakref.WeakSet()
-        self._connected = False
 
-    def _on_created(self, sender=None, connection=None, **_kw):
+    def add(self, sender=None, connection=None, **_kw):
         try:
             self._wrappers.add(connection)
         except Exception:
             internal_error("runtime.connection_created")
 
     def pools(self):
-        if "django.db" not in sys.modules:
-            return []
-        if not self._connected:
-            from django.db.backends.signals import connection_created
-
-            connection_created.connect(self._on_created, weak=False, dispatch_uid="pulse_agent.runtime")
-            self._connected = True
         out = {}
         for wrapper in list(self._wrappers):
             alias = getattr(wrapper, "alias", None)
             if alias is not None:
                 out[alias] = out.get(alias, 0) + (getattr(wrapper, "connection", None) is not None)
-        pools = [{"name": "django:%s" % alias, "open": n} for alias, n in sorted(out.items())]
+        pools = [{"name": _pool_name(alias), "open": n} for alias, n in sorted(out.items())]
         return _psycopg_pools(pools)
 
     def forget(self):
         self._wrappers = weakref.WeakSet()
+
+
+django_connections = DjangoConnections()
 
 
 def _psycopg_pools(pools):
@@ -169,8 +166,9 @@ def _psycopg_pools(pools):
     for alias, pool in list(found.items()):
         stats = pool.get_stats()
         size = stats.get("pool_size", 0)
-        by_name["django:%s" % alias] = {
-            "name": "django:%s" % alias,
+        name = _pool_name(alias)
+        by_name[name] = {
+            "name": name,
             "open": size,
             "in_use": max(0, size - stats.get("pool_available", 0)),
             "max": getattr(pool, "max_size", None),
@@ -178,28 +176,32 @@ def _psycopg_pools(pools):
     return [by_name[k] for k in sorted(by_name)]
 
 
+def _pool_name(alias):
+    return ("django:%s" % alias)[:MAX_NAME]
+
+
 class RuntimeSampler:
     """The runtime fields of one ``instance`` sample."""
 
     def __init__(self):
         self.gc = GcTimer()
-        self.django = DjangoConnections()
 
     def after_fork(self):
         self.gc.mark()
-        self.django.forget()
+        django_connections.forget()
         loop_lag.forget()  # the parent's loop does not run in the child
 
-    def sample(self):
+    def sample(self, period):
+        """The fields over the last ``period`` seconds (GC time within it, as the protocol asks)."""
         gc_time, collections = self.gc.take()
         out = {
             "threads": threading.active_count(),
-            "gc_time": round(gc_time, 6),
+            "gc_time": round(min(gc_time, period), 6),
             "gc_collections": collections,
             "loop_lag": loop_lag.take(),
         }
         try:
-            pools = self.django.pools()
+            pools = django_connections.pools()
         except Exception:
             internal_error("runtime.db_pools")
             pools = []

@@ -19,33 +19,50 @@ class Cycle:
 def test_a_collection_shows_in_the_counts_and_the_time():
     sampler = RuntimeSampler()
     try:
-        sampler.sample()
+        sampler.sample(60.0)
         for _ in range(3):
             for _ in range(10_000):
                 Cycle()
             gc.collect()
-        s = sampler.sample()
+        s = sampler.sample(60.0)
         assert len(s["gc_collections"]) == len(gc.get_stats())
         assert s["gc_collections"][-1] >= 3  # full collections, oldest generation
         assert s["gc_time"] > 0
-        again = sampler.sample()
+        again = sampler.sample(60.0)
         assert again["gc_collections"][-1] == 0  # counted since the previous sample only
     finally:
         sampler.close()
     assert sampler.gc._callback not in gc.callbacks
 
 
+def test_a_sample_covers_its_period_only_after_idle_harvests():
+    from pulse_agent import config
+    from pulse_agent.agent import Agent
+
+    agent = Agent(config.load(environ={"PULSE_APP_NAME": "idle"}))
+    try:
+        agent.last_sent = time.time()  # an idle harvest soon after a send builds nothing ...
+        gc.collect()
+        assert agent.build_payload() is None
+        inst = agent.build_payload(force=True)["instance"]
+        # ... and the collection before it is not put into the next, shorter period
+        assert inst["gc_collections"][-1] == 0
+        assert inst["gc_time"] <= inst["period"]
+    finally:
+        agent.runtime.close()
+
+
 def test_a_thread_started_shows_in_the_count():
     sampler = RuntimeSampler()
     stop = threading.Event()
     try:
-        before = sampler.sample()["threads"]
+        before = sampler.sample(60.0)["threads"]
         t = threading.Thread(target=stop.wait)
         t.start()
-        assert sampler.sample()["threads"] == before + 1
+        assert sampler.sample(60.0)["threads"] == before + 1
         stop.set()
         t.join()
-        assert sampler.sample()["threads"] == before
+        assert sampler.sample(60.0)["threads"] == before
     finally:
         stop.set()
         sampler.close()
