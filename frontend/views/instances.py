@@ -31,6 +31,11 @@ def _chart(series, keys, index, step, time_range, scale=1.0):
     return {"t": t, "series": lines}
 
 
+def _measured(series, index):
+    """Whether any process sent this runtime metric (agents before them did not)."""
+    return any(p[index] is not None for points in series.values() for p in points.values())
+
+
 @org_view()
 @app_page
 def instance_list(request, app):
@@ -52,8 +57,9 @@ def instance_list(request, app):
         gc_chart=_chart(series, keys, 2, step, time_range),
         loop_lag_chart=_chart(series, keys, 3, step, time_range, scale=1000.0),
         db_chart=_chart(series, keys, 4, step, time_range),
-        has_loop_lag=any(p[3] is not None for s in series.values() for p in s.values()),
-        has_db=any(p[4] is not None for s in series.values() for p in s.values()),
+        has_gc=_measured(series, 2),
+        has_loop_lag=_measured(series, 3),
+        has_db=_measured(series, 4),
         step=step,
         charted=len(keys),
     )
