@@ -72,10 +72,14 @@ def _rebuild(cur, org_id, source, target, key_col, unit, start, end):
     return len(rows)
 
 
-_INSTANCE_LAST = ("cpu_percent", "memory_bytes", "threads", "started_at", "agent_version", "runtime_version", "framework")
+_INSTANCE_LAST = (
+    "cpu_percent", "memory_bytes", "threads", "started_at", "agent_version", "runtime_version", "framework",
+    "gc_per_minute", "db_pools",
+)
 _INSTANCE_COLUMNS = (
-    "samples, cpu_sum, cpu_max, memory_sum, memory_max, last_time, last_cpu_percent, last_memory_bytes, threads, "
-    "started_at, agent_version, runtime_version, framework"
+    "samples, cpu_sum, cpu_max, memory_sum, memory_max, last_time, gc_sum, gc_samples, loop_lag_max, "
+    "db_connections_max, last_cpu_percent, last_memory_bytes, threads, started_at, agent_version, runtime_version, "
+    "framework, gc_per_minute, db_pools"
 )
 
 
@@ -86,7 +90,8 @@ def rebuild_instance_hours(cur, org_id, start, end):
     cur.execute(
         f"INSERT INTO apm_instancehour (organization_id, app_id, host, pid, time, {_INSTANCE_COLUMNS}) "
         "SELECT organization_id, app_id, host, pid, date_trunc('hour', time) AS b, count(*), sum(cpu_percent), "
-        f"max(cpu_percent), sum(memory_bytes), max(memory_bytes), max(time), {newest} FROM apm_instanceminute "
+        "max(cpu_percent), sum(memory_bytes), max(memory_bytes), max(time), sum(gc_percent), count(gc_percent), "
+        f"max(loop_lag), max(db_connections), {newest} FROM apm_instanceminute "
         "WHERE organization_id = %s AND time >= %s AND time < %s GROUP BY organization_id, app_id, host, pid, b "
         f"ON CONFLICT (app_id, host, pid, time) DO UPDATE SET {replace}",
         [org_id, start, end],

@@ -258,6 +258,12 @@ class InstanceMinute(OrgOwnedModel):
     runtime_version = models.CharField(max_length=64, blank=True)
     framework = models.CharField(max_length=128, blank=True)
     dropped = models.JSONField(default=dict)
+    # Runtime metrics of the sample's harvest period; null from agents that do not send them.
+    gc_percent = models.FloatField(null=True)  # share of wall time spent in garbage collection
+    gc_per_minute = models.JSONField(null=True)  # collections per minute, per generation
+    loop_lag = models.FloatField(null=True)  # longest event-loop lateness, seconds
+    db_connections = models.IntegerField(null=True)  # open, summed over db_pools
+    db_pools = models.JSONField(null=True)  # [{name, open, in_use, max}]
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["app", "host", "pid", "time"], name="instance_minute_unique")]
@@ -286,6 +292,12 @@ class InstanceHour(OrgOwnedModel):
     agent_version = models.CharField(max_length=64, blank=True)
     runtime_version = models.CharField(max_length=64, blank=True)
     framework = models.CharField(max_length=128, blank=True)
+    gc_sum = models.FloatField(null=True)  # sum of the minutes' gc_percent ...
+    gc_samples = models.IntegerField(default=0)  # ... over this many minutes that had one
+    loop_lag_max = models.FloatField(null=True)
+    db_connections_max = models.IntegerField(null=True)
+    gc_per_minute = models.JSONField(null=True)  # the newest sample's
+    db_pools = models.JSONField(null=True)  # the newest sample's
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["app", "host", "pid", "time"], name="instance_hour_unique")]

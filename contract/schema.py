@@ -172,6 +172,23 @@ class Dropped(Struct):
     payloads: Count = 0
 
 
+MAX_DB_POOLS = 32
+Connections = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+
+
+class DbPool(Struct):
+    """Open database connections of one pool, or of one Django alias across threads."""
+
+    name: Name
+    open: Connections
+    in_use: Connections | None = None
+    max: Connections | None = None
+
+    def __post_init__(self) -> None:
+        if self.in_use is not None and self.in_use > self.open:
+            fail("in_use", "in_use is more than open")
+
+
 class Instance(Struct):
     host: ShortStr
     pid: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
@@ -186,11 +203,20 @@ class Instance(Struct):
     framework: Annotated[str, msgspec.Meta(max_length=128)] | None
     period: Annotated[float, msgspec.Meta(ge=0.0, le=86400.0)]
     dropped: Dropped = msgspec.field(default_factory=Dropped)
+    # Runtime metrics over the period; agents before them leave them out.
+    gc_time: Annotated[float, msgspec.Meta(ge=0.0, le=86400.0, description="seconds in garbage collection")] | None = None
+    gc_collections: Annotated[list[Count], msgspec.Meta(min_length=1, max_length=4)] | None = None
+    loop_lag: Annotated[float, msgspec.Meta(ge=0.0, le=86400.0, description="event-loop lag, seconds")] | None = None
+    db_pools: Annotated[list[DbPool], msgspec.Meta(max_length=MAX_DB_POOLS)] | None = None
 
     def __post_init__(self) -> None:
         check_time(self.time, "time")
         if self.started_at > self.time + FUTURE_WINDOW:
             fail("started_at", "started_at is after time")
+        if self.gc_time is not None and self.gc_time > self.period + 1.0:
+            fail("gc_time", "gc_time is longer than period")
+        if self.db_pools and len({p.name for p in self.db_pools}) < len(self.db_pools):
+            fail("db_pools", "db_pools names must be unique")
 
 
 class Payload(Struct):

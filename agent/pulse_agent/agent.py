@@ -16,6 +16,7 @@ import uuid
 from pulse_agent import __version__, config, importhook, log, state, transport
 from pulse_agent.aggregator import Aggregator
 from pulse_agent.log import internal_error, log_once, logger
+from pulse_agent.runtime import RuntimeSampler
 
 INSTANCE_EVERY = 30.0  # seconds between instance-only payloads when idle
 MAX_SENDS_PER_CYCLE = 50
@@ -40,6 +41,7 @@ class Agent:
     def __init__(self, settings):
         self.settings = settings
         self.aggregator = Aggregator(settings)
+        self.runtime = RuntimeSampler()
         self._reset_process_state()
 
     def _reset_process_state(self):
@@ -151,6 +153,9 @@ class Agent:
         full = self.aggregator.take_dropped()
         idle = h.is_empty() and not full
         if idle and not force and now - self.last_sent < INSTANCE_EVERY:
+            # The next sample covers the next period only, like its ``period`` says.
+            self.cpu_mark = _cpu_seconds()
+            self.runtime.gc.mark()
             return None
         metrics, events, events_seen, traces, errors = h.payload_parts()
         with self.dropped_lock:
@@ -178,13 +183,12 @@ class Agent:
         cpu = _cpu_seconds()
         cpu_percent = max(0.0, (cpu - self.cpu_mark) / period * 100.0)
         self.cpu_mark = cpu
-        return {
+        sample = {
             "host": self.settings.host,
             "pid": os.getpid(),
             "time": now,
             "cpu_percent": min(cpu_percent, 100.0 * (os.cpu_count() or 1)),
             "memory_bytes": _rss_bytes(),
-            "threads": threading.active_count(),
             "started_at": self.started_at,
             "agent_version": __version__,
             "language": "python",
@@ -193,6 +197,10 @@ class Agent:
             "period": round(period, 3),
             "dropped": dropped,
         }
+        for key, value in self.runtime.sample(period).items():
+            if value is not None:
+                sample[key] = value
+        return sample
 
     def enqueue(self, pending):
         limit = self.settings.max_buffer_bytes
@@ -328,6 +336,7 @@ class Agent:
 
     def after_fork_in_child(self):
         self.aggregator.reset_after_fork()
+        self.runtime.after_fork()
         self._reset_process_state()
         self.attach()
         self.start()

@@ -1,4 +1,5 @@
-"""Agent processes (host, pid) of an app: CPU and memory series, latest samples, traffic shares.
+"""Agent processes (host, pid) of an app: CPU, memory and runtime series (GC time, event-loop
+lag, database connections), latest samples, traffic shares.
 
 Samples are kept per minute (apm_instanceminute) and summed per hour (apm_instancehour,
 apm/downsample.py). A range is read like the other series: buckets of whole hours from
@@ -6,6 +7,7 @@ the hour rows, the ragged edges (and buckets under an hour) from the minute rows
 are summed in one SQL aggregate, so a long range costs hundreds of rows, not tens of thousands.
 """
 
+import json
 import time
 from collections import defaultdict
 from datetime import datetime
@@ -23,10 +25,12 @@ from apm.queries.sketchcache import CLOSED_AFTER, COARSE_CACHE_SECONDS
 _SOURCES = {
     60: "SELECT host, pid, time, 1 AS samples, cpu_percent AS cpu_sum, cpu_percent AS cpu_max, "
     "memory_bytes AS memory_sum, memory_bytes AS memory_max, time AS last_time, cpu_percent AS last_cpu, "
-    "memory_bytes AS last_memory, threads, started_at, agent_version, runtime_version, framework "
-    "FROM apm_instanceminute",
+    "memory_bytes AS last_memory, threads, started_at, agent_version, runtime_version, framework, "
+    "gc_percent AS gc_sum, (gc_percent IS NOT NULL)::int AS gc_samples, loop_lag AS lag_max, "
+    "db_connections AS db_max, gc_per_minute, db_pools FROM apm_instanceminute",
     3600: "SELECT host, pid, time, samples, cpu_sum, cpu_max, memory_sum, memory_max, last_time, "
-    "last_cpu_percent AS last_cpu, last_memory_bytes AS last_memory, threads, started_at, agent_version, runtime_version, framework "
+    "last_cpu_percent AS last_cpu, last_memory_bytes AS last_memory, threads, started_at, agent_version, runtime_version, framework, "
+    "gc_sum, gc_samples, loop_lag_max AS lag_max, db_connections_max AS db_max, gc_per_minute, db_pools "
     "FROM apm_instancehour",
 }
 
@@ -47,11 +51,15 @@ def _samples(org: OrgRef, app: AppRef, spans: Iterable[tuple[float, float]], ste
     return " UNION ALL ".join(sql), params
 
 
+# GC time averaged over the samples that had one; event-loop lag and connections at their peak.
+RUNTIME_COLUMNS = (
+    "(sum(gc_sum) / nullif(sum(gc_samples), 0))::float8, max(lag_max)::float8, max(db_max)::bigint"
+)
 PAGE_COLUMNS = (
     "(sum(cpu_sum) / sum(samples))::float8, max(cpu_max)::float8, (sum(memory_sum) / sum(samples))::float8, "
-    "max(memory_max)::bigint, sum(samples)::bigint, extract(epoch FROM max(last_time))::float8"
+    f"max(memory_max)::bigint, sum(samples)::bigint, extract(epoch FROM max(last_time))::float8, {RUNTIME_COLUMNS}"
 )
-SERIES_COLUMNS = "(sum(cpu_sum) / sum(samples))::float8, max(memory_max)::bigint"
+SERIES_COLUMNS = f"(sum(cpu_sum) / sum(samples))::float8, max(memory_max)::bigint, {RUNTIME_COLUMNS}"
 
 
 def buckets(
@@ -59,7 +67,8 @@ def buckets(
 ) -> list[tuple]:
     """(host, pid, bucket start, *columns) rows of the processes, in ``step``-second buckets
     (aligned to the epoch) over the ``spans``. PAGE_COLUMNS: cpu avg, cpu max, memory avg,
-    memory max, samples, last sample unix seconds; SERIES_COLUMNS: cpu avg, memory max."""
+    memory max, samples, last sample unix seconds; SERIES_COLUMNS: cpu avg, memory max; both
+    end with RUNTIME_COLUMNS: gc time % avg, event-loop lag max, db connections max."""
     source, params = _samples(org, app, spans, step)
     if not source:
         return []
@@ -72,18 +81,22 @@ def buckets(
 
 def instances(org: OrgRef, app: AppRef, since: Instant, until: Instant) -> dict[str, Any]:
     """The ``instances`` response: processes that reported in the range, latest first, each
-    with a CPU/memory series at the resolution series_resolution picks (average CPU and peak
-    memory of each bucket)."""
+    with a CPU/memory/runtime series at the resolution series_resolution picks (average CPU
+    and GC time, peak memory, event-loop lag and database connections of each bucket)."""
     since, until = to_unix(since), to_unix(until)
     step = series_resolution(until - since)
     spans = [(since // 60 * 60, until)]
     series = defaultdict(list)
-    for host, pid, t, cpu, memory in buckets(org, app, spans, step, SERIES_COLUMNS):
-        series[(host, pid)].append({"t": int(t), "cpu_percent": cpu, "memory_bytes": int(memory)})
+    for host, pid, t, cpu, memory, gc_percent, loop_lag, db in buckets(org, app, spans, step, SERIES_COLUMNS):
+        series[(host, pid)].append({
+            "t": int(t), "cpu_percent": cpu, "memory_bytes": int(memory), "gc_percent": gc_percent,
+            "loop_lag": loop_lag, "db_connections": None if db is None else int(db),
+        })
     source, params = _samples(org, app, spans, step)
     latest = rows(
         "SELECT DISTINCT ON (host, pid) host, pid, extract(epoch FROM last_time)::bigint, last_cpu, last_memory, "
-        f"threads, extract(epoch FROM started_at), agent_version, runtime_version, framework FROM ({source}) s "
+        "threads, extract(epoch FROM started_at), agent_version, runtime_version, framework, gc_per_minute, "
+        f"db_pools FROM ({source}) s "
         "ORDER BY host, pid, last_time DESC",
         params,
     )
@@ -100,11 +113,18 @@ def instances(org: OrgRef, app: AppRef, since: Instant, until: Instant) -> dict[
             "agent_version": agent_v,
             "runtime_version": runtime_v,
             "framework": framework or None,
+            "gc_per_minute": _from_json(gc_rates),
+            "db_pools": _from_json(db_pools),
         }
-        for host, pid, t, cpu, mem, threads, started, agent_v, runtime_v, framework in latest
+        for host, pid, t, cpu, mem, threads, started, agent_v, runtime_v, framework, gc_rates, db_pools in latest
     ]
     out.sort(key=lambda p: (-p["last_seen"], p["host"], p["pid"]))
     return {"instances": out}
+
+
+def _from_json(value: str | None) -> Any:
+    """A jsonb column read by raw SQL (Django's connection leaves jsonb as text)."""
+    return None if value is None else json.loads(value)
 
 
 def instances_overview(
@@ -139,7 +159,7 @@ def instances_overview(
         reported[row[2]] += row[7]
     procs: dict[tuple[str, int], dict[str, Any]] = {}
     series: dict[tuple[str, int], dict[int, Any]] = defaultdict(dict)
-    for host, pid, b, cpu_avg, cpu_max, mem_avg, _, minutes, last in found:
+    for host, pid, b, cpu_avg, cpu_max, mem_avg, _, minutes, last, gc_percent, loop_lag, db in found:
         p = procs.get((host, pid))
         if p is None:
             p = procs[(host, pid)] = {"host": host, "pid": pid, "minutes": 0, "cpu_sum": 0.0, "cpu_max": 0.0,
@@ -151,7 +171,7 @@ def instances_overview(
         count, busy = traffic.get(b, (0.0, 0.0))
         p["share_count"] += count * minutes / reported[b]
         p["share_busy"] += busy * minutes / reported[b]
-        series[(host, pid)][b] = (cpu_avg, mem_avg)
+        series[(host, pid)][b] = (cpu_avg, mem_avg, gc_percent, loop_lag, db)
     out = []
     for p in sorted(procs.values(), key=lambda p: (-p["last_seen"], p["host"], p["pid"])):
         last_seen = to_dt(p["last_seen"])
@@ -187,7 +207,8 @@ def _cached_buckets(
     start, end = since.timestamp(), until.timestamp()
     first = int(-(-start // step) * step)
     closed = [b for b in range(first, int(end), step) if b + step <= min(end, now - CLOSED_AFTER)]
-    keys = {b: f"apm:instb:{app_id(app)}:{step}:{b}" for b in closed}
+    # "instb2": rows gained the runtime columns; rows cached in the old shape are not read
+    keys = {b: f"apm:instb2:{app_id(app)}:{step}:{b}" for b in closed}
     found = cache.get_many(list(keys.values())) if closed else {}
     if closed and len(found) == len(closed):
         spans = [(start, first), (closed[-1] + step, end)]

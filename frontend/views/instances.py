@@ -1,4 +1,4 @@
-"""Instances of an app: CPU, memory, throughput and response time per process."""
+"""Instances of an app: CPU, memory, runtime metrics, throughput and response time per process."""
 
 import math
 
@@ -19,7 +19,7 @@ def _step(time_range):
     return step if step < 3600 and time_range.seconds <= 86400 * 1.05 else math.ceil(step / 3600) * 3600
 
 
-def _chart(series, keys, index, step, time_range, scale=1.0):
+def _chart(series, keys, index, step, time_range, scale=1.0, markers=()):
     """One chart's data: a line per process, on a shared time axis with gaps as null."""
     first = int(time_range.start.timestamp()) // step * step
     t = list(range(first, int(time_range.end.timestamp()), step))
@@ -28,7 +28,12 @@ def _chart(series, keys, index, step, time_range, scale=1.0):
         points = series.get((host, pid), {})
         values = [None if b not in points or points[b][index] is None else round(points[b][index] * scale, 3) for b in t]
         lines.append({"key": f"i{n}", "label": f"{host}:{pid}", "values": values})
-    return {"t": t, "series": lines}
+    return {"t": t, "series": lines, "markers": list(markers)}
+
+
+def _measured(series, index):
+    """Whether any process sent this runtime metric (agents before them did not)."""
+    return any(p[index] is not None for points in series.values() for p in points.values())
 
 
 @org_view()
@@ -48,8 +53,14 @@ def instance_list(request, app):
         "instances",
         time_range,
         rows=rows,
-        cpu_chart={**_chart(series, keys, 0, step, time_range), "markers": markers},
-        memory_chart={**_chart(series, keys, 1, step, time_range), "markers": markers},
+        cpu_chart=_chart(series, keys, 0, step, time_range, markers=markers),
+        memory_chart=_chart(series, keys, 1, step, time_range, markers=markers),
+        gc_chart=_chart(series, keys, 2, step, time_range, markers=markers),
+        loop_lag_chart=_chart(series, keys, 3, step, time_range, scale=1000.0, markers=markers),
+        db_chart=_chart(series, keys, 4, step, time_range, markers=markers),
+        has_gc=_measured(series, 2),
+        has_loop_lag=_measured(series, 3),
+        has_db=_measured(series, 4),
         step=step,
         charted=len(keys),
     )

@@ -2,6 +2,8 @@
 the real Pulse ingest endpoint (pytest-django's live server); the pipeline's consumer
 applies the batches and the query layer shows the transactions, errors and traces."""
 
+import json
+import re
 import time
 import uuid
 
@@ -55,3 +57,31 @@ def test_a_django_app_under_the_agent_shows_up_in_pulse(live_server, org, privat
     assert any("boom: secret" in str(g) for g in groups)
     traced = {t["name"] for t in queries.traces(org, app, started, until)["traces"]}
     assert "djshop.views.item_detail" in traced
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runtime_metrics_reach_the_instances_page(live_server, org, private_stream, owner_client, outsider_client):
+    from django.urls import reverse
+
+    from apm.consumer import Consumer
+    from apm.models import InstanceMinute
+    from conftest import run_app
+    from tenants.models import App
+    from tests.ingest.conftest import drain, make_key
+
+    key = make_key(org)
+    result, proc = run_app("runtime_driver.py", live_server.url, "asgi", PULSE_INGEST_KEY=key, PULSE_APP_NAME="Loop")
+    assert "rejected" not in proc.stderr and "could not send" not in proc.stderr, proc.stderr
+    assert drain(Consumer(name="agent-e2e-runtime")) >= 2
+
+    app = App.objects.for_org(org).get(name="Loop")
+    rows = InstanceMinute.objects.for_org(org).filter(app=app, pid=result["pid"])
+    assert max(r.loop_lag for r in rows) >= 0.25  # the driver blocked its loop
+    assert max(r.threads for r in rows) >= result["threads_started"] + 3
+    html = owner_client.get(reverse("app_instances", args=[org.slug, app.id])).content.decode()
+    assert 'data-chart="gc"' in html and 'data-chart="loop-lag"' in html
+    charted = re.search(r'<script id="loop-lag-data" type="application/json">(.*?)</script>', html).group(1)
+    (line,) = json.loads(charted)["series"]
+    assert line["label"].endswith(":%d" % result["pid"])
+    assert max(v for v in line["values"] if v is not None) >= 250  # ms, the peak of its minute
+    assert outsider_client.get(reverse("app_instances", args=[org.slug, app.id])).status_code == 404

@@ -82,3 +82,17 @@ def test_an_entry_queued_before_the_split_form_still_applies():
     agg.add_metric(queued.unpack(old_body).metrics[0], bins)
     (agg.bins,) = bins.sums(1)
     assert decode(agg.stored_sketch()) == s
+
+
+def test_an_instance_queued_before_the_runtime_metrics_still_applies():
+    inst = queued.QueuedInstance(
+        "web-1", 7, 1.0, 12.5, 1000, 4, 0.5, "0.1.0", "3.11.7", None, {"events": 0}, 2.0, 0.1, [3, 1, 0], 0.02,
+        [{"name": "django:default", "open": 2, "in_use": None, "max": None}],
+    )
+    current = queued.QueuedPayload("a" * 32, 1.0, [], queued.QueuedEvents([], [], [], [], [], [], [], []), [], [], inst)
+    assert queued.unpack(msgspec.msgpack.encode(current)).instance == inst
+    as_lists = msgspec.to_builtins(current)
+    as_lists[6] = as_lists[6][:11]  # the instance as the previous release laid it out: ends with dropped
+    old = queued.unpack(msgspec.msgpack.encode(as_lists)).instance
+    assert (old.host, old.dropped) == ("web-1", {"events": 0})
+    assert (old.period, old.gc_time, old.gc_collections, old.loop_lag, old.db_pools) == (0.0, None, None, None, None)

@@ -87,7 +87,11 @@ def seed_app(org, app, minutes=90, now=None, evil=False, seed=1):
         events = [event(n, minute + rng.uniform(0, 59), m, type=k) for n, k, c, m, e, s in txns[:2]]
         inst = []
         for host, pid, base in (("web-1" + short, 101, 30.0), ("web-2" + short, 202, 45.0)):
-            inst.append(instance(minute + 30, host, pid, base + rng.uniform(-5, 5), int(150e6 + pid * 1e5)))
+            sample = instance(minute + 30, host, pid, base + rng.uniform(-5, 5), int(150e6 + pid * 1e5))
+            sample.update(gc_time=rng.uniform(0, 0.05), gc_collections=[rng.randint(10, 40), rng.randint(0, 4), 0],
+                          loop_lag=rng.uniform(0, 0.02), db_pools=[{"name": "django:default" + short, "open": 3,
+                                                                    "in_use": rng.randint(0, 3), "max": 4}])
+            inst.append(sample)
         payloads.append(payload(app.name, metrics=metrics, events=events, inst=inst[0], sent_at=minute + 30))
         payloads.append(payload(app.name, inst=inst[1], sent_at=minute + 31))
     slow = [trace_payload(txns[0][0], last_minute - 60 * k + 5, 1.5 + k / 10, evil=evil) for k in range(3)]

@@ -170,6 +170,12 @@ def test_it_shows_instances(owner_client, org, app, seeded):
     assert html.count(">81 rpm<") == 2
     cpu = chart_data(response, "cpu-data")
     assert len(cpu["series"]) == 2 and any(v for v in cpu["series"][0]["values"])
+    # runtime metrics: GC time (at most 0.05 s of a 2 s period), lag under 20 ms, 3 connections
+    gc_time, lag, db = (chart_data(response, n)["series"] for n in ("gc-data", "loop-lag-data", "db-data"))
+    assert 0 < max(v for v in gc_time[0]["values"] if v is not None) <= 2.5
+    assert 0 < max(v for v in lag[0]["values"] if v is not None) < 20
+    assert {v for v in db[1]["values"] if v is not None} == {3}
+    assert html.count("django:default</span> 3 (") == 2
 
 
 def test_capacity_figures_and_what_if(owner_client, org, app, seeded):

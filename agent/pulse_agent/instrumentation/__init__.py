@@ -15,6 +15,7 @@ REGISTRY = {
     "django": ("django.core.handlers.wsgi", "django.core.handlers.asgi"),
     "django_templates": ("django.template.base",),
     "django_orm": ("django.db.backends.utils",),
+    "django_connections": ("django.db.backends.signals",),
     "flask": ("flask",),
     "starlette": ("starlette.applications",),
     "celery": ("celery",),

@@ -4,13 +4,27 @@ Starlette/FastAPI instrumentation uses ``run_asgi``; the optional ``namer(scope)
 is called at the end of the request, once routing has filled the scope.
 """
 
+import os
+
 from pulse_agent.log import internal_error
 from pulse_agent.naming import url_name
+from pulse_agent.runtime import watch_running_loop
 from pulse_agent.state import current
 from pulse_agent.transaction import PRIORITY_FRAMEWORK, end_transaction, start_transaction
 
 LIBRARY = None
 SUPPORTED = (None, None)
+
+_loop_unwatched = True  # until the first request starts the event-loop lag probe
+
+
+def _watch_again_after_fork():
+    global _loop_unwatched
+    _loop_unwatched = True  # a forked child runs its own loop
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_watch_again_after_fork)
 
 
 def begin(scope):
@@ -42,6 +56,9 @@ def finish(txn, scope, namer, exc=None):
 
 
 async def run_asgi(app, scope, receive, send, namer=None):
+    global _loop_unwatched
+    if _loop_unwatched:
+        _loop_unwatched = not watch_running_loop()
     if scope.get("type") != "http" or current() is not None:
         return await app(scope, receive, send)
     try:

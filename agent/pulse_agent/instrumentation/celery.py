@@ -61,6 +61,17 @@ def _before_publish(headers=None, **_kw):
         internal_error("celery.publish")
 
 
+def _process_shutdown(**_kw):
+    """A prefork pool child about to end with ``os._exit`` (recycled, or the pool shrinks):
+    atexit will not run, so flush now, bounded by PULSE_SHUTDOWN_TIMEOUT."""
+    try:
+        from pulse_agent.agent import shutdown
+
+        shutdown()
+    except Exception:
+        internal_error("celery.process_shutdown")
+
+
 def instrument():
     global _connected
     if _connected:
@@ -71,6 +82,7 @@ def instrument():
     signals.task_failure.connect(_failure, weak=False, dispatch_uid="pulse_agent.failure")
     signals.task_postrun.connect(_postrun, weak=False, dispatch_uid="pulse_agent.postrun")
     signals.before_task_publish.connect(_before_publish, weak=False, dispatch_uid="pulse_agent.publish")
+    signals.worker_process_shutdown.connect(_process_shutdown, weak=False, dispatch_uid="pulse_agent.process_shutdown")
     _connected = True
 
 
@@ -82,4 +94,5 @@ def uninstrument():
     signals.task_failure.disconnect(_failure, dispatch_uid="pulse_agent.failure")
     signals.task_postrun.disconnect(_postrun, dispatch_uid="pulse_agent.postrun")
     signals.before_task_publish.disconnect(_before_publish, dispatch_uid="pulse_agent.publish")
+    signals.worker_process_shutdown.disconnect(_process_shutdown, dispatch_uid="pulse_agent.process_shutdown")
     _connected = False

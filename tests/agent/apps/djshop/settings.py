@@ -33,3 +33,5 @@ TEMPLATES = [
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 LOGGING_CONFIG = None
+if os.environ.get("DJSHOP_PG_POOL"):  # Django's psycopg pool (Django 5.1+)
+    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": 4}}

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('apm', '0008_stalehour'),
+        ('apm', '0009_instance_runtime_metrics'),
         ('tenants', '0003_ingest_key_app'),
     ]
 
