@@ -8,6 +8,7 @@ urlpatterns = [
     path("healthz/live", health.live, name="health-live"),
     path("healthz/ready", health.ready, name="health-ready"),
     path("api/v1/", include("ingest.urls")),
+    path("v1/", include("ingest.otlp.urls")),  # OTLP/HTTP, where the OpenTelemetry SDKs post
     path("o/<slug:org_slug>/api/", include("apm.api_urls")),
     path("o/<slug:org_slug>/alerts/", include("alerts.urls")),
     path("", include("tenants.urls")),
