@@ -18,10 +18,12 @@ _GO_FILE = re.compile(r"^\t(?P<file>\S+\.go):(?P<line>\d+)")
 
 
 def frames(text):
-    """The frames of a stack trace's text, in the order the language prints them, at most
-    MAX_FRAMES; the lines that are not frames (headings, the message) are left out unless
-    no line is a frame, then each line is one."""
+    """The frames of a stack trace's text, outermost first as the protocol has them (the
+    innermost, last, is the error's top frame), at most MAX_FRAMES; the lines that are not
+    frames (headings, the message) are left out unless no line is a frame, then each line
+    is one."""
     out = []
+    innermost_first = False  # all but Python print the innermost frame first
     lines = text.splitlines()
     i = 0
     while i < len(lines) and len(out) < MAX_FRAMES:
@@ -37,12 +39,16 @@ def frames(text):
             continue
         m = _JVM.match(line) or _JS.match(line)
         if m:
+            innermost_first = True
             out.append(_frame(m["file"], m["line"], m["function"] or "<anonymous>"))
             continue
         g = _GO_FILE.match(lines[i]) if i < len(lines) and line.strip() and not line.startswith("\t") else None
         if g:
+            innermost_first = True
             out.append(_frame(g["file"], g["line"], line.strip()))
             i += 1
+    if innermost_first:
+        out.reverse()
     if not out:
         out = [_frame(line.strip(), None, "") for line in lines if line.strip()][:MAX_FRAMES]
     return out
