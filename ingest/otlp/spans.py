@@ -32,7 +32,6 @@ from contract.schema import FUTURE_WINDOW, MAX_DURATION, PAST_WINDOW, Span
 from contract.sketches import DDSketch
 from ingest.otlp.stacks import frames
 from pulse_agent.sql import obfuscate_sql
-from tenants.caching import TTLCache
 
 # opentelemetry.proto.trace.v1: Span.SpanKind, Status.StatusCode, SpanFlags.
 SERVER, CLIENT, PRODUCER, CONSUMER = 2, 3, 4, 5
@@ -63,7 +62,8 @@ _SPAN_KEYS = frozenset({
     "server.address", "net.peer.name", "url.full", "http.url", "http.response.status_code", "http.status_code",
 })
 
-_sampled = TTLCache(50_000, 180.0)  # (app id, name, minute) whose sample trace this process took
+_sampled = {}  # minute -> {(app id, name)} whose sample trace this process took
+_MAX_SAMPLED = 100_000  # names a minute; past it, only slow and failed transactions are traced
 _encode_spans = msgspec.json.encode
 
 
@@ -111,7 +111,7 @@ def map_spans(resource_spans, app_id, apdex_t, batch, now):
     """Map the spans of ``resource_spans`` (all of one app) to a Mapped."""
     lo, hi = int((now - PAST_WINDOW) * 1e9), int((now + FUTURE_WINDOW) * 1e9)
     max_ns = int(MAX_DURATION * 1e9)
-    nodes = {}  # span id -> (parent id, segment, duration ns, entry index, span)
+    nodes = {}  # span id -> (parent id, segment, duration ns, entry index, span, trace id)
     entries = []
     classified = []
     with_events = []
@@ -119,9 +119,9 @@ def map_spans(resource_spans, app_id, apdex_t, batch, now):
     for rs in resource_spans:
         for ss in rs.scope_spans:
             for span in ss.spans:
-                sid, pid = span.span_id, span.parent_span_id
+                tid, sid, pid = span.trace_id, span.span_id, span.parent_span_id
                 t0, t1 = span.start_time_unix_nano, span.end_time_unix_nano
-                if len(span.trace_id) != 16 or len(sid) != 8 or (pid and len(pid) != 8):
+                if len(tid) != 16 or len(sid) != 8 or (pid and len(pid) != 8):
                     _count(rejected, "trace_id must be 16 bytes, span_id and parent_span_id 8")
                     continue
                 if not lo <= t1 <= hi:
@@ -132,11 +132,11 @@ def map_spans(resource_spans, app_id, apdex_t, batch, now):
                     continue
                 kind = span.kind
                 if not pid or ((kind == SERVER or kind == CONSUMER) and span.flags & _PARENT_FLAGS != _PARENT_LOCAL):
-                    nodes[sid] = (pid, ENTRY, t1 - t0, len(entries), span)
+                    nodes[sid] = (pid, ENTRY, t1 - t0, len(entries), span, tid)
                     entries.append(span)
                 else:
                     segment = _segment(span, kind)
-                    nodes[sid] = (pid, segment, t1 - t0, -1, span)
+                    nodes[sid] = (pid, segment, t1 - t0, -1, span, tid)
                     if segment != OTHER:
                         classified.append(sid)
                 if span.events:
@@ -245,13 +245,18 @@ def _metrics(txns, segments, apdex_t, rejected):
                 satisfied += 1
             elif t.duration <= frustrated:
                 tolerating += 1
-            db, ext, tmpl = (x * _NS for x in segments[i])
+            db, ext, tmpl = segments[i]
+            db, ext, tmpl = db * _NS, ext * _NS, tmpl * _NS
             database += db
             external += ext
             template += tmpl
             python += max(0.0, t.duration - db - ext - tmpl)
         sketch = DDSketch()
-        sketch.add_sorted(durations)
+        if len(durations) < 8:  # most groups of one request: add_sorted pays off on more
+            for d in durations:
+                sketch.add(d)
+        else:
+            sketch.add_sorted(durations)
         sk = queued.check_sketch(sketch.to_bytes(), len(durations))
         out.append(queued.QueuedMetric(
             name, txns[idx[0]].type, minute, len(durations), errors, sum(durations), durations[0], durations[-1],
@@ -289,9 +294,7 @@ def _traces(txns, entries, nodes, app_id, apdex_t, listed):
         if len(chosen) >= MAX_TRACES:
             break
         t = txns[i]
-        key = (app_id, t.name, int(t.end // 60))
-        if i not in taken and _sampled.get(key) is None:
-            _sampled.set(key, True)
+        if i not in taken and _first_this_minute(app_id, t.name, int(t.end // 60)):
             chosen.append(i)
             taken.add(i)
     traces = []
@@ -303,10 +306,24 @@ def _traces(txns, entries, nodes, app_id, apdex_t, listed):
     return traces
 
 
+def _first_this_minute(app_id, name, minute):
+    """True the first time (``app_id``, ``name``) is asked for ``minute`` in this process."""
+    taken = _sampled.get(minute)
+    if taken is None:
+        for old in [m for m in _sampled if m < minute - 2]:
+            _sampled.pop(old, None)
+        taken = _sampled.setdefault(minute, set())
+    key = (app_id, name)
+    if key in taken or len(taken) >= _MAX_SAMPLED:
+        return False
+    taken.add(key)
+    return True
+
+
 def _children(nodes, trace_ids):
     out = {}
     for sid, node in nodes.items():
-        if node[1] != ENTRY and node[4].trace_id in trace_ids:
+        if node[5] in trace_ids and node[1] != ENTRY:
             out.setdefault(node[0], []).append(sid)
     return out
 
@@ -321,7 +338,7 @@ def _trace(t, entry, children, nodes):
         for sid in below:
             if len(spans) >= MAX_SPANS:
                 break
-            _, segment, duration, _, span = nodes[sid]
+            _, segment, duration, _, span, _ = nodes[sid]
             spans.append(Span(
                 id=sid.hex(), parent=parent.hex(), kind=_KINDS[segment], name=span.name[:255] or _KINDS[segment],
                 offset=max(0.0, (span.start_time_unix_nano - base) * _NS), duration=duration * _NS,
