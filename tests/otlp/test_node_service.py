@@ -74,7 +74,8 @@ def run_agent_app(endpoint, key, pricing_url):
 
 
 def test_a_trace_across_an_agent_service_and_a_node_otel_service_is_one(ingest_server, org, ingest_key,
-                                                                         node_service_installed):
+                                                                         node_service_installed, owner_client,
+                                                                         outsider_client):
     started = time.time() - 60
     node, port = start_node_service(ingest_server, ingest_key)
     try:
@@ -101,3 +102,8 @@ def test_a_trace_across_an_agent_service_and_a_node_otel_service_is_one(ingest_s
     assert node_trace["parent_span_id"] in externals
     shared = queries.traces_sharing_id(org, node_trace["trace_id"], exclude_app=storefront)
     assert [t.app.name for t in shared] == ["pricing"]
+    # The agent's trace page shows the Node.js service's part; not to another organisation.
+    page = f"/o/{org.slug}/apps/{storefront.pk}/traces/{node_trace['trace_id']}/"
+    response = owner_client.get(page)
+    assert response.status_code == 200 and b"pricing" in response.content
+    assert outsider_client.get(page).status_code == 404

@@ -35,7 +35,8 @@ def run_otel_app(endpoint, key, service, **env):
 
 
 @pytest.mark.parametrize("compression", ["none", "gzip"])
-def test_a_flask_app_under_the_otel_sdk_shows_up_in_pulse(ingest_server, org, ingest_key, compression):
+def test_a_flask_app_under_the_otel_sdk_shows_up_in_pulse(ingest_server, org, ingest_key, compression,
+                                                          owner_client):
     started = time.time() - 60
     statuses = run_otel_app(ingest_server, ingest_key, "catalog", OTEL_EXPORTER_OTLP_COMPRESSION=compression)
     assert statuses == {"/items/7": 200, "/boom": 500}
@@ -54,3 +55,5 @@ def test_a_flask_app_under_the_otel_sdk_shows_up_in_pulse(ingest_server, org, in
     [db_span] = [s for s in trace["spans"] if s["kind"] == "database"]
     assert db_span["attrs"]["db.system"] == "sqlite"
     assert db_span["attrs"]["sql"] == "SELECT name FROM items WHERE id = ? AND name != ?"
+    page = owner_client.get(f"/o/{org.slug}/apps/{app.pk}/transactions/")
+    assert page.status_code == 200 and b"GET /items/&lt;int:item_id&gt;" in page.content

@@ -233,6 +233,25 @@ def test_over_quota_is_429_with_retry_after(ingest_server, org, ingest_key, sett
     assert status_of(r)["code"] == 8 and "quota" in status_of(r)["message"]
 
 
+def test_a_full_backlog_is_503_with_retry_after(ingest_server, org, ingest_key, settings):
+    settings.INGEST_BACKLOG_MAX = 0
+    r = post(ingest_server, ingest_key, request("b", web_request()[2]).SerializeToString())
+    assert r.status_code == 503 and int(r.headers["retry-after"]) == settings.INGEST_BACKLOG_RETRY_AFTER
+    assert status_of(r)["code"] == 14
+
+
+def test_each_service_of_a_request_is_its_own_app(ingest_server, org, ingest_key):
+    req = request("front", web_request(route="/a")[2])
+    other = request("back", web_request(route="/b")[2]).resource_spans[0]
+    req.resource_spans.append(other)
+    assert post(ingest_server, ingest_key, req.SerializeToString()).status_code == 200
+    assert drain(Consumer(name="otlp-test")) == 2
+    for name, txn in (("front", "GET /a"), ("back", "GET /b")):
+        app = App.objects.for_org(org).get(name=name)
+        [row] = queries.transactions(org, app, time.time() - 120, time.time() + 60)["transactions"]
+        assert row["name"] == txn
+
+
 def test_metrics_are_accepted_with_a_warning(ingest_server, ingest_key):
     r = post(ingest_server, ingest_key, ExportMetricsServiceRequest().SerializeToString(), path="/v1/metrics")
     assert r.status_code == 200
