@@ -17,7 +17,7 @@ from contract import queued
 from contract.schema import MAX_DECOMPRESSED_BYTES
 from ingest import handler, handoff
 from ingest.errors import Refused
-from ingest.otlp import spans, wire
+from ingest.otlp import logs, spans, wire
 
 KEY_HEADER = "x-pulse-ingest-key"
 MAX_BODY_BYTES = MAX_DECOMPRESSED_BYTES  # as sent; SDKs send uncompressed by default
@@ -114,40 +114,47 @@ def _check_body(resolved, headers, body, signal, media, inline):
         message = wire.parse(signal, raw, media)
     except wire.BadMessage as exc:
         raise Refused(400, "invalid", str(exc), "body") from None
-    if signal is not wire.TRACES:
+    if signal is wire.METRICS:
         # Accepted, as the specification asks of a receiver that keeps nothing of a signal;
         # the warning says so to whoever reads the exporter's log.
-        return Checked(signal, media, [], 0, f"Pulse keeps traces only; these {signal.items} were not stored")
+        return Checked(signal, media, [], 0, f"Pulse keeps no metrics; these {signal.items} were not stored")
+    if signal is wire.TRACES:
+        resources, mapper = message.resource_spans, spans.map_spans
+    else:
+        resources, mapper = message.resource_logs, logs.map_logs
 
     by_service = {}
-    for rs in message.resource_spans:
-        by_service.setdefault(spans.service_name(rs.resource), []).append(rs)
+    for r in resources:
+        by_service.setdefault(spans.service_name(r.resource), []).append(r)
     apps = {name: handler.app_for(resolved, name, inline) for name in by_service}
     now = time.time()
-    queue, rejected, reasons = [], 0, {}
-    for name, resource_spans in by_service.items():
+    queue, reasons, ignored = [], {}, 0
+    for name, group in by_service.items():
         app_id, apdex_t = apps[name]
-        mapped = spans.map_spans(resource_spans, app_id, apdex_t, spans.batch_id(raw, name), now)
+        mapped = mapper(group, app_id, apdex_t, spans.batch_id(raw, name), now)
         for reason, n in mapped.rejected.items():
             reasons[reason] = reasons.get(reason, 0) + n
-            rejected += n
+        ignored += mapped.ignored
         if mapped.payload is None:
             continue
         packed = queued.pack_queued(mapped.payload)
         if len(packed) > settings.INGEST_ENTRY_MAX_BYTES:
             raise Refused(
                 413, "too_large",
-                f"the spans of {name!r} take {len(packed)} bytes queued, over the limit of "
-                f"{settings.INGEST_ENTRY_MAX_BYTES}; send fewer spans per request (OTEL_BSP_MAX_EXPORT_BATCH_SIZE)",
+                f"the {signal.items} of {name!r} take {len(packed)} bytes queued, over the limit of "
+                f"{settings.INGEST_ENTRY_MAX_BYTES}; send fewer per request (OTEL_BSP_MAX_EXPORT_BATCH_SIZE)",
                 "body",
             )
-        items = sum(len(ss.spans) for rs in resource_spans for ss in rs.scope_spans)
-        queue.append(Queued(resolved.organization_id, app_id, packed, items - sum(mapped.rejected.values())))
-    return Checked(signal, media, queue, rejected, _describe(reasons))
+        taken = mapped.items - sum(mapped.rejected.values())
+        queue.append(Queued(resolved.organization_id, app_id, packed, taken))
+    note = _describe(signal, reasons)
+    if ignored:
+        note = "; ".join(filter(None, [note, f"{signal.items} without an exception are not stored: {ignored}"]))
+    return Checked(signal, media, queue, sum(reasons.values()), note)
 
 
-def _describe(reasons):
-    return "; ".join(f"{n} {'span' if n == 1 else 'spans'}: {reason}" for reason, n in reasons.items())
+def _describe(signal, reasons):
+    return "; ".join(f"{n} {signal.item if n == 1 else signal.items}: {reason}" for reason, n in reasons.items())
 
 
 def finish(checked, enqueued):
@@ -160,7 +167,7 @@ def finish(checked, enqueued):
     if first is not None:  # some apps' spans taken, others refused: those count as rejected
         lost = sum(q.items for q, r in zip(checked.queue, refusals) if r is not None)
         rejected += lost
-        reason = "; ".join(filter(None, [reason, f"{lost} spans: {first.message}"]))
+        reason = "; ".join(filter(None, [reason, f"{lost} {checked.signal.items}: {first.message}"]))
     message = wire.response(checked.signal, rejected, reason)
     return Answer(200, wire.render(message, checked.media), checked.media)
 

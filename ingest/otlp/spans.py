@@ -67,6 +67,10 @@ _MAX_SAMPLED = 100_000  # names a minute; past it, only slow and failed transact
 _encode_spans = msgspec.json.encode
 
 
+def count(rejected, reason):
+    rejected[reason] = rejected.get(reason, 0) + 1
+
+
 def service_name(resource):
     """The ``service.name`` of a resource ('unknown_service' without one, as the SDKs say)."""
     for kv in resource.attributes:
@@ -89,7 +93,8 @@ def _value(v):
     return None
 
 
-def _attrs(items, wanted):
+def attributes(items, wanted):
+    """{key: value} of the ``wanted`` keys among OTLP KeyValues ``items`` (scalar values only)."""
     out = {}
     for kv in items:
         if kv.key in wanted:
@@ -98,13 +103,14 @@ def _attrs(items, wanted):
 
 
 class Mapped:
-    """What one app's spans of a request became: ``payload`` (a QueuedPayload, or None when
-    nothing is to be queued), and the spans rejected, by reason."""
+    """What one app's items (spans, log records) of a request became: ``payload`` (a
+    QueuedPayload, or None when nothing is to be queued), the items ``rejected`` by reason,
+    how many items there were, and how many were ``ignored`` (not stored, not an error)."""
 
-    __slots__ = ("payload", "rejected")
+    __slots__ = ("payload", "rejected", "items", "ignored")
 
-    def __init__(self, payload, rejected):
-        self.payload, self.rejected = payload, rejected
+    def __init__(self, payload, rejected, items, ignored=0):
+        self.payload, self.rejected, self.items, self.ignored = payload, rejected, items, ignored
 
 
 def map_spans(resource_spans, app_id, apdex_t, batch, now):
@@ -122,13 +128,13 @@ def map_spans(resource_spans, app_id, apdex_t, batch, now):
                 tid, sid, pid = span.trace_id, span.span_id, span.parent_span_id
                 t0, t1 = span.start_time_unix_nano, span.end_time_unix_nano
                 if len(tid) != 16 or len(sid) != 8 or (pid and len(pid) != 8):
-                    _count(rejected, "trace_id must be 16 bytes, span_id and parent_span_id 8")
+                    count(rejected, "trace_id must be 16 bytes, span_id and parent_span_id 8")
                     continue
                 if not lo <= t1 <= hi:
-                    _count(rejected, "end time more than 24 h in the past or more than 10 min in the future")
+                    count(rejected, "end time more than 24 h in the past or more than 10 min in the future")
                     continue
                 if t1 < t0 or t1 - t0 > max_ns:
-                    _count(rejected, "end time before start time or duration over 24 h")
+                    count(rejected, "end time before start time or duration over 24 h")
                     continue
                 kind = span.kind
                 if not pid or ((kind == SERVER or kind == CONSUMER) and span.flags & _PARENT_FLAGS != _PARENT_LOCAL):
@@ -162,14 +168,11 @@ def map_spans(resource_spans, app_id, apdex_t, batch, now):
     traces = _traces(txns, entries, nodes, app_id, apdex_t, listed)
     events = _events([txns[i] for i in listed])
     errors = _errors(txns, entries, with_events)
+    items = len(nodes) + sum(rejected.values())
     if not metrics and not errors:
-        return Mapped(None, rejected)
+        return Mapped(None, rejected, items)
     payload = queued.QueuedPayload(batch, now, metrics, events, traces, errors, None)
-    return Mapped(payload, rejected)
-
-
-def _count(rejected, reason):
-    rejected[reason] = rejected.get(reason, 0) + 1
+    return Mapped(payload, rejected, items)
 
 
 def _segment(span, kind):
@@ -189,7 +192,7 @@ class _Txn:
 
 
 def _transaction(span):
-    a = _attrs(span.attributes, _ENTRY_KEYS)
+    a = attributes(span.attributes, _ENTRY_KEYS)
     method = a.get("http.request.method") or a.get("http.method")
     route = a.get("http.route")
     if not route:
@@ -225,7 +228,7 @@ def _metrics(txns, segments, apdex_t, rejected):
         g = groups.get(key)
         if g is None:
             if len(groups) >= MAX_METRICS:
-                _count(rejected, f"more than {MAX_METRICS} transaction names and minutes in one request")
+                count(rejected, f"more than {MAX_METRICS} transaction names and minutes in one request")
                 continue
             groups[key] = g = []
         g.append(i)
@@ -355,7 +358,7 @@ def _trace(t, entry, children, nodes):
 def _span_attrs(span, segment):
     if segment == OTHER or segment == TEMPLATE:
         return {}
-    a = _attrs(span.attributes, _SPAN_KEYS)
+    a = attributes(span.attributes, _SPAN_KEYS)
     out = {}
     if segment == DATABASE:
         system = a.get("db.system.name") or a.get("db.system")
@@ -390,7 +393,7 @@ def _errors(txns, entries, with_events):
         for ev in span.events:
             if ev.name != "exception" or len(out) >= MAX_ERRORS:
                 continue
-            a = _attrs(ev.attributes, ("exception.type", "exception.message", "exception.stacktrace"))
+            a = attributes(ev.attributes, ("exception.type", "exception.message", "exception.stacktrace"))
             trace_id = span.trace_id.hex()
             excepted.add(trace_id)
             when = ev.time_unix_nano

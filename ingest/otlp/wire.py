@@ -31,22 +31,22 @@ _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id"
 class Signal:
     """One OTLP signal: its path, request and response messages, and what its items are called."""
 
-    def __init__(self, path, request, response, items, rejected_field):
-        self.path, self.request, self.response, self.items = path, request, response, items
+    def __init__(self, path, request, response, item, items, rejected_field):
+        self.path, self.request, self.response, self.item, self.items = path, request, response, item, items
         self.rejected_field = rejected_field  # the partial_success count field of the response
 
 
 TRACES = Signal(
     "/v1/traces", trace_service_pb2.ExportTraceServiceRequest, trace_service_pb2.ExportTraceServiceResponse,
-    "spans", "rejected_spans",
+    "span", "spans", "rejected_spans",
 )
 METRICS = Signal(
     "/v1/metrics", metrics_service_pb2.ExportMetricsServiceRequest,
-    metrics_service_pb2.ExportMetricsServiceResponse, "data points", "rejected_data_points",
+    metrics_service_pb2.ExportMetricsServiceResponse, "data point", "data points", "rejected_data_points",
 )
 LOGS = Signal(
     "/v1/logs", logs_service_pb2.ExportLogsServiceRequest, logs_service_pb2.ExportLogsServiceResponse,
-    "log records", "rejected_log_records",
+    "log record", "log records", "rejected_log_records",
 )
 SIGNALS = {s.path: s for s in (TRACES, METRICS, LOGS)}
 

@@ -9,7 +9,9 @@ import httpx
 import pytest
 from google.protobuf import json_format
 from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from apm import queries
@@ -255,7 +257,30 @@ def test_each_service_of_a_request_is_its_own_app(ingest_server, org, ingest_key
 def test_metrics_are_accepted_with_a_warning(ingest_server, ingest_key):
     r = post(ingest_server, ingest_key, ExportMetricsServiceRequest().SerializeToString(), path="/v1/metrics")
     assert r.status_code == 200
-    assert b"Pulse keeps traces only" in r.content
+    assert b"Pulse keeps no metrics" in r.content
+
+
+def test_logged_exceptions_become_errors(ingest_server, org, ingest_key):
+    now = time.time()
+    req = ExportLogsServiceRequest()
+    rl = req.resource_logs.add()
+    rl.resource.attributes.extend(attrs(service__name="worker"))
+    records = rl.scope_logs.add().log_records
+    records.add(time_unix_nano=int(now * 1e9), trace_id=b"\x01" * 16, body=AnyValue(string_value="failed"),
+                attributes=attrs(exception__type="KeyError", exception__message="'sku'",
+                                 exception__stacktrace='Traceback (most recent call last):\n  File "/srv/job.py", '
+                                                       'line 4, in run\nKeyError: \'sku\'\n'))
+    records.add(time_unix_nano=int(now * 1e9), body=AnyValue(string_value="just a line"))
+    r = post(ingest_server, ingest_key, req.SerializeToString(), path="/v1/logs")
+    assert r.status_code == 200, r.content
+    out = ExportLogsServiceResponse()
+    out.ParseFromString(r.content)
+    assert out.partial_success.rejected_log_records == 0
+    assert out.partial_success.error_message == "log records without an exception are not stored: 1"
+    drain(Consumer(name="otlp-test"))
+    app = App.objects.for_org(org).get(name="worker")
+    [group] = queries.error_groups(org, app, now - 120, now + 60)["groups"]
+    assert (group["error_class"], group["top_frame"]) == ("KeyError", "/srv/job.py in run")
 
 
 def test_spans_go_to_the_organisation_of_the_key(ingest_server, org, outsider_org):
