@@ -313,7 +313,7 @@ def _first_this_minute(app_id, name, minute):
     """True the first time (``app_id``, ``name``) is asked for ``minute`` in this process."""
     taken = _sampled.get(minute)
     if taken is None:
-        for old in [m for m in _sampled if m < minute - 2]:
+        for old in [m for m in list(_sampled) if m < minute - 2]:  # list(): another thread may add
             _sampled.pop(old, None)
         taken = _sampled.setdefault(minute, set())
     key = (app_id, name)

@@ -47,3 +47,10 @@ def test_node_java_and_go_are_turned_outermost_first():
 def test_unknown_shapes_keep_every_line_and_are_bounded():
     assert as_tuples("something odd\n\nhappened") == [("something odd", None, ""), ("happened", None, "")]
     assert len(frames("\n".join(f"line {i}" for i in range(500)))) == 100
+
+
+def test_a_long_line_of_colons_is_one_line_of_text():
+    # Split from the right in one pass: a backtracking pattern would take minutes here.
+    line = "    at " + ":1" * 30_000 + "x"
+    [frame] = frames(line)
+    assert frame.line is None and frame.file == line.strip()[:1024]
