@@ -219,6 +219,8 @@ def finish(accepted, enqueued):
 def refusal(enqueued):
     """Refused when ingest.handoff did not queue the payload (``enqueued``: its result), else None."""
     status, retry_after, _ = enqueued
+    if status == handoff.ACCEPTED:
+        return None
     retry = [(b"retry-after", str(retry_after).encode())]
     if status == handoff.OVER_QUOTA:
         return Refused(
