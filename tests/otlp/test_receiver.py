@@ -298,3 +298,10 @@ def test_the_django_view_serves_the_same_receiver(client, org, private_stream):
     r = client.post("/v1/traces", body, content_type="application/x-protobuf", HTTP_X_PULSE_INGEST_KEY=key)
     assert r.status_code == 200 and r["content-type"] == "application/x-protobuf"
     assert client.get("/v1/traces").status_code == 405
+
+
+def test_the_messages_run_on_protobufs_upb_runtime():
+    # The pure-Python runtime would parse the same messages, many times slower.
+    from google.protobuf.internal import api_implementation
+
+    assert api_implementation.Type() == "upb"

@@ -54,3 +54,4 @@ def test_a_long_line_of_colons_is_one_line_of_text():
     line = "    at " + ":1" * 30_000 + "x"
     [frame] = frames(line)
     assert frame.line is None and frame.file == line.strip()[:1024]
+
