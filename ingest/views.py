@@ -34,7 +34,7 @@ def otlp(request):
         refusal = Refused(405, "method_not_allowed", "use POST")
         return _http_response(receiver.refused(receiver.media_of(headers), refusal))
     body = request.read(receiver.MAX_BODY_BYTES + 1)
-    return _http_response(receiver.handle(headers, body, SIGNALS[request.path]))
+    return _http_response(receiver.handle(headers, body, SIGNALS[request.path_info]))
 
 
 def _http_response(response):
