@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 AGENT := $(wildcard agent/pyproject.toml)
 
-.PHONY: run test lint setup deps lock services assets migrate browser prometheus demo faults clean
+.PHONY: run test lint setup deps lock services assets migrate browser prometheus otel-node demo faults clean
 
 # Settings default to production (DEBUG off, a SECRET_KEY required); what runs from here is
 # local development unless the environment says otherwise.
@@ -21,7 +21,7 @@ run: setup
 	  WORKER_CONCURRENCY=$${WORKER_CONCURRENCY:-$(HALF_CORES)} \
 	  $(BIN)/honcho -f deploy/local/Procfile -d . start -p $${PORT:-8000}
 
-test: lint setup browser prometheus
+test: lint setup browser prometheus otel-node
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The house plan (docs/architecture.md): style, layers that point down, typed public surface.
@@ -67,6 +67,10 @@ browser:
 prometheus:
 	deploy/local/ensure_prometheus.sh
 
+# The Node.js service under the OpenTelemetry SDK that the OTLP tests start.
+otel-node:
+	deploy/local/ensure_otel_node.sh
+
 DEMO_PORT ?= 8000
 DEMO_SHOP_PORT ?= 8001
 
@@ -81,4 +85,4 @@ faults: deps
 	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
 
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/staticfiles
+	rm -rf $(VENV) frontend/node_modules frontend/staticfiles tests/otel_node/node_modules

@@ -198,8 +198,10 @@ def event_rows(procs, org, app, times):
     return rows
 
 
-async def probe_freshness(url, key, org, app, stop_at, out):
-    """Every 0.5 s: post a payload with a never-seen transaction name, time 202 → visible."""
+async def probe_freshness(url, key, org, app, stop_at, out, post_probe=None):
+    """Every 0.5 s: post a payload with a never-seen transaction name, time 202 → visible.
+    ``post_probe(name, now)``: another way to post one (bench/otlp.py's), returning whether it
+    was accepted."""
     from asgiref.sync import sync_to_async
 
     from apm import queries
@@ -207,6 +209,13 @@ async def probe_freshness(url, key, org, app, stop_at, out):
     proc = loadgen.Process(app.name, 9999, names=["probe.warmup"], per_txn=(1, 1))
     client = loadgen.Client(url, key)
     n = 0
+
+    async def post_agent_probe(name, now):
+        body = loadgen.Body({**proc.payload(now), "metrics": [proc.metric(name, [0.01], int(now // 60) * 60)],
+                             "events": [], "events_seen": 0, "traces": [], "errors": []})
+        _, data = body.make()
+        status, _, _ = await client.post(data)
+        return status == 202
 
     def visible(name, since):
         rows = queries.transactions(org, app, since, time.time() + 60, q=name, limit=1)["transactions"]
@@ -218,13 +227,9 @@ async def probe_freshness(url, key, org, app, stop_at, out):
             n += 1
             name = f"probe.{os.getpid()}.{n}.{time.time_ns()}"
             now = time.time()
-            body = loadgen.Body({**proc.payload(now), "metrics": [proc.metric(name, [0.01], int(now // 60) * 60)],
-                                 "events": [], "events_seen": 0, "traces": [], "errors": []})
-            _, data = body.make()
-            status, _, _ = await client.post(data)
-            t202 = time.monotonic()
-            if status != 202:
+            if not await (post_probe or post_agent_probe)(name, now):
                 continue
+            t202 = time.monotonic()
             while time.monotonic() - t202 < 10:
                 if await check(name, now - 120):
                     out.append(time.monotonic() - t202)

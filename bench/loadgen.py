@@ -172,12 +172,12 @@ class Body:
 class Client:
     """A minimal keep-alive HTTP/1.1 client: one connection per simulated process, little CPU."""
 
-    def __init__(self, url, key):
+    def __init__(self, url, key, path="/api/v1/ingest", content_type="application/json", encoding="gzip"):
         u = urlparse(url)
         self.host, self.port = u.hostname, u.port or 80
         self.head = (
-            f"POST /api/v1/ingest HTTP/1.1\r\nHost: {u.netloc}\r\nAuthorization: Bearer {key}\r\n"
-            "Content-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: "
+            f"POST {path} HTTP/1.1\r\nHost: {u.netloc}\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Encoding: {encoding}\r\nContent-Length: "
         ).encode()
         self.reader = self.writer = None
 

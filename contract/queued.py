@@ -240,6 +240,11 @@ def pack(p: Payload, sketches: list[QueuedSketch]) -> bytes:
     return _encode(from_payload(p, sketches))
 
 
+def pack_queued(q: QueuedPayload) -> bytes:
+    """msgpack bytes of a QueuedPayload made without a protocol payload (the OTLP receiver's)."""
+    return _encode(q)
+
+
 def unpack(body: bytes) -> QueuedPayload:
     """The QueuedPayload of ``pack``'s bytes."""
     return _decode(body)

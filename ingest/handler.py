@@ -17,7 +17,7 @@ from contract import queued
 from contract.schema import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES, decode_payload
 from ingest import handoff
 from ingest.app_resolver import resolve_app
-from ingest.errors import NeedsDatabase
+from ingest.errors import NeedsDatabase, Refused
 from tenants.caching import AnswerCache
 from tenants.keys import looks_like_key, resolve_ingest_key
 from tenants.limits import LimitReached
@@ -45,7 +45,12 @@ def error(status, code, message, field=None, headers=()):
     return Response(status, {"error": err}, headers)
 
 
-def _media_type(value):
+def error_of(refused):
+    """The protocol's JSON error Response of a Refused."""
+    return error(refused.status, refused.code, refused.message, refused.field, refused.headers)
+
+
+def media_type(value):
     return value.split(";", 1)[0].strip().lower()
 
 
@@ -102,23 +107,34 @@ def check(headers, body, inline=False):
     return check_body(resolved, headers, body, inline)
 
 
+def presented_key(headers):
+    """The key of the 'Authorization: Bearer <key>' header (``headers`` in lower case), or None."""
+    return bearer(headers.get("authorization"))
+
+
 def authenticate(headers, inline=False):
     """The headers' part of ``check``, so a caller can refuse before reading the body: an
     error Response, or the ResolvedKey."""
-    content_type = _media_type(headers.get("content-type", ""))
+    content_type = media_type(headers.get("content-type", ""))
     if content_type != "application/json":
         return error(415, "unsupported_media_type", "Content-Type must be application/json", "Content-Type")
     encoding = headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("gzip", "identity", ""):
         return error(415, "unsupported_media_type", "Content-Encoding must be gzip or identity", "Content-Encoding")
 
-    raw_key = bearer(headers.get("authorization"))
+    raw_key = presented_key(headers)
     if raw_key is None:
         return error(401, "unauthorized", "send the ingest key as 'Authorization: Bearer <key>'", "Authorization")
-    resolved = _cached_key(raw_key) if inline else _resolve_key(raw_key)
+    resolved = key_of(raw_key, inline)
     if resolved is None:
         return error(401, "unauthorized", "unknown or revoked ingest key", "Authorization")
     return resolved
+
+
+def key_of(raw_key, inline=False):
+    """The ResolvedKey of ``raw_key``, or None when it is unknown or revoked (with
+    ``inline``: from the cache only, raising NeedsDatabase on a miss)."""
+    return _cached_key(raw_key) if inline else _resolve_key(raw_key)
 
 
 def check_body(resolved, headers, body, inline=False):
@@ -126,12 +142,10 @@ def check_body(resolved, headers, body, inline=False):
     if len(body) > MAX_COMPRESSED_BYTES:
         return error(413, "too_large", f"body is over {MAX_COMPRESSED_BYTES} bytes", "body")
     gzipped = headers.get("content-encoding", "identity").strip().lower() == "gzip"
-    if gzipped:
-        raw = _gunzip(body)
-        if isinstance(raw, Response):
-            return raw
-    else:
-        raw = body
+    try:
+        raw = gunzip(body) if gzipped else body
+    except Refused as refused:
+        return error_of(refused)
     if len(raw) > MAX_DECOMPRESSED_BYTES:
         return error(413, "too_large", f"body is over {MAX_DECOMPRESSED_BYTES} bytes decompressed", "body")
 
@@ -149,16 +163,10 @@ def check_body(resolved, headers, body, inline=False):
     except queued.BadSketch as exc:
         return error(400, "invalid", exc.reason, f"metrics[{exc.index}].sketch")
 
-    # A key bound to an app is refused for any other name before the lookup, which would
-    # create the app; the ids are compared after, whatever the names' case rules.
-    if resolved.app_name is not None and payload.app.upper() != resolved.app_name.upper():
-        return _wrong_app(resolved)
     try:
-        app_id, apdex_t = resolve_app(resolved.organization_id, payload.app, cache_only=inline)
-    except LimitReached as exc:
-        return error(403, "app_limit", f"{exc} Delete an app or use an existing app name.", "app")
-    if resolved.app_id is not None and app_id != resolved.app_id:
-        return _wrong_app(resolved)
+        app_id, apdex_t = app_for(resolved, payload.app, inline)
+    except Refused as refused:
+        return error_of(refused)
     # The workers get the validated payload in a form cheaper to apply than gzip JSON.
     packed = queued.pack(payload, sketches)
     if len(packed) > settings.INGEST_ENTRY_MAX_BYTES:
@@ -173,41 +181,68 @@ def check_body(resolved, headers, body, inline=False):
     return Accepted(resolved.organization_id, app_id, packed, payload.batch_id, apdex_t)
 
 
+def app_for(resolved, name, inline=False):
+    """(app id, Apdex T) of the app ``name`` that the key ``resolved`` sends for, created on
+    first data; raises Refused when the key is bound to another app or the organisation
+    is at its app limit."""
+    # A key bound to an app is refused for any other name before the lookup, which would
+    # create the app; the ids are compared after, whatever the names' case rules.
+    if resolved.app_name is not None and name.upper() != resolved.app_name.upper():
+        raise _wrong_app(resolved)
+    try:
+        app_id, apdex_t = resolve_app(resolved.organization_id, name, cache_only=inline)
+    except LimitReached as exc:
+        raise Refused(403, "app_limit", f"{exc} Delete an app or use an existing app name.", "app") from None
+    if resolved.app_id is not None and app_id != resolved.app_id:
+        raise _wrong_app(resolved)
+    return app_id, apdex_t
+
+
 def _wrong_app(resolved):
-    return error(403, "wrong_app", f"this ingest key may only send data for the app {resolved.app_name!r}", "app")
+    return Refused(403, "wrong_app", f"this ingest key may only send data for the app {resolved.app_name!r}", "app")
 
 
 def finish(accepted, enqueued):
     """The response once ``accepted`` went to ingest.handoff (``enqueued``: its result)."""
+    refused = refusal(enqueued)
+    if refused is not None:
+        return error_of(refused)
+    return Response(202, {"batch_id": accepted.batch_id, "apdex_t": accepted.apdex_t})
+
+
+def refusal(enqueued):
+    """Refused when ingest.handoff did not queue the payload (``enqueued``: its result), else None."""
     status, retry_after, _ = enqueued
+    if status == handoff.ACCEPTED:
+        return None
+    retry = [(b"retry-after", str(retry_after).encode())]
     if status == handoff.OVER_QUOTA:
-        return error(
+        return Refused(
             429,
             "over_quota",
             f"organisation is over its quota of {settings.INGEST_QUOTA_PER_MINUTE} payloads per minute",
-            headers=[(b"retry-after", str(retry_after).encode())],
+            headers=retry,
         )
     if status == handoff.OVER_SHARE:
-        return error(
+        return Refused(
             429,
             "backlog_share_full",
             "this organisation's payloads waiting to be processed have reached its share of the backlog "
             f"({settings.INGEST_BACKLOG_BYTES_PER_ORG} bytes); retry later",
-            headers=[(b"retry-after", str(retry_after).encode())],
+            headers=retry,
         )
     if status == handoff.BACKLOG_FULL:
-        return error(
-            503,
-            "backlog_full",
-            "the server is catching up; retry later",
-            headers=[(b"retry-after", str(retry_after).encode())],
-        )
-    return Response(202, {"batch_id": accepted.batch_id, "apdex_t": accepted.apdex_t})
+        return Refused(503, "backlog_full", "the server is catching up; retry later", headers=retry)
+    return None
 
 
 def unavailable():
     """The answer when the database is out of reach on a cache miss: retry, not a bug."""
-    return error(
+    return error_of(unavailable_refusal())
+
+
+def unavailable_refusal():
+    return Refused(
         503,
         "unavailable",
         "the server cannot check this request right now; retry later",
@@ -217,7 +252,11 @@ def unavailable():
 
 def too_many_unknown_keys(retry_after):
     """The answer to a client that presented too many unknown keys of late (ingest/lookups.py)."""
-    return error(
+    return error_of(unknown_keys_refusal(retry_after))
+
+
+def unknown_keys_refusal(retry_after):
+    return Refused(
         429,
         "too_many_unknown_keys",
         "too many requests with unknown ingest keys from this address; retry later",
@@ -237,20 +276,21 @@ def handle(headers, body):
     return finish(result, handoff.enqueue(result.org_id, result.app_id, result.body))
 
 
-def _gunzip(body):
+def gunzip(body, limit=MAX_DECOMPRESSED_BYTES):
+    """The inflated gzip ``body``; raises Refused (400 for bad gzip, 413 past ``limit`` bytes)."""
     # wbits 16+MAX_WBITS: gzip framing only. max_length bounds memory whatever the ratio.
     # ISA-L's inflate: the same stream semantics as zlib's, a third less CPU (every body is gzip).
     d = isal_zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
-        out = d.decompress(body, MAX_DECOMPRESSED_BYTES + 1)
+        out = d.decompress(body, limit + 1)
     except isal_zlib.error as exc:
-        return error(400, "invalid", f"body is not valid gzip: {exc}", "body")
-    if len(out) > MAX_DECOMPRESSED_BYTES or d.unconsumed_tail:
-        return error(413, "too_large", f"body is over {MAX_DECOMPRESSED_BYTES} bytes decompressed", "body")
+        raise Refused(400, "invalid", f"body is not valid gzip: {exc}", "body") from None
+    if len(out) > limit or d.unconsumed_tail:
+        raise Refused(413, "too_large", f"body is over {limit} bytes decompressed", "body")
     if not d.eof:
-        return error(400, "invalid", "body is not valid gzip: truncated", "body")
+        raise Refused(400, "invalid", "body is not valid gzip: truncated", "body")
     if d.unused_data:
-        return error(400, "invalid", "body is not valid gzip: data after the end of the stream", "body")
+        raise Refused(400, "invalid", "body is not valid gzip: data after the end of the stream", "body")
     return out
 
 

@@ -16,6 +16,7 @@ probes = [
 ingest = [
     path("api/v1/deployments", deployment_views.record, name="deployments-record"),
     path("api/v1/", include("ingest.urls")),
+    path("v1/", include("ingest.otlp.urls")),  # OTLP/HTTP, where the OpenTelemetry SDKs post
 ]
 ui = [
     path("admin/", admin.site.urls),
