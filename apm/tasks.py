@@ -63,6 +63,7 @@ RETAINED = [
     ("apm_instanceminute", "time", "RETENTION_MINUTE_DAYS"),
     ("apm_errorsample", "time", "RETENTION_EVENT_DAYS"),
     ("apm_errorgroup", "last_seen", "RETENTION_HOUR_DAYS"),
+    ("tenants_auditentry", "created_at", "RETENTION_AUDIT_DAYS"),
 ]
 _CHUNK = 10_000
 

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from tenants import keys
+from tenants import audit, keys
 from tenants.mail_text import quoted
 from tenants.models import App, IngestKey, Invitation, Membership, Organization, User
 from tenants.roles import Role, role_at_least
@@ -78,8 +78,24 @@ def rename_organization(actor_membership: Membership, name: str) -> Organization
     if len(name) > 100:
         raise ActionError("Organisation names are at most 100 characters.")
     org = Organization.objects.select_for_update().get(pk=actor_membership.organization_id)
+    if org.name != name:
+        audit.record(org, actor_membership.user, audit.Action.ORGANIZATION_RENAMED, name, {"from": org.name})
     org.name = name
     org.save(update_fields=["name"])
+    return org
+
+
+@transaction.atomic
+def set_two_factor_required(actor_membership: Membership, required: bool) -> Organization:
+    """Require (or stop requiring) a second factor of the members who sign in with a password."""
+    if not role_at_least(actor_membership.role, Role.ADMIN):
+        raise ActionError("Only owners and admins change the organisation's sign-in rules.")
+    org = Organization.objects.select_for_update().get(pk=actor_membership.organization_id)
+    if org.require_two_factor != required:
+        org.require_two_factor = required
+        org.save(update_fields=["require_two_factor"])
+        action = audit.Action.TWO_FACTOR_REQUIRED if required else audit.Action.TWO_FACTOR_OPTIONAL
+        audit.record(org, actor_membership.user, action, org.name)
     return org
 
 
@@ -157,6 +173,7 @@ def invite(actor_membership: Membership, email: str, role: str) -> SentInvitatio
         invited_by=actor_membership.user,
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
     )
+    audit.record(org, actor_membership.user, audit.Action.INVITATION_SENT, email, {"role": role})
     url = settings.PUBLIC_URL + reverse("invitation_accept", args=[token])
     # The name was chosen by whoever made the organisation: quoted as theirs, never as Pulse's words.
     context = {"org_name": quoted(org.name), "inviter": actor_membership.user, "role": Role(role).label,
@@ -215,6 +232,7 @@ def accept_invitation(token: str, user: User) -> Membership:
     membership, _ = Membership.objects.for_org(org).get_or_create(
         organization=org, user=user, defaults={"role": invitation.role}
     )
+    audit.record(org, user, audit.Action.INVITATION_ACCEPTED, user.email, {"role": membership.role})
     return membership
 
 
@@ -227,8 +245,12 @@ def revoke_invitation(actor_membership: Membership, invitation_id: Id) -> bool:
     org = actor_membership.organization
     if not role_at_least(actor_membership.role, Role.ADMIN):
         raise ActionError("Only owners and admins manage members.")
-    deleted, _ = Invitation.objects.for_org(org).filter(id=invitation_id, accepted_at__isnull=True).delete()
-    return deleted > 0
+    invitation = Invitation.objects.for_org(org).filter(id=invitation_id, accepted_at__isnull=True).first()
+    if invitation is None:
+        return False
+    invitation.delete()
+    audit.record(org, actor_membership.user, audit.Action.INVITATION_REVOKED, invitation.email)
+    return True
 
 
 # --- Members ----------------------------------------------------------------
@@ -255,6 +277,9 @@ def change_role(actor_membership: Membership, membership_id: Id, role: str) -> M
         raise ActionError("Only owners can change an owner's role.")
     if target.role == Role.OWNER and role != Role.OWNER and not _other_owners(org, target):
         raise ActionError("An organisation needs at least one owner: make someone else an owner first.")
+    audit.record(
+        org, actor_membership.user, audit.Action.ROLE_CHANGED, target.user.email, {"from": target.role, "to": role}
+    )
     target.role = role
     target.save(update_fields=["role"])
     if not role_at_least(role, Role.ADMIN):
@@ -277,6 +302,8 @@ def remove_member(actor_membership: Membership, membership_id: Id) -> Membership
         raise ActionError("An organisation needs at least one owner: make someone else an owner first.")
     target.delete()
     _revoke_invitations_sent_by(org, target.user)
+    action = audit.Action.MEMBER_LEFT if leaving else audit.Action.MEMBER_REMOVED
+    audit.record(org, actor_membership.user, action, target.user.email, {"role": target.role})
     return target
 
 
@@ -300,6 +327,7 @@ def leave_organization(membership: Membership) -> Membership:
         raise ActionError(LAST_OWNER_CANNOT_LEAVE.format(org=org.name))
     membership.delete()
     _revoke_invitations_sent_by(org, membership.user)
+    audit.record(org, membership.user, audit.Action.MEMBER_LEFT, membership.user.email, {"role": membership.role})
     return membership
 
 
@@ -395,15 +423,21 @@ def create_ingest_key(org: Organization, label: str, created_by: User | None, ap
         key_hash=keys.hash_key(raw),
         created_by=created_by,
     )
+    audit.record(org, created_by, audit.Action.KEY_CREATED, _key_target(key), {"app": app.name if app else None})
     return CreatedKey(key, raw)
 
 
+def _key_target(key: IngestKey) -> str:
+    return f"{key.label} ({key.prefix}…)"
+
+
 @transaction.atomic
-def revoke_ingest_key(org: Organization, key_id: Id) -> IngestKey:
+def revoke_ingest_key(org: Organization, key_id: Id, actor: User | None = None) -> IngestKey:
     key = IngestKey.objects.for_org(org).select_for_update().get(pk=key_id)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+        audit.record(org, actor, audit.Action.KEY_REVOKED, _key_target(key))
         # This process stops accepting it at once; others within INGEST_KEY_CACHE_SECONDS.
         transaction.on_commit(keys.clear_key_cache)
     return key

@@ -24,6 +24,7 @@ from tenants.forms import (
     OrganizationDeleteForm,
     OrganizationForm,
     RoleForm,
+    TwoFactorRequirementForm,
 )
 from tenants.models import App, IngestKey, Invitation, Membership
 from tenants.roles import Role, role_at_least
@@ -62,9 +63,23 @@ def settings_organization(request):
             "can_manage": _can_manage(request),
             "is_owner": request.membership.role == Role.OWNER,
             "sole_owner": actions.is_sole_owner(request.membership),
+            "two_factor_form": TwoFactorRequirementForm(initial={"require_two_factor": request.org.require_two_factor}),
             "tab": "organization",
         },
     )
+
+
+@org_view(write_role=Role.ADMIN)
+@require_POST
+def org_two_factor(request):
+    form = TwoFactorRequirementForm(request.POST)
+    form.is_valid()  # an unticked box is the only other answer: every POST is valid
+    org = actions.set_two_factor_required(request.membership, form.cleaned_data["require_two_factor"])
+    if org.require_two_factor:
+        messages.success(request, "Members who sign in with a password now need two-factor authentication.")
+    else:
+        messages.success(request, "Two-factor authentication is no longer required.")
+    return redirect("settings_organization", org.slug)
 
 
 # Every member may leave, viewers included: leaving is about oneself, not the organisation.
@@ -296,6 +311,6 @@ def settings_keys(request):
 @require_POST
 def key_revoke(request, key_id):
     key = get_object_or_404(IngestKey, pk=key_id)
-    actions.revoke_ingest_key(request.org, key.pk)
+    actions.revoke_ingest_key(request.org, key.pk, actor=request.user)
     messages.success(request, f"Revoked “{key.label}” ({key.prefix}…). Agents using it are refused within seconds.")
     return redirect("settings_keys", request.org.slug)
