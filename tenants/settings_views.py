@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tenants import actions
+from tenants import actions, two_factor
 from tenants.access import org_view
 from tenants.forms import (
     AppDeleteForm,
@@ -74,6 +74,10 @@ def settings_organization(request):
 def org_two_factor(request):
     form = TwoFactorRequirementForm(request.POST)
     form.is_valid()  # an unticked box is the only other answer: every POST is valid
+    if form.cleaned_data["require_two_factor"] and not two_factor.satisfied(request):
+        # Else the rule would send the admin who set it away from these settings at once.
+        messages.error(request, "Turn on two-factor authentication for your own account first.")
+        return redirect("settings_organization", request.org.slug)
     org = actions.set_two_factor_required(request.membership, form.cleaned_data["require_two_factor"])
     if org.require_two_factor:
         messages.success(request, "Members who sign in with a password now need two-factor authentication.")

@@ -179,10 +179,18 @@ def _require(org):
     Organization.objects.filter(pk=org.pk).update(require_two_factor=True)
 
 
-def test_an_org_that_requires_it_sends_members_without_it_to_enrol(org, member, owner_client):
+def test_an_admin_turns_it_on_for_the_org_only_with_it_on_for_herself(org, owner, owner_client):
+    response = owner_client.post("/o/acme/settings/organization/two-factor/", {"require_two_factor": "on"}, follow=True)
+    assert "Turn on two-factor authentication for your own account first" in response.content.decode()
+    assert not Organization.objects.get(pk=org.pk).require_two_factor
+    _enrol(owner)
     response = owner_client.post("/o/acme/settings/organization/two-factor/", {"require_two_factor": "on"})
     assert response.status_code == 302
     assert Organization.objects.get(pk=org.pk).require_two_factor
+
+
+def test_an_org_that_requires_it_sends_members_without_it_to_enrol(org, member):
+    _require(org)
     member_client = Client()
     _password_step(member_client, member)
     blocked = member_client.get("/o/acme/settings/apps/")
@@ -222,3 +230,19 @@ def test_only_owners_and_admins_set_the_requirement(request, persona, org):
     response = client.post("/o/acme/settings/organization/two-factor/", {"require_two_factor": "on"})
     assert response.status_code == 403
     assert not Organization.objects.get(pk=org.pk).require_two_factor
+
+
+def test_the_admin_login_does_not_skip_the_second_factor(db):
+    from tenants.models import User
+
+    staff = User.objects.create_superuser(email="ops@example.com", password=PASSWORD)
+    secret, _ = _enrol(staff)
+    client = Client()
+    response = client.post("/admin/login/", {"username": staff.email, "password": PASSWORD})
+    assert response.status_code == 200
+    assert "This account uses two-factor authentication" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    # Through Pulse's own login, with a code, the admin opens.
+    _password_step(client, staff)
+    client.post(CODE, {"code": _code(secret)})
+    assert client.get("/admin/tenants/app/").status_code == 200
