@@ -65,7 +65,7 @@ def org_view(write_role=Role.MEMBER, read_role=Role.VIEWER):
             membership = find_membership(request.user, org_slug)
             if membership is None:
                 raise Http404("No such organisation")
-            if membership.organization.require_two_factor and not two_factor.satisfied(request):
+            if membership.organization.require_two_factor and not two_factor.satisfied(request.user, request.session):
                 return redirect(reverse("account") + "?" + urlencode({"required_by": org_slug}))
             needed = read_role if request.method in SAFE_METHODS else write_role
             if not role_at_least(membership.role, needed):

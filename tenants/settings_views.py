@@ -74,7 +74,7 @@ def settings_organization(request):
 def org_two_factor(request):
     form = TwoFactorRequirementForm(request.POST)
     form.is_valid()  # an unticked box is the only other answer: every POST is valid
-    if form.cleaned_data["require_two_factor"] and not two_factor.satisfied(request):
+    if form.cleaned_data["require_two_factor"] and not two_factor.satisfied(request.user, request.session):
         # Else the rule would send the admin who set it away from these settings at once.
         messages.error(request, "Turn on two-factor authentication for your own account first.")
         return redirect("settings_organization", request.org.slug)

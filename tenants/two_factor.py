@@ -55,9 +55,9 @@ def is_enrolled(user: User) -> bool:
     return TwoFactor.objects.filter(user=user, confirmed_at__isnull=False).exists()
 
 
-def satisfied(request) -> bool:
-    """Whether this session meets an organisation's two-factor requirement."""
-    return request.session.get(AUTH_METHOD_KEY) == SSO or is_enrolled(request.user)
+def satisfied(user: User, session) -> bool:
+    """Whether ``user``'s ``session`` meets an organisation's two-factor requirement."""
+    return session.get(AUTH_METHOD_KEY) == SSO or is_enrolled(user)
 
 
 def _digits(code: str) -> str:
