@@ -1,4 +1,6 @@
-"""The signed-in user's own account page: turning two-factor authentication on and off."""
+"""The signed-in user's own account page: two-factor authentication on, off, and new
+recovery codes. Each change takes the password or a code, checked behind the throttle of
+a login's second step, so a borrowed session cannot guess its way to either."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
@@ -10,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from tenants import throttle, two_factor
 from tenants.access import verified_required
 from tenants.actions import ActionError
-from tenants.forms import TwoFactorCodeForm, TwoFactorDisableForm
+from tenants.forms import RecoveryCodesForm, TwoFactorDisableForm, TwoFactorEnrolForm
 from tenants.models import Membership
 
 # The secret being enrolled, until a code from it is confirmed (a reload shows the same QR code).
@@ -27,32 +29,53 @@ def _requiring_org(request):
     return membership.organization if membership else None
 
 
+def _throttled(request, form, field, change):
+    """Run ``change()`` behind the second step's throttle: (True, its result), or (False, None)
+    with the reason put on ``form`` when it was refused or raised ActionError."""
+    outcome = {}
+
+    def attempt():
+        try:
+            outcome["result"] = change()
+        except ActionError as exc:
+            form.add_error(field, str(exc))
+            return False
+        return True
+
+    try:
+        throttle.check_second_factor(request, request.user, attempt)
+    except throttle.LoginThrottled as exc:
+        form.add_error(None, str(exc))
+    return "result" in outcome, outcome.get("result")
+
+
+def _enrolled_page(request, disable_form=None, renew_form=None, status=200):
+    context = {
+        "enrolled": True,
+        "disable_form": disable_form or TwoFactorDisableForm(),
+        "renew_form": renew_form or RecoveryCodesForm(),
+        "codes_left": two_factor.recovery_codes_left(request.user),
+    }
+    return render(request, "tenants/account.html", context, status=status)
+
+
 @verified_required
 @never_cache
-@sensitive_post_parameters("code")
+@sensitive_post_parameters("password", "code")
 @require_http_methods(["GET", "POST"])
 def account(request):
     user = request.user
     if two_factor.is_enrolled(user):
-        return render(
-            request,
-            "tenants/account.html",
-            {
-                "enrolled": True,
-                "disable_form": TwoFactorDisableForm(),
-                "codes_left": two_factor.recovery_codes_left(user),
-            },
-        )
+        return _enrolled_page(request)
     secret = request.session.get(_ENROL_SECRET) or two_factor.new_secret()
     request.session[_ENROL_SECRET] = secret
-    form = TwoFactorCodeForm(request.POST or None)
-    form.fields["code"].help_text = "The 6-digit code your authenticator app shows for Pulse now."
+    form = TwoFactorEnrolForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            codes = two_factor.enrol(user, secret, form.cleaned_data["code"])
-        except ActionError as exc:
-            form.add_error("code", str(exc))
-        else:
+        data = form.cleaned_data
+        done, codes = _throttled(
+            request, form, "code", lambda: two_factor.enrol(user, data["password"], secret, data["code"])
+        )
+        if done:
             del request.session[_ENROL_SECRET]
             # Rendered into this response only: the codes are stored hashed and never shown again.
             return render(request, "tenants/recovery_codes.html", {"codes": codes})
@@ -68,6 +91,7 @@ def account(request):
             "form": form,
             "required_by": _requiring_org(request),
         },
+        status=400 if form.errors else 200,
     )
 
 
@@ -75,23 +99,28 @@ def account(request):
 @sensitive_post_parameters("password", "code")
 @require_POST
 def two_factor_disable(request):
-    user = request.user
-    form = TwoFactorDisableForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Enter your password and a code to turn two-factor authentication off.")
+    if not two_factor.is_enrolled(request.user):
         return redirect("account")
-
-    def attempt():
-        try:
-            two_factor.disable(user, form.cleaned_data["password"], form.cleaned_data["code"])
-        except ActionError as exc:
-            messages.error(request, str(exc))
-            return False
-        return True
-
-    try:
-        if throttle.check_second_factor(request, user, attempt):
+    form = TwoFactorDisableForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        done, _ = _throttled(request, form, None, lambda: two_factor.disable(request.user, data["password"], data["code"]))
+        if done:
             messages.success(request, "Two-factor authentication is off.")
-    except throttle.LoginThrottled as exc:
-        messages.error(request, str(exc))
-    return redirect("account")
+            return redirect("account")
+    return _enrolled_page(request, disable_form=form, status=400)
+
+
+@verified_required
+@sensitive_post_parameters("code")
+@require_POST
+def recovery_codes_renew(request):
+    if not two_factor.is_enrolled(request.user):
+        return redirect("account")
+    form = RecoveryCodesForm(request.POST)
+    if form.is_valid():
+        code = form.cleaned_data["code"]
+        done, codes = _throttled(request, form, "code", lambda: two_factor.renew_recovery_codes(request.user, code))
+        if done:
+            return render(request, "tenants/recovery_codes.html", {"codes": codes})
+    return _enrolled_page(request, renew_form=form, status=400)

@@ -3,7 +3,9 @@ streamed JSON export of the same entries."""
 
 import json
 
+from asgiref.sync import sync_to_async
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -63,10 +65,26 @@ def _as_json(entry):
     }
 
 
-def _stream(entries):
+def _page_after(entries, last):
+    """The next chunk of ``entries`` (newest first) after ``last``, found by key, so
+    no cursor or transaction stays open between chunks."""
+    if last is not None:
+        entries = entries.filter(Q(created_at__lt=last.created_at) | Q(created_at=last.created_at, id__lt=last.id))
+    return list(entries[:_EXPORT_CHUNK])
+
+
+async def _stream(entries):
+    # Asynchronous, so the ASGI server sends each chunk as it is read instead of
+    # gathering the whole log first (which Django does with a synchronous iterator).
     yield "["
-    for i, entry in enumerate(entries.iterator(chunk_size=_EXPORT_CHUNK)):
-        yield ("," if i else "") + "\n" + json.dumps(_as_json(entry))
+    last, separator = None, "\n"
+    while True:
+        chunk = await sync_to_async(_page_after)(entries, last)
+        if chunk:
+            yield separator + ",\n".join(json.dumps(_as_json(entry)) for entry in chunk)
+            last, separator = chunk[-1], ",\n"
+        if len(chunk) < _EXPORT_CHUNK:
+            break
     yield "\n]\n"
 
 

@@ -74,13 +74,32 @@ class TwoFactorCodeForm(forms.Form):
     )
 
 
-class TwoFactorDisableForm(forms.Form):
-    password = forms.CharField(strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
-    code = forms.CharField(
+def _code_field(help_text):
+    return forms.CharField(
         max_length=20,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-        help_text="A code from your authenticator app, or a recovery code.",
+        help_text=help_text,
     )
+
+
+def _password_field():
+    return forms.CharField(
+        label="Your password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
+class TwoFactorEnrolForm(forms.Form):
+    code = _code_field("The 6-digit code your authenticator app shows for Pulse now.")
+    password = _password_field()
+
+
+class TwoFactorDisableForm(forms.Form):
+    password = _password_field()
+    code = _code_field("A code from your authenticator app, or a recovery code.")
+
+
+class RecoveryCodesForm(forms.Form):
+    code = _code_field("A code from your authenticator app: the codes you have now stop working.")
 
 
 class TwoFactorRequirementForm(forms.Form):

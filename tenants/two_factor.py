@@ -14,7 +14,6 @@ factor (tenants/access.py) let in sessions signed in by single sign-on, whose pr
 owns the second factor, and password sessions of enrolled accounts.
 """
 
-import hashlib
 import hmac
 import secrets
 
@@ -22,6 +21,7 @@ import pyotp
 import segno
 from django.conf import settings
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 from django.utils import timezone
 
 from tenants import audit
@@ -74,8 +74,9 @@ def _matching_step(secret: str, code: str) -> int | None:
 
 
 def _hash_recovery(code: str) -> str:
+    # Keyed with SECRET_KEY: a copy of the database alone does not let anyone try codes offline.
     normalised = "".join(code.split()).replace("-", "").lower()
-    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+    return salted_hmac("pulse.recovery_code", normalised, algorithm="sha256").hexdigest()
 
 
 def _new_recovery_codes(user: User) -> list[str]:
@@ -86,12 +87,15 @@ def _new_recovery_codes(user: User) -> list[str]:
 
 
 @transaction.atomic
-def enrol(user: User, secret: str, code: str) -> list[str]:
-    """Turn the second factor on with the secret shown to the user and a code from it;
-    returns the recovery codes, to be shown once."""
+def enrol(user: User, password: str, secret: str, code: str) -> list[str]:
+    """Turn the second factor on with the password (a borrowed session alone must not lock
+    the owner out), the secret shown to the user and a code from it; returns the recovery
+    codes, to be shown once."""
     User.objects.select_for_update().filter(pk=user.pk).first()  # one enrolment at a time
     if is_enrolled(user):
         raise ActionError("Two-factor authentication is already on.")
+    if not user.check_password(password or ""):
+        raise ActionError("That is not your password.")
     step = _matching_step(secret, _digits(code)) if secret else None
     if step is None:
         raise ActionError(CODE_REFUSED)
@@ -121,6 +125,14 @@ def verify(user: User, code: str) -> str | None:
         used_at=timezone.now()
     )
     return "recovery_code" if spent else None
+
+
+@transaction.atomic
+def renew_recovery_codes(user: User, code: str) -> list[str]:
+    """New recovery codes for a current code from the app; the old ones stop working."""
+    if verify(user, code) != "totp":
+        raise ActionError(CODE_REFUSED)
+    return _new_recovery_codes(user)
 
 
 def recovery_codes_left(user: User) -> int:

@@ -18,6 +18,7 @@ urlpatterns = [
     path("login/code/", views.login_code, name="login_code"),
     path("account/", account_views.account, name="account"),
     path("account/two-factor/disable/", account_views.two_factor_disable, name="two_factor_disable"),
+    path("account/two-factor/recovery-codes/", account_views.recovery_codes_renew, name="recovery_codes_renew"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", PasswordResetView.as_view(form_class=PasswordResetForm), name="password_reset"),
     path(

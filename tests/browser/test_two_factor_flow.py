@@ -37,6 +37,7 @@ def test_a_member_enrols_when_the_org_requires_it_then_logs_in_with_a_code(
     secret = page.locator("#totp-secret").inner_text().strip()
     screenshot(page, "1-enrol")
     page.fill("input[name=code]", _code(secret, steps_ago=1))
+    page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Turn on two-factor").click()
 
     expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()

@@ -7,7 +7,7 @@ import re
 
 import pyotp
 import pytest
-from django.test import Client
+from django.test import AsyncClient, Client
 from django.utils import timezone
 
 from alerts.models import SLO, Condition, NotificationChannel
@@ -17,6 +17,7 @@ from tenants.models import AuditEntry, Invitation, Membership, Organization
 from tenants.roles import Role
 from tests.alerts.test_views import condition_post
 from tests.conftest import PASSWORD, client_for, make_org
+from tests.live.threads import run_async
 
 ADDRESS = "198.51.100.23"
 
@@ -67,7 +68,7 @@ def test_a_wrong_second_factor_code_is_written_as_a_failed_sign_in(owner, org):
     client = _client(owner)
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', client.get("/account/").content.decode()).group(1)
     totp = pyotp.TOTP(secret)
-    client.post("/account/", {"code": totp.now()})
+    client.post("/account/", {"code": totp.now(), "password": PASSWORD})
     assert _only(org, audit.Action.TWO_FACTOR_ENROLLED).actor == owner
     login = Client(REMOTE_ADDR=ADDRESS)
     login.post("/login/", {"email": owner.email, "password": PASSWORD})
@@ -119,7 +120,8 @@ def test_keys_created_and_revoked_are_written(org, owner):
 
 
 def test_organisation_settings_are_written(org, owner):
-    two_factor.enrol(owner, secret := pyotp.random_base32(), pyotp.TOTP(secret).now())
+    secret = pyotp.random_base32()
+    two_factor.enrol(owner, PASSWORD, secret, pyotp.TOTP(secret).now())
     client = _client(owner)
     client.post("/o/acme/settings/organization/", {"name": "Acme Corp"})
     assert _only(org, audit.Action.ORGANIZATION_RENAMED).details == {"from": "Acme"}
@@ -216,21 +218,41 @@ def test_the_log_is_paginated(org, owner, owner_client):
     assert "name 04" in second and "name 54" not in second
 
 
+# The sync test client gathers the export's asynchronous stream (served as a stream over ASGI).
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume asynchronous iterators")
 def test_the_export_streams_the_organisations_entries_as_json(logged, admin_client):
     response = admin_client.get("/o/acme/settings/audit/export.json")
     assert response.status_code == 200 and response.streaming
     assert response["Content-Type"] == "application/json"
     assert 'filename="pulse-audit-acme.json"' in response["Content-Disposition"]
-    entries = json.loads(b"".join(response.streaming_content))
+    entries = json.loads(b"".join(response))
     assert [(e["action"], e["target"]) for e in entries] == [
         ("organization.renamed", "Acme 2"),
         ("key.created", "<script>alert(1)</script>"),
     ]
     assert entries[1]["actor"] == "alice@example.com" and entries[1]["details"] == {"app": "<b>x</b>"}
     filtered = admin_client.get("/o/acme/settings/audit/export.json", {"action": "key.created"})
-    assert [e["action"] for e in json.loads(b"".join(filtered.streaming_content))] == ["key.created"]
+    assert [e["action"] for e in json.loads(b"".join(filtered))] == ["key.created"]
     bad = admin_client.get("/o/acme/settings/audit/export.json", {"actor": "not an address"})
     assert bad.status_code == 400 and "actor" in bad.json()["fields"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_export_is_sent_in_chunks_over_asgi(org, owner, admin, settings):
+    for i in range(1200):
+        audit.record(org, owner, audit.Action.ORGANIZATION_RENAMED, f"name {i}")
+
+    async def export():
+        client = AsyncClient()
+        await client.aforce_login(admin)
+        response = await client.get("/o/acme/settings/audit/export.json")
+        return response.status_code, [part async for part in response.streaming_content]
+
+    status, parts = run_async(export)
+    assert status == 200
+    assert len(parts) >= 4  # "[", three chunks of entries, "]"
+    entries = json.loads(b"".join(parts))
+    assert [e["target"] for e in entries] == [f"name {i}" for i in reversed(range(1200))]
 
 
 @pytest.mark.parametrize("path", ["/o/acme/settings/audit/", "/o/acme/settings/audit/export.json"])

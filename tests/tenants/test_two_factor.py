@@ -33,7 +33,7 @@ def _enrol(user):
     client = client_for(user)
     page = client.get(ACCOUNT)
     secret = _secret_on_page(page)
-    response = client.post(ACCOUNT, {"code": _code(secret, steps_ago=1)})
+    response = client.post(ACCOUNT, {"code": _code(secret, steps_ago=1), "password": PASSWORD})
     assert response.status_code == 200
     codes = re.findall(r"\b[0-9a-f]{6}-[0-9a-f]{6}\b", response.content.decode())
     return secret, codes
@@ -52,11 +52,15 @@ def test_enrolment_shows_a_qr_code_and_the_secret_and_needs_a_right_code(owner):
     secret = _secret_on_page(page)
     assert client.get(ACCOUNT).content.decode().count(secret) == 1  # a reload keeps the same secret
 
-    wrong = client.post(ACCOUNT, {"code": "000000" if _code(secret) != "000000" else "111111"})
+    wrong = client.post(ACCOUNT, {"code": "000000" if _code(secret) != "000000" else "111111", "password": PASSWORD})
+    assert wrong.status_code == 400
     assert two_factor.CODE_REFUSED in wrong.content.decode()
+    # A session alone (without the password) cannot turn it on and lock the owner out.
+    no_password = client.post(ACCOUNT, {"code": _code(secret), "password": "not it"})
+    assert "That is not your password." in no_password.content.decode()
     assert not two_factor.is_enrolled(owner)
 
-    done = client.post(ACCOUNT, {"code": _code(secret)})
+    done = client.post(ACCOUNT, {"code": _code(secret), "password": PASSWORD})
     codes = re.findall(r"\b[0-9a-f]{6}-[0-9a-f]{6}\b", done.content.decode())
     assert len(codes) == two_factor.RECOVERY_CODES == len(set(codes))
     assert two_factor.is_enrolled(owner)
@@ -113,7 +117,7 @@ def test_the_code_used_to_enrol_cannot_sign_in(owner):
     client = client_for(owner)
     secret = _secret_on_page(client.get(ACCOUNT))
     code = _code(secret)
-    client.post(ACCOUNT, {"code": code})
+    client.post(ACCOUNT, {"code": code, "password": PASSWORD})
     login = Client()
     _password_step(login, owner)
     assert login.post(CODE, {"code": code}).status_code == 200
@@ -149,6 +153,29 @@ def test_the_code_step_is_throttled_like_the_password_step(owner, settings):
     assert "Too many failed login attempts" in response.content.decode()
     assert "_auth_user_id" not in client.session
     assert TwoFactor.objects.get(user=owner).last_step < pyotp.TOTP(secret).timecode(timezone.now())
+
+
+def test_new_recovery_codes_replace_the_old_ones_for_a_current_code(owner):
+    secret, old_codes = _enrol(owner)
+    client = client_for(owner)
+    refused = client.post("/account/two-factor/recovery-codes/", {"code": old_codes[0]})
+    assert refused.status_code == 400 and two_factor.recovery_codes_left(owner) == two_factor.RECOVERY_CODES
+    response = client.post("/account/two-factor/recovery-codes/", {"code": _code(secret)})
+    new_codes = re.findall(r"\b[0-9a-f]{6}-[0-9a-f]{6}\b", response.content.decode())
+    assert len(new_codes) == two_factor.RECOVERY_CODES and not set(new_codes) & set(old_codes)
+    assert two_factor.verify(owner, old_codes[1]) is None
+    assert two_factor.verify(owner, new_codes[0]) == "recovery_code"
+
+
+def test_turning_it_on_off_or_renewing_is_throttled(owner, settings):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    secret, _ = _enrol(owner)
+    client = client_for(owner)
+    for _ in range(2):
+        client.post("/account/two-factor/disable/", {"password": "guess", "code": _code(secret)})
+    response = client.post("/account/two-factor/disable/", {"password": PASSWORD, "code": _code(secret)})
+    assert "Too many failed login attempts" in response.content.decode()
+    assert two_factor.is_enrolled(owner)
 
 
 def test_the_pending_step_expires(owner, settings):
@@ -199,7 +226,7 @@ def test_an_org_that_requires_it_sends_members_without_it_to_enrol(org, member):
     page = member_client.get(blocked["Location"])
     assert "Acme requires two-factor authentication" in page.content.decode()
     secret = _secret_on_page(page)
-    member_client.post(blocked["Location"], {"code": _code(secret)})
+    member_client.post(blocked["Location"], {"code": _code(secret), "password": PASSWORD})
     assert member_client.get("/o/acme/settings/apps/").status_code == 200
 
 
