@@ -5,8 +5,9 @@ address is not yet confirmed (a self sign-up) is sent to confirm it; then it fin
 membership of the signed-in user in the organisation named by ``org_slug`` in one
 query, answers 404 when there is none (exactly like a missing organisation), sends a
 member without a second factor to turn it on when the organisation requires one
-(tenants/two_factor.py says which sessions meet it), checks the role for writes, and runs the view inside ``org_scope`` so every tenant-owned
-query below is filtered to that organisation.
+(tenants/two_factor.py says which sessions meet it), checks the role for writes, and
+runs the view inside ``org_scope`` so every tenant-owned query below is filtered to
+that organisation.
 """
 
 from functools import wraps

@@ -61,6 +61,13 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    actions = ["turn_off_two_factor"]
+
+    @admin.action(description="Turn off two-factor (lost phone and recovery codes)")
+    def turn_off_two_factor(self, request, queryset):
+        for user in queryset:
+            two_factor.turn_off_for(user, operator=request.user)
+        self.message_user(request, "Two-factor is off for the selected accounts; they sign in with the password alone.")
 
 
 @admin.register(Organization)

@@ -273,3 +273,17 @@ def test_the_admin_login_does_not_skip_the_second_factor(db):
     _password_step(client, staff)
     client.post(CODE, {"code": _code(secret)})
     assert client.get("/admin/tenants/app/").status_code == 200
+
+
+def test_an_operator_turns_it_off_in_the_admin_for_a_lost_phone(owner, org):
+    from tenants.models import AuditEntry, User
+
+    _enrol(owner)
+    staff = User.objects.create_superuser(email="ops@example.com", password=PASSWORD)
+    response = client_for(staff).post(
+        "/admin/tenants/user/", {"action": "turn_off_two_factor", "_selected_action": [owner.pk]}
+    )
+    assert response.status_code == 302
+    assert not two_factor.is_enrolled(owner) and not RecoveryCode.objects.filter(user=owner).exists()
+    entry = AuditEntry.objects.for_org(org).get(action="two_factor.disabled")
+    assert entry.details == {"by_operator": "ops@example.com"}
