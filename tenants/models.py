@@ -179,3 +179,12 @@ class AuditEntry(OrgOwnedModel):
             models.Index(fields=["organization", "-created_at"], name="audit_org_newest"),
             models.Index(fields=["organization", "action", "-created_at"], name="audit_org_action"),
         ]
+
+    @property
+    def details_text(self):
+        """The details as one line for people: "from: member; to: admin"."""
+
+        def shown(value):
+            return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+        return "; ".join(f"{key}: {shown(value)}" for key, value in self.details.items() if value not in (None, ""))

@@ -14,9 +14,9 @@ from tests.conftest import PASSWORD, make_org, make_user
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _code(secret, steps_ago=0):
+def _code(secret, steps_ahead=0):
     totp = pyotp.TOTP(secret)
-    return totp.generate_otp(totp.timecode(timezone.now()) - steps_ago)
+    return totp.generate_otp(totp.timecode(timezone.now()) + steps_ahead)
 
 
 def test_a_member_enrols_when_the_org_requires_it_then_logs_in_with_a_code(
@@ -36,7 +36,7 @@ def test_a_member_enrols_when_the_org_requires_it_then_logs_in_with_a_code(
     expect(page.locator(".qr svg, svg.qr-code")).to_be_visible()
     secret = page.locator("#totp-secret").inner_text().strip()
     screenshot(page, "1-enrol")
-    page.fill("input[name=code]", _code(secret, steps_ago=1))
+    page.fill("input[name=code]", _code(secret))
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Turn on two-factor").click()
 
@@ -55,7 +55,8 @@ def test_a_member_enrols_when_the_org_requires_it_then_logs_in_with_a_code(
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
     screenshot(page, "3-code-step")
-    page.fill("input[name=code]", _code(secret))
+    # The next step's code: accepted now (clocks drift), and never the one that enrolled.
+    page.fill("input[name=code]", _code(secret, steps_ahead=1))
     page.get_by_role("button", name="Verify").click()
 
     # Signed in, at the page asked for before the password: the audit log, with this sign-in.

@@ -281,3 +281,9 @@ def test_an_entry_keeps_its_actor_after_the_account_is_gone(org, owner, admin):
     entry = _only(org, audit.Action.ORGANIZATION_RENAMED)
     assert (entry.actor, entry.actor_email) == (None, "adam@example.com")
     assert Organization.objects.filter(pk=org.pk).exists()
+
+
+def test_details_read_as_one_line(org, owner, owner_client):
+    audit.record(org, owner, audit.Action.CONDITION_CHANGED, "p95", {"fields": ["name", "<i>x</i>"], "app": None})
+    body = owner_client.get("/o/acme/settings/audit/").content.decode()
+    assert "fields: name, &lt;i&gt;x&lt;/i&gt;" in body and "app:" not in body

@@ -23,9 +23,20 @@ def _secret_on_page(response):
     return re.search(r'id="totp-secret">([A-Z2-7]+)<', response.content.decode()).group(1)
 
 
-def _code(secret, steps_ago=0):
+def _code(secret, steps_ahead=0):
     totp = pyotp.TOTP(secret)
-    return totp.generate_otp(totp.timecode(timezone.now()) - steps_ago)
+    return totp.generate_otp(totp.timecode(timezone.now()) + steps_ahead)
+
+
+def _next_code(secret):
+    """The code of the next step: accepted now (clocks drift) and after the one that enrolled,
+    however the 30-second steps fall during the test."""
+    return _code(secret, steps_ahead=1)
+
+
+def _wrong_code(secret):
+    near = {_code(secret, steps) for steps in range(-2, 3)}
+    return next(code for code in ("000000", "111111", "222222", "333333", "444444", "555555") if code not in near)
 
 
 def _enrol(user):
@@ -33,7 +44,7 @@ def _enrol(user):
     client = client_for(user)
     page = client.get(ACCOUNT)
     secret = _secret_on_page(page)
-    response = client.post(ACCOUNT, {"code": _code(secret, steps_ago=1), "password": PASSWORD})
+    response = client.post(ACCOUNT, {"code": _code(secret), "password": PASSWORD})
     assert response.status_code == 200
     codes = re.findall(r"\b[0-9a-f]{6}-[0-9a-f]{6}\b", response.content.decode())
     return secret, codes
@@ -52,7 +63,7 @@ def test_enrolment_shows_a_qr_code_and_the_secret_and_needs_a_right_code(owner):
     secret = _secret_on_page(page)
     assert client.get(ACCOUNT).content.decode().count(secret) == 1  # a reload keeps the same secret
 
-    wrong = client.post(ACCOUNT, {"code": "000000" if _code(secret) != "000000" else "111111", "password": PASSWORD})
+    wrong = client.post(ACCOUNT, {"code": _wrong_code(secret), "password": PASSWORD})
     assert wrong.status_code == 400
     assert two_factor.CODE_REFUSED in wrong.content.decode()
     # A session alone (without the password) cannot turn it on and lock the owner out.
@@ -83,7 +94,7 @@ def test_login_asks_for_the_code_and_is_not_signed_in_before_it(owner, org):
     assert client.get("/o/acme/").status_code == 302
     assert client.get("/o/acme/")["Location"].startswith(LOGIN)
 
-    assert client.post(CODE, {"code": _code(secret)}).status_code == 302
+    assert client.post(CODE, {"code": _next_code(secret)}).status_code == 302
     assert client.session["_auth_user_id"] == str(owner.pk)
     assert client.session[two_factor.AUTH_METHOD_KEY] == "password+totp"
     assert client.get("/o/acme/").status_code == 200
@@ -97,7 +108,7 @@ def test_the_code_step_without_a_password_step_goes_back_to_login(owner):
 
 def test_a_code_cannot_be_replayed_within_its_window(owner, org):
     secret, _ = _enrol(owner)
-    code = _code(secret)
+    code = _next_code(secret)
     first = Client()
     _password_step(first, owner)
     assert first.post(CODE, {"code": code}).status_code == 302
@@ -109,7 +120,7 @@ def test_a_code_cannot_be_replayed_within_its_window(owner, org):
     assert two_factor.CODE_REFUSED in replay.content.decode()
     assert "_auth_user_id" not in second.session
     # An older code than one used is refused too.
-    assert second.post(CODE, {"code": _code(secret, steps_ago=1)}).status_code == 200
+    assert second.post(CODE, {"code": _code(secret)}).status_code == 200
     assert "_auth_user_id" not in second.session
 
 
@@ -144,15 +155,16 @@ def test_the_code_step_is_throttled_like_the_password_step(owner, settings):
     secret, _ = _enrol(owner)
     client = Client()
     _password_step(client, owner)
-    wrong = "000000" if _code(secret) != "000000" else "111111"
+    wrong = _wrong_code(secret)
+    enrolled_step = TwoFactor.objects.get(user=owner).last_step
     for _ in range(3):
         assert client.post(CODE, {"code": wrong}).status_code == 200
     # The right code is refused unchecked once the limit is reached.
-    response = client.post(CODE, {"code": _code(secret)})
+    response = client.post(CODE, {"code": _next_code(secret)})
     assert response.status_code == 429
     assert "Too many failed login attempts" in response.content.decode()
     assert "_auth_user_id" not in client.session
-    assert TwoFactor.objects.get(user=owner).last_step < pyotp.TOTP(secret).timecode(timezone.now())
+    assert TwoFactor.objects.get(user=owner).last_step == enrolled_step
 
 
 def test_new_recovery_codes_replace_the_old_ones_for_a_current_code(owner):
@@ -160,7 +172,7 @@ def test_new_recovery_codes_replace_the_old_ones_for_a_current_code(owner):
     client = client_for(owner)
     refused = client.post("/account/two-factor/recovery-codes/", {"code": old_codes[0]})
     assert refused.status_code == 400 and two_factor.recovery_codes_left(owner) == two_factor.RECOVERY_CODES
-    response = client.post("/account/two-factor/recovery-codes/", {"code": _code(secret)})
+    response = client.post("/account/two-factor/recovery-codes/", {"code": _next_code(secret)})
     new_codes = re.findall(r"\b[0-9a-f]{6}-[0-9a-f]{6}\b", response.content.decode())
     assert len(new_codes) == two_factor.RECOVERY_CODES and not set(new_codes) & set(old_codes)
     assert two_factor.verify(owner, old_codes[1]) is None
@@ -172,8 +184,8 @@ def test_turning_it_on_off_or_renewing_is_throttled(owner, settings):
     secret, _ = _enrol(owner)
     client = client_for(owner)
     for _ in range(2):
-        client.post("/account/two-factor/disable/", {"password": "guess", "code": _code(secret)})
-    response = client.post("/account/two-factor/disable/", {"password": PASSWORD, "code": _code(secret)})
+        client.post("/account/two-factor/disable/", {"password": "guess", "code": _next_code(secret)})
+    response = client.post("/account/two-factor/disable/", {"password": PASSWORD, "code": _next_code(secret)})
     assert "Too many failed login attempts" in response.content.decode()
     assert two_factor.is_enrolled(owner)
 
@@ -183,7 +195,7 @@ def test_the_pending_step_expires(owner, settings):
     client = Client()
     _password_step(client, owner)
     settings.TWO_FACTOR_LOGIN_SECONDS = -1
-    response = client.post(CODE, {"code": _code(secret)})
+    response = client.post(CODE, {"code": _next_code(secret)})
     assert response.status_code == 302 and response["Location"] == LOGIN
     assert "_auth_user_id" not in client.session
 
@@ -191,11 +203,11 @@ def test_the_pending_step_expires(owner, settings):
 def test_turning_it_off_takes_the_password_and_a_code(owner, org):
     secret, _ = _enrol(owner)
     client = client_for(owner)
-    client.post("/account/two-factor/disable/", {"password": "wrong password", "code": _code(secret)})
+    client.post("/account/two-factor/disable/", {"password": "wrong password", "code": _next_code(secret)})
     assert two_factor.is_enrolled(owner)
     client.post("/account/two-factor/disable/", {"password": PASSWORD, "code": "12345"})
     assert two_factor.is_enrolled(owner)
-    client.post("/account/two-factor/disable/", {"password": PASSWORD, "code": _code(secret)})
+    client.post("/account/two-factor/disable/", {"password": PASSWORD, "code": _next_code(secret)})
     assert not two_factor.is_enrolled(owner)
     assert not RecoveryCode.objects.filter(user=owner).exists()
     # Logging in takes the password alone again.
@@ -271,7 +283,7 @@ def test_the_admin_login_does_not_skip_the_second_factor(db):
     assert "_auth_user_id" not in client.session
     # Through Pulse's own login, with a code, the admin opens.
     _password_step(client, staff)
-    client.post(CODE, {"code": _code(secret)})
+    client.post(CODE, {"code": _next_code(secret)})
     assert client.get("/admin/tenants/app/").status_code == 200
 
 
