@@ -360,7 +360,7 @@ def check_app_limit(org_id: int) -> None:
 
 
 @transaction.atomic
-def create_app(org: Organization, name: str, apdex_t: float | str = 0.5) -> App:
+def create_app(org: Organization, name: str, apdex_t: float | str = 0.5, actor: User | None = None) -> App:
     name, apdex_t = _clean_app(name, apdex_t)
     lock_organization(org.pk)
     check_app_limit(org.pk)
@@ -368,15 +368,18 @@ def create_app(org: Organization, name: str, apdex_t: float | str = 0.5) -> App:
         raise ActionError(f"There is already an app called {name!r}.")
     try:
         with transaction.atomic():
-            return App.objects.for_org(org).create(organization=org, name=name, apdex_t=apdex_t)
+            app = App.objects.for_org(org).create(organization=org, name=name, apdex_t=apdex_t)
     except IntegrityError:
         raise ActionError(f"There is already an app called {name!r}.")
+    audit.record(org, actor, audit.Action.APP_CREATED, name, {"apdex_t": apdex_t})
+    return app
 
 
 @transaction.atomic
-def update_app(org: Organization, app_id: Id, name: str, apdex_t: float | str) -> App:
+def update_app(org: Organization, app_id: Id, name: str, apdex_t: float | str, actor: User | None = None) -> App:
     name, apdex_t = _clean_app(name, apdex_t)
     app = App.objects.for_org(org).select_for_update().get(pk=app_id)
+    before = {"name": app.name, "apdex_t": app.apdex_t}
     if App.objects.for_org(org).filter(name__iexact=name).exclude(pk=app.pk).exists():
         raise ActionError(f"There is already an app called {name!r}.")
     app.name, app.apdex_t = name, apdex_t
@@ -385,13 +388,17 @@ def update_app(org: Organization, app_id: Id, name: str, apdex_t: float | str) -
             app.save(update_fields=["name", "apdex_t"])
     except IntegrityError:
         raise ActionError(f"There is already an app called {name!r}.")
+    changed = {field: {"from": old, "to": getattr(app, field)} for field, old in before.items() if old != getattr(app, field)}
+    if changed:
+        audit.record(org, actor, audit.Action.APP_CHANGED, name, changed)
     return app
 
 
 @transaction.atomic
-def delete_app(org: Organization, app_id: Id) -> App:
+def delete_app(org: Organization, app_id: Id, actor: User | None = None) -> App:
     app = App.objects.for_org(org).get(pk=app_id)
     app.delete()
+    audit.record(org, actor, audit.Action.APP_DELETED, app.name)
     return app
 
 

@@ -48,6 +48,9 @@ class Action(models.TextChoices):
     TWO_FACTOR_REQUIRED = "two_factor.required", "Two-factor required"
     TWO_FACTOR_OPTIONAL = "two_factor.optional", "Two-factor no longer required"
     ORGANIZATION_RENAMED = "organization.renamed", "Organisation renamed"
+    APP_CREATED = "app.created", "App created"
+    APP_CHANGED = "app.changed", "App changed"
+    APP_DELETED = "app.deleted", "App deleted"
 
 
 _address: ContextVar[str] = ContextVar("pulse_audit_address", default="")

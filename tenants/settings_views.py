@@ -133,7 +133,9 @@ def settings_apps(request):
     form = AppForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            app = actions.create_app(request.org, form.cleaned_data["name"], form.cleaned_data["apdex_t"])
+            app = actions.create_app(
+                request.org, form.cleaned_data["name"], form.cleaned_data["apdex_t"], actor=request.user
+            )
         except actions.ActionError as exc:
             form.add_error("name", str(exc))
         else:
@@ -159,7 +161,9 @@ def app_edit(request, app_id):
     form = AppForm(request.POST or None, initial={"name": app.name, "apdex_t": app.apdex_t})
     if request.method == "POST" and form.is_valid():
         try:
-            actions.update_app(request.org, app.pk, form.cleaned_data["name"], form.cleaned_data["apdex_t"])
+            actions.update_app(
+                request.org, app.pk, form.cleaned_data["name"], form.cleaned_data["apdex_t"], actor=request.user
+            )
         except actions.ActionError as exc:
             form.add_error("name", str(exc))
         else:
@@ -178,7 +182,7 @@ def app_delete(request, app_id):
     app = get_object_or_404(App, pk=app_id)
     form = AppDeleteForm(request.POST or None, app=app)
     if request.method == "POST" and form.is_valid():
-        actions.delete_app(request.org, app.pk)
+        actions.delete_app(request.org, app.pk, actor=request.user)
         messages.success(request, f"Deleted {app.name} and its data.")
         return redirect("settings_apps", request.org.slug)
     return render(

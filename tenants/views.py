@@ -262,7 +262,7 @@ def org_home(request):
     form = AppForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            app = actions.create_app(org, form.cleaned_data["name"], form.cleaned_data["apdex_t"])
+            app = actions.create_app(org, form.cleaned_data["name"], form.cleaned_data["apdex_t"], actor=request.user)
         except actions.ActionError as exc:
             form.add_error("name", str(exc))
         else:

@@ -131,6 +131,20 @@ def test_organisation_settings_are_written(org, owner):
     assert _only(org, audit.Action.TWO_FACTOR_OPTIONAL).actor == owner
 
 
+def test_apps_created_changed_and_deleted_are_written(org, owner):
+    client = _client(owner)
+    client.post("/o/acme/settings/apps/", {"name": "Shop", "apdex_t": "0.5"})
+    app_id = org.apps.get().id
+    client.post(f"/o/acme/settings/apps/{app_id}/", {"name": "Shop", "apdex_t": "0.8"})
+    client.post(f"/o/acme/settings/apps/{app_id}/delete/", {"confirm": "Shop"})
+    written = [(e.action, e.target, e.actor, e.details) for e in _entries(org)]
+    assert written == [
+        ("app.created", "Shop", owner, {"apdex_t": 0.5}),
+        ("app.changed", "Shop", owner, {"apdex_t": {"from": 0.5, "to": 0.8}}),
+        ("app.deleted", "Shop", owner, {}),
+    ]
+
+
 def test_an_action_that_fails_writes_nothing(org, owner):
     owner_membership = Membership.objects.for_org(org).get(user=owner)
     with pytest.raises(actions.ActionError):
