@@ -299,3 +299,23 @@ def test_an_operator_turns_it_off_in_the_admin_for_a_lost_phone(owner, org):
     assert not two_factor.is_enrolled(owner) and not RecoveryCode.objects.filter(user=owner).exists()
     entry = AuditEntry.objects.for_org(org).get(action="two_factor.disabled")
     assert entry.details == {"by_operator": "ops@example.com"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_code_sent_in_parallel_signs_in_once(owner, settings):
+    from tests.concurrency import run_together
+
+    settings.LOGIN_FAILURE_LIMIT = 100  # the refusals here are replays, not the throttle
+    secret, codes = _enrol(owner)
+    clients = [Client(REMOTE_ADDR=f"198.51.100.{i}") for i in range(4)]
+    for client in clients:
+        _password_step(client, owner)
+    code = _next_code(secret)
+    statuses = run_together(*[lambda c=client: c.post(CODE, {"code": code}).status_code for client in clients])
+    assert sorted(statuses) == [200, 200, 200, 302]
+    # A recovery code too.
+    for client in clients:
+        client.cookies.clear()
+        _password_step(client, owner)
+    statuses = run_together(*[lambda c=client: c.post(CODE, {"code": codes[0]}).status_code for client in clients])
+    assert sorted(statuses) == [200, 200, 200, 302]
