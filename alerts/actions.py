@@ -1,5 +1,6 @@
 """Incident state changes: each atomic, each recorded as an IncidentEvent, and each that
 notifies queues one Delivery per routed channel, sent by a Celery task after commit.
+Changes to the definitions (channels, conditions, SLOs) are written to the audit log.
 
 The Delivery's unique (event, channel) is the idempotency key: a state change is
 recorded once, so it is notified once per channel however often the task runs.
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.forms import ModelForm
 from django.utils import timezone
 
 from alerts.delivery import deliver
@@ -27,7 +29,7 @@ from alerts.models import (
     NotificationChannel,
     Severity,
 )
-from tenants import limits
+from tenants import audit, limits
 from tenants.models import Organization, User
 
 
@@ -204,12 +206,51 @@ def acknowledge(incident: Incident, user: User) -> Incident:
 
 
 @transaction.atomic
-def rotate_webhook_secret(channel: NotificationChannel) -> NotificationChannel:
+def rotate_webhook_secret(channel: NotificationChannel, user: User | None = None) -> NotificationChannel:
     """A new signing secret; the old one keeps signing too for WEBHOOK_SECRET_OVERLAP_HOURS."""
     channel = NotificationChannel.objects.for_org(channel.organization_id).select_for_update().get(pk=channel.pk)
     channel.rotate_secret(timezone.now(), timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS))
     channel.save(update_fields=["secret", "previous_secret", "previous_secret_until"])
+    audit.record(channel.organization_id, user, audit.Action.CHANNEL_SECRET_ROTATED, channel.name, {"id": str(channel.pk)})
     return channel
+
+
+Definition = NotificationChannel | Condition | SLO
+_AUDIT_KIND = {NotificationChannel: "channel", Condition: "condition", SLO: "slo"}
+
+
+def _audit_definition(definition: Definition, user: User | None, verb: str, details: dict) -> None:
+    action = audit.Action(f"{_AUDIT_KIND[type(definition)]}.{verb}")
+    audit.record(definition.organization_id, user, action, definition.name, {"id": str(definition.pk), **details})
+
+
+@transaction.atomic
+def save_definition(
+    form: ModelForm, org: Organization, user: User, *, limit: limits.Limit, reevaluate: bool = False
+) -> Definition:
+    """Save a valid channel, condition or SLO form as ``org``'s, new or changed; a new one
+    needs room under ``limit`` (raises limits.LimitReached)."""
+    definition = form.save(commit=False)
+    created = definition._state.adding
+    if created:
+        limits.require_room(limit, org.pk, type(definition).objects.for_org(org))
+    definition.organization = org
+    if created and hasattr(definition, "created_by"):
+        definition.created_by = user
+    if reevaluate:
+        # A changed definition is judged afresh from the next minute.
+        definition.last_evaluated_minute = None
+    definition.save()
+    form.save_m2m()
+    # Field names only: a channel's fields hold its secrets and addresses.
+    _audit_definition(definition, user, "created" if created else "changed", {"fields": sorted(form.changed_data)})
+    return definition
+
+
+@transaction.atomic
+def delete_channel(channel: NotificationChannel, user: User) -> None:
+    _audit_definition(channel, user, "deleted", {})
+    channel.delete()
 
 
 TEST_SEND_WINDOW = timedelta(hours=1)
@@ -253,4 +294,5 @@ def delete_source(source: Condition | SLO, user: User) -> None:
     field = "slo" if isinstance(source, SLO) else "condition"
     for incident in Incident.objects.for_org(source.organization).filter(**{field: source}, resolved_at__isnull=True):
         resolve(incident, by=user)
+    _audit_definition(source, user, "deleted", {})
     source.delete()

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -60,12 +59,12 @@ def _url(request, name, *args):
 # --- the shapes conditions, channels and SLOs share ----------------------------------
 
 
-def _editor_page(request, form, instance, *, noun, limit, template, done, reevaluate=False, **context):
+def _editor_page(request, form, *, noun, limit, template, done, reevaluate=False, **context):
     """A create/edit page: a valid POST saves the organisation's object and redirects to
     ``done(obj)``; anything else shows the form. A new object needs room under ``limit``."""
     if request.method == "POST" and form.is_valid():
         try:
-            obj = _save(request, form, instance, limit, reevaluate)
+            obj = actions.save_definition(form, request.org, request.user, limit=limit, reevaluate=reevaluate)
         except limits.LimitReached as exc:
             if refusal := limits.json_refusal(request, exc):
                 return refusal
@@ -74,23 +73,6 @@ def _editor_page(request, form, instance, *, noun, limit, template, done, reeval
             messages.success(request, f"{noun} \u201c{obj.name}\u201d saved.")
             return redirect(done(obj))
     return render(request, template, _ctx(request, form=form, **context))
-
-
-def _save(request, form, instance, limit, reevaluate):
-    with transaction.atomic():
-        if instance is None:
-            model = form._meta.model
-            limits.require_room(limit, request.org.pk, model.objects.for_org(request.org))
-        obj = form.save(commit=False)
-        obj.organization = request.org
-        if instance is None and hasattr(obj, "created_by"):
-            obj.created_by = request.user
-        if reevaluate:
-            # A changed definition is judged afresh from the next minute.
-            obj.last_evaluated_minute = None
-        obj.save()
-        form.save_m2m()
-    return obj
 
 
 def _editor_views(model, id_name, page):
@@ -299,7 +281,7 @@ def _condition_form_page(request, instance):
         end = timezone.now()
         chart = preview.replay(request.org, instance, end - timedelta(days=1), end)
     return _editor_page(
-        request, form, instance, noun="Condition", limit=limits.ALERT_CONDITIONS, template="alerts/condition_form.html",
+        request, form, noun="Condition", limit=limits.ALERT_CONDITIONS, template="alerts/condition_form.html",
         done=lambda _: _url(request, "conditions"), reevaluate=True,
         condition=instance, chart=chart, section="conditions",
     )
@@ -355,14 +337,14 @@ def _channel_form_page(request, instance):
     form = ChannelForm(request.POST if request.method == "POST" else None, instance=instance)
     deliveries = instance.deliveries.select_related("event__incident")[:20] if instance else []
     return _editor_page(
-        request, form, instance, noun="Channel", limit=limits.NOTIFICATION_CHANNELS, template="alerts/channel_form.html",
+        request, form, noun="Channel", limit=limits.NOTIFICATION_CHANNELS, template="alerts/channel_form.html",
         done=lambda channel: _url(request, "channel", channel.id),
         channel=instance, deliveries=deliveries, section="channels",
     )
 
 
 channel_new, channel_edit = _editor_views(NotificationChannel, "channel_id", _channel_form_page)
-channel_delete = _delete_view(NotificationChannel, "channel_id", "Channel", "channels", lambda item, _: item.delete())
+channel_delete = _delete_view(NotificationChannel, "channel_id", "Channel", "channels", actions.delete_channel)
 
 
 @org_view(write_role=ADMIN)
@@ -388,7 +370,7 @@ def channel_test(request, channel_id):
 @require_POST
 def channel_rotate_secret(request, channel_id):
     item = get_object_or_404(NotificationChannel, id=channel_id, kind=ChannelKind.WEBHOOK)
-    item = actions.rotate_webhook_secret(item)
+    item = actions.rotate_webhook_secret(item, request.user)
     until = timezone.localtime(item.previous_secret_until).strftime("%Y-%m-%d %H:%M %Z")
     messages.success(request, f"New signing secret below. Until {until} requests are signed with the old one too.")
     return redirect(_url(request, "channel", item.id))
@@ -470,7 +452,7 @@ def _slo_form_page(request, instance):
     data = request.POST if request.method == "POST" else None
     form = SLOForm(data, instance=instance, org=request.org, initial={"objective": 99.9, "period_days": 28})
     return _editor_page(
-        request, form, instance, noun="SLO", limit=limits.SLOS, template="alerts/slo_form.html",
+        request, form, noun="SLO", limit=limits.SLOS, template="alerts/slo_form.html",
         done=lambda slo: _url(request, "slo", slo.id), reevaluate=True, slo=instance, section="slos",
     )
 

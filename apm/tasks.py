@@ -64,6 +64,7 @@ RETAINED = [
     ("apm_errorsample", "time", "RETENTION_EVENT_DAYS"),
     ("apm_errorgroup", "last_seen", "RETENTION_HOUR_DAYS"),
     ("apm_deployment", "time", "RETENTION_DAY_DAYS"),
+    ("tenants_auditentry", "created_at", "RETENTION_AUDIT_DAYS"),
 ]
 _CHUNK = 10_000
 

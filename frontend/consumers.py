@@ -6,7 +6,8 @@ joins the app's group. Anyone else, signed in or not, and any app that is missin
 belongs to another organisation, gets the same refused handshake: nothing tells them
 apart. A user holds at most LIVE_SOCKETS_PER_USER sockets (frontend/socket_slots.py).
 While open, a socket checks again that its session is still valid (Django's auth hash,
-so a new password ends it, and ``is_active``) and the membership still there. The Origin must be this very site (the Host, or PUBLIC_URL), on top of
+so a new password ends it, and ``is_active``) and the membership still there. A member
+refused the organisation's pages for want of a second factor is refused a socket too. The Origin must be this very site (the Host, or PUBLIC_URL), on top of
 AllowedHostsOriginValidator, so another site served from an allowed host name on another
 port cannot ride the session cookie.
 
@@ -34,6 +35,7 @@ from django.utils.crypto import constant_time_compare
 
 from apm import live
 from frontend import socket_slots
+from tenants import two_factor
 from tenants.access import find_membership
 from tenants.models import App, User
 
@@ -66,12 +68,14 @@ def same_origin(scope):
 
 
 @database_sync_to_async
-def _can_watch(user, org_slug, app_id):
+def _can_watch(user, session, org_slug, app_id):
     if user is None or not user.is_authenticated:
         return False
     membership = find_membership(user, org_slug)
     if membership is None:
         return False
+    if membership.organization.require_two_factor and not two_factor.satisfied(user, session or {}):
+        return False  # the pages send this member to enrol first; a socket is just refused
     return App.objects.for_org(membership.organization_id).filter(id=app_id).exists()
 
 
@@ -99,7 +103,7 @@ class LiveAppConsumer(AsyncWebsocketConsumer):
         self.org_slug = kwargs["org_slug"]
         self.app_id = uuid.UUID(str(kwargs["app_id"]))
         self.user = self.scope.get("user")
-        if not same_origin(self.scope) or not await _can_watch(self.user, self.org_slug, self.app_id):
+        if not same_origin(self.scope) or not await _can_watch(self.user, self.scope.get("session"), self.org_slug, self.app_id):
             await self.close()  # before accept: the handshake is refused (403), nothing else is said
             return
         self.slot = await _take_slot(self.user.pk, self.channel_name)
@@ -161,7 +165,7 @@ class LiveAppConsumer(AsyncWebsocketConsumer):
                 # the socket closes within LIVE_RECHECK_SECONDS.
                 session = self.scope.get("session")
                 signed_in = await _session_still_valid(getattr(session, "session_key", None), self.user)
-                if not signed_in or not await _can_watch(self.user, self.org_slug, self.app_id):
+                if not signed_in or not await _can_watch(self.user, self.scope.get("session"), self.org_slug, self.app_id):
                     await self.close(code=4403)
                     return
             while self.queue:

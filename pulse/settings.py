@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tenants.audit.AuditAddressMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "frontend.read_timeout.ReadTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -181,6 +182,10 @@ LOGIN_FAILURE_ACCOUNT_LIMIT = envint("LOGIN_FAILURE_ACCOUNT_LIMIT", 50, minimum=
 SIGNUP_EMAIL_LIMIT = envint("SIGNUP_EMAIL_LIMIT", 3, minimum=1)
 SIGNUP_IP_LIMIT = envint("SIGNUP_IP_LIMIT", 10, minimum=1)
 LOGIN_FAILURE_WINDOW = envint("LOGIN_FAILURE_WINDOW", 900, minimum=10)  # seconds
+# Two-factor (tenants/two_factor.py): the name authenticator apps show, and how long the
+# code step of a login waits after the password before it starts again.
+TWO_FACTOR_ISSUER = envstr("TWO_FACTOR_ISSUER", "Pulse")
+TWO_FACTOR_LOGIN_SECONDS = envint("TWO_FACTOR_LOGIN_SECONDS", 300, minimum=30)
 
 # --- E-mail ----------------------------------------------------------------
 
@@ -350,3 +355,4 @@ RETENTION_MINUTE_DAYS = envint("RETENTION_MINUTE_DAYS", 8, minimum=1)
 RETENTION_HOUR_DAYS = envint("RETENTION_HOUR_DAYS", 90, minimum=1)
 RETENTION_DAY_DAYS = envint("RETENTION_DAY_DAYS", 400, minimum=1)
 RETENTION_EVENT_DAYS = envint("RETENTION_EVENT_DAYS", 7, minimum=1)  # events and traces
+RETENTION_AUDIT_DAYS = envint("RETENTION_AUDIT_DAYS", 365, minimum=1)  # organisations' audit logs

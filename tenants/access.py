@@ -3,9 +3,11 @@
 ``@org_view`` is the only way an organisation page is reached: a signed-in user whose
 address is not yet confirmed (a self sign-up) is sent to confirm it; then it finds the
 membership of the signed-in user in the organisation named by ``org_slug`` in one
-query, answers 404 when there is none (exactly like a missing organisation), checks
-the role for writes, and runs the view inside ``org_scope`` so every tenant-owned
-query below is filtered to that organisation.
+query, answers 404 when there is none (exactly like a missing organisation), sends a
+member without a second factor to turn it on when the organisation requires one
+(tenants/two_factor.py says which sessions meet it), checks the role for writes, and
+runs the view inside ``org_scope`` so every tenant-owned query below is filtered to
+that organisation.
 
 ``@token_view`` is the door for machine clients (a Prometheus scrape): the organisation
 is the one of the API token presented, never one named in the URL.
@@ -17,7 +19,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
 
+from tenants import two_factor
 from tenants.api_tokens import resolve_api_token
 from tenants.models import Membership, TokenScope
 from tenants.roles import Role, role_at_least
@@ -71,6 +76,8 @@ def org_view(write_role=Role.MEMBER, read_role=Role.VIEWER):
             membership = find_membership(request.user, org_slug)
             if membership is None:
                 raise Http404("No such organisation")
+            if membership.organization.require_two_factor and not two_factor.satisfied(request.user, request.session):
+                return redirect(reverse("account") + "?" + urlencode({"required_by": org_slug}))
             needed = read_role if request.method in SAFE_METHODS else write_role
             if not role_at_least(membership.role, needed):
                 raise PermissionDenied("Your role in this organisation does not allow this")

@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from tenants import api_tokens, keys, limits
+from tenants import api_tokens, audit, keys, limits
 from tenants.errors import ActionError
 from tenants.mail_text import quoted
 from tenants.models import ApiToken, App, IngestKey, Invitation, Membership, Organization, TokenScope, User
@@ -72,8 +72,24 @@ def rename_organization(actor_membership: Membership, name: str) -> Organization
     if len(name) > 100:
         raise ActionError("Organisation names are at most 100 characters.")
     org = Organization.objects.select_for_update().get(pk=actor_membership.organization_id)
+    if org.name != name:
+        audit.record(org, actor_membership.user, audit.Action.ORGANIZATION_RENAMED, name, {"from": org.name})
     org.name = name
     org.save(update_fields=["name"])
+    return org
+
+
+@transaction.atomic
+def set_two_factor_required(actor_membership: Membership, required: bool) -> Organization:
+    """Require (or stop requiring) a second factor of the members who sign in with a password."""
+    if not role_at_least(actor_membership.role, Role.ADMIN):
+        raise ActionError("Only owners and admins change the organisation's sign-in rules.")
+    org = Organization.objects.select_for_update().get(pk=actor_membership.organization_id)
+    if org.require_two_factor != required:
+        org.require_two_factor = required
+        org.save(update_fields=["require_two_factor"])
+        action = audit.Action.TWO_FACTOR_REQUIRED if required else audit.Action.TWO_FACTOR_OPTIONAL
+        audit.record(org, actor_membership.user, action, org.name)
     return org
 
 
@@ -152,6 +168,7 @@ def invite(actor_membership: Membership, email: str, role: str) -> SentInvitatio
         invited_by=actor_membership.user,
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
     )
+    audit.record(org, actor_membership.user, audit.Action.INVITATION_SENT, email, {"role": role})
     url = settings.PUBLIC_URL + reverse("invitation_accept", args=[token])
     # The name was chosen by whoever made the organisation: quoted as theirs, never as Pulse's words.
     context = {"org_name": quoted(org.name), "inviter": actor_membership.user, "role": Role(role).label,
@@ -214,6 +231,7 @@ def accept_invitation(token: str, user: User) -> Membership:
     membership, _ = Membership.objects.for_org(org).get_or_create(
         organization=org, user=user, defaults={"role": invitation.role}
     )
+    audit.record(org, user, audit.Action.INVITATION_ACCEPTED, user.email, {"role": membership.role})
     return membership
 
 
@@ -226,8 +244,12 @@ def revoke_invitation(actor_membership: Membership, invitation_id: Id) -> bool:
     org = actor_membership.organization
     if not role_at_least(actor_membership.role, Role.ADMIN):
         raise ActionError("Only owners and admins manage members.")
-    deleted, _ = Invitation.objects.for_org(org).filter(id=invitation_id, accepted_at__isnull=True).delete()
-    return deleted > 0
+    invitation = Invitation.objects.for_org(org).filter(id=invitation_id, accepted_at__isnull=True).first()
+    if invitation is None:
+        return False
+    invitation.delete()
+    audit.record(org, actor_membership.user, audit.Action.INVITATION_REVOKED, invitation.email)
+    return True
 
 
 # --- Members ----------------------------------------------------------------
@@ -254,6 +276,9 @@ def change_role(actor_membership: Membership, membership_id: Id, role: str) -> M
         raise ActionError("Only owners can change an owner's role.")
     if target.role == Role.OWNER and role != Role.OWNER and not _other_owners(org, target):
         raise ActionError("An organisation needs at least one owner: make someone else an owner first.")
+    audit.record(
+        org, actor_membership.user, audit.Action.ROLE_CHANGED, target.user.email, {"from": target.role, "to": role}
+    )
     target.role = role
     target.save(update_fields=["role"])
     if not role_at_least(role, Role.ADMIN):
@@ -276,6 +301,8 @@ def remove_member(actor_membership: Membership, membership_id: Id) -> Membership
         raise ActionError("An organisation needs at least one owner: make someone else an owner first.")
     target.delete()
     _revoke_invitations_sent_by(org, target.user)
+    action = audit.Action.MEMBER_LEFT if leaving else audit.Action.MEMBER_REMOVED
+    audit.record(org, actor_membership.user, action, target.user.email, {"role": target.role})
     return target
 
 
@@ -299,6 +326,7 @@ def leave_organization(membership: Membership) -> Membership:
         raise ActionError(LAST_OWNER_CANNOT_LEAVE.format(org=org.name))
     membership.delete()
     _revoke_invitations_sent_by(org, membership.user)
+    audit.record(org, membership.user, audit.Action.MEMBER_LEFT, membership.user.email, {"role": membership.role})
     return membership
 
 
@@ -323,22 +351,25 @@ def require_app_room(org_id: int) -> None:
 
 
 @transaction.atomic
-def create_app(org: Organization, name: str, apdex_t: float | str = 0.5) -> App:
+def create_app(org: Organization, name: str, apdex_t: float | str = 0.5, actor: User | None = None) -> App:
     name, apdex_t = _clean_app(name, apdex_t)
     require_app_room(org.pk)
     if App.objects.for_org(org).filter(name__iexact=name).exists():
         raise ActionError(f"There is already an app called {name!r}.")
     try:
         with transaction.atomic():
-            return App.objects.for_org(org).create(organization=org, name=name, apdex_t=apdex_t)
+            app = App.objects.for_org(org).create(organization=org, name=name, apdex_t=apdex_t)
     except IntegrityError:
         raise ActionError(f"There is already an app called {name!r}.")
+    audit.record(org, actor, audit.Action.APP_CREATED, name, {"apdex_t": apdex_t})
+    return app
 
 
 @transaction.atomic
-def update_app(org: Organization, app_id: Id, name: str, apdex_t: float | str) -> App:
+def update_app(org: Organization, app_id: Id, name: str, apdex_t: float | str, actor: User | None = None) -> App:
     name, apdex_t = _clean_app(name, apdex_t)
     app = App.objects.for_org(org).select_for_update().get(pk=app_id)
+    before = {"name": app.name, "apdex_t": app.apdex_t}
     if App.objects.for_org(org).filter(name__iexact=name).exclude(pk=app.pk).exists():
         raise ActionError(f"There is already an app called {name!r}.")
     app.name, app.apdex_t = name, apdex_t
@@ -347,13 +378,17 @@ def update_app(org: Organization, app_id: Id, name: str, apdex_t: float | str) -
             app.save(update_fields=["name", "apdex_t"])
     except IntegrityError:
         raise ActionError(f"There is already an app called {name!r}.")
+    changed = {field: {"from": old, "to": getattr(app, field)} for field, old in before.items() if old != getattr(app, field)}
+    if changed:
+        audit.record(org, actor, audit.Action.APP_CHANGED, name, changed)
     return app
 
 
 @transaction.atomic
-def delete_app(org: Organization, app_id: Id) -> App:
+def delete_app(org: Organization, app_id: Id, actor: User | None = None) -> App:
     app = App.objects.for_org(org).get(pk=app_id)
     app.delete()
+    audit.record(org, actor, audit.Action.APP_DELETED, app.name)
     return app
 
 
@@ -377,6 +412,7 @@ def create_ingest_key(org: Organization, label: str, created_by: User | None, ap
     key = IngestKey.objects.for_org(org).create(
         organization=org, label=label, app=app, prefix=issued.shown, key_hash=issued.digest, created_by=created_by
     )
+    audit.record(org, created_by, audit.Action.KEY_CREATED, _key_target(key), {"app": app.name if app else None})
     return CreatedKey(key, issued.raw)
 
 
@@ -393,10 +429,15 @@ def _revoke(model: type[S], org: Organization, secret_id: Id) -> tuple[S, bool]:
     return secret, True
 
 
+def _key_target(key: IngestKey) -> str:
+    return f"{key.label} ({key.prefix}…)"
+
+
 @transaction.atomic
-def revoke_ingest_key(org: Organization, key_id: Id) -> IngestKey:
+def revoke_ingest_key(org: Organization, key_id: Id, actor: User | None = None) -> IngestKey:
     key, revoked = _revoke(IngestKey, org, key_id)
     if revoked:
+        audit.record(org, actor, audit.Action.KEY_REVOKED, _key_target(key))
         # This process stops accepting it at once; others within INGEST_KEY_CACHE_SECONDS.
         transaction.on_commit(keys.clear_key_cache)
     return key
@@ -430,10 +471,18 @@ def create_api_token(org: Organization, label: str, scope: str, created_by: User
     token = ApiToken.objects.for_org(org).create(
         organization=org, label=label, scope=scope, prefix=issued.shown, token_hash=issued.digest, created_by=created_by
     )
+    audit.record(org, created_by, audit.Action.TOKEN_CREATED, _token_target(token), {"scope": scope})
     return CreatedToken(token, issued.raw)
 
 
+def _token_target(token: ApiToken) -> str:
+    return f"{token.label} ({token.prefix}…)"
+
+
 @transaction.atomic
-def revoke_api_token(org: Organization, token_id: Id) -> ApiToken:
+def revoke_api_token(org: Organization, token_id: Id, actor: User | None = None) -> ApiToken:
     """Refused from the next request on: look-ups are not cached."""
-    return _revoke(ApiToken, org, token_id)[0]
+    token, revoked = _revoke(ApiToken, org, token_id)
+    if revoked:
+        audit.record(org, actor, audit.Action.TOKEN_REVOKED, _token_target(token))
+    return token

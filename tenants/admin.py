@@ -2,7 +2,9 @@
 
 The admin works across organisations, so every tenant-owned model is listed through
 ``.unscoped()`` on purpose. Key hashes and invitation token hashes are read-only. Its
-login goes through the same throttle as the customers' login page.
+login goes through the same throttle as the customers' login page, and refuses accounts
+with a second factor: they sign in on the customers' login page, which asks for the code,
+and open the admin from there.
 """
 
 from django import forms
@@ -10,8 +12,11 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from tenants import throttle
+from tenants import throttle, two_factor
 from tenants.models import App, IngestKey, Invitation, Membership, Organization, User
+
+
+ADMIN_TWO_FACTOR = "This account uses two-factor authentication: log in on Pulse's login page, then open the admin."
 
 
 class ThrottledAdminLoginForm(AdminAuthenticationForm):
@@ -25,6 +30,8 @@ class ThrottledAdminLoginForm(AdminAuthenticationForm):
             if self.user_cache is None:
                 raise self.get_invalid_login_error()
             self.confirm_login_allowed(self.user_cache)
+            if two_factor.is_enrolled(self.user_cache):
+                raise forms.ValidationError(ADMIN_TWO_FACTOR, code="two_factor")
         return self.cleaned_data
 
 
@@ -54,6 +61,13 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    actions = ["turn_off_two_factor"]
+
+    @admin.action(description="Turn off two-factor (lost phone and recovery codes)")
+    def turn_off_two_factor(self, request, queryset):
+        for user in queryset:
+            two_factor.turn_off_for(user, operator=request.user)
+        self.message_user(request, "Two-factor is off for the selected accounts; they sign in with the password alone.")
 
 
 @admin.register(Organization)

@@ -65,6 +65,61 @@ class LoginForm(forms.Form):
     password = forms.CharField(strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
 
 
+class TwoFactorCodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True, "inputmode": "numeric"}),
+        help_text="The 6-digit code from your authenticator app, or one of your recovery codes.",
+    )
+
+
+def _code_field(help_text):
+    return forms.CharField(
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        help_text=help_text,
+    )
+
+
+def _password_field():
+    return forms.CharField(
+        label="Your password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+
+
+class TwoFactorEnrolForm(forms.Form):
+    code = _code_field("The 6-digit code your authenticator app shows for Pulse now.")
+    password = _password_field()
+
+
+class TwoFactorDisableForm(forms.Form):
+    password = _password_field()
+    code = _code_field("A code from your authenticator app, or a recovery code.")
+
+
+class RecoveryCodesForm(forms.Form):
+    code = _code_field("A code from your authenticator app: the codes you have now stop working.")
+
+
+class TwoFactorRequirementForm(forms.Form):
+    require_two_factor = forms.BooleanField(
+        required=False,
+        label="Require two-factor authentication",
+        help_text="Members who sign in with a password must turn on two-factor authentication before "
+        "they can open this organisation. Single sign-on leaves it to the identity provider.",
+    )
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.ChoiceField(required=False)
+    actor = forms.EmailField(required=False, max_length=254, label="Actor's email")
+
+    def __init__(self, *args, actions, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "Any action"), *actions]
+
+
 class PasswordResetForm(DjangoPasswordResetForm):
     email = forms.EmailField(
         max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})

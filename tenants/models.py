@@ -67,6 +67,9 @@ class Organization(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Members who signed in with a password must have a second factor to open its pages
+    # (tenants/access.py); single sign-on leaves the second factor to the provider.
+    require_two_factor = models.BooleanField(default=False)
 
     def __str__(self):
         return self.name
@@ -159,3 +162,55 @@ class ApiToken(MachineSecret):
 
     class Meta(MachineSecret.Meta):
         pass
+
+
+class TwoFactor(models.Model):
+    """A user's TOTP authenticator (tenants/two_factor.py); in use once confirmed with a code."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_factor")
+    secret = models.CharField(max_length=64)  # base32, as the authenticator app holds it
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The newest time step a code was accepted for: that code, and older ones, never work again.
+    last_step = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class RecoveryCode(models.Model):
+    """One single-use code for when the authenticator is lost; only its hash is stored."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_unique")]
+
+
+class AuditEntry(OrgOwnedModel):
+    """Who did what in an organisation, when and from where (written by tenants/audit.py)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="audit_entries")
+    # The e-mail is kept as well, so the entry still names the actor after the account is gone.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    actor_email = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=40)
+    target = models.CharField(max_length=255, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    address = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="audit_org_newest"),
+            models.Index(fields=["organization", "action", "-created_at"], name="audit_org_action"),
+        ]
+
+    @property
+    def details_text(self):
+        """The details as one line for people: "from: member; to: admin"."""
+
+        def shown(value):
+            return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+        return "; ".join(f"{key}: {shown(value)}" for key, value in self.details.items() if value not in (None, ""))

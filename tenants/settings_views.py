@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tenants import actions, limits
+from tenants import actions, limits, two_factor
 from tenants.access import org_view
 from tenants.forms import (
     ApiTokenForm,
@@ -26,6 +26,7 @@ from tenants.forms import (
     OrganizationDeleteForm,
     OrganizationForm,
     RoleForm,
+    TwoFactorRequirementForm,
 )
 from tenants.models import ApiToken, App, IngestKey, Invitation, Membership
 from tenants.roles import Role, role_at_least
@@ -64,9 +65,27 @@ def settings_organization(request):
             "can_manage": _can_manage(request),
             "is_owner": request.membership.role == Role.OWNER,
             "sole_owner": actions.is_sole_owner(request.membership),
+            "two_factor_form": TwoFactorRequirementForm(initial={"require_two_factor": request.org.require_two_factor}),
             "tab": "organization",
         },
     )
+
+
+@org_view(write_role=Role.ADMIN)
+@require_POST
+def org_two_factor(request):
+    form = TwoFactorRequirementForm(request.POST)
+    form.is_valid()  # an unticked box is the only other answer: every POST is valid
+    if form.cleaned_data["require_two_factor"] and not two_factor.satisfied(request.user, request.session):
+        # Else the rule would send the admin who set it away from these settings at once.
+        messages.error(request, "Turn on two-factor authentication for your own account first.")
+        return redirect("settings_organization", request.org.slug)
+    org = actions.set_two_factor_required(request.membership, form.cleaned_data["require_two_factor"])
+    if org.require_two_factor:
+        messages.success(request, "Members who sign in with a password now need two-factor authentication.")
+    else:
+        messages.success(request, "Two-factor authentication is no longer required.")
+    return redirect("settings_organization", org.slug)
 
 
 # Every member may leave, viewers included: leaving is about oneself, not the organisation.
@@ -116,7 +135,9 @@ def settings_apps(request):
     form = AppForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            app = actions.create_app(request.org, form.cleaned_data["name"], form.cleaned_data["apdex_t"])
+            app = actions.create_app(
+                request.org, form.cleaned_data["name"], form.cleaned_data["apdex_t"], actor=request.user
+            )
         except actions.ActionError as exc:
             if refusal := limits.json_refusal(request, exc):
                 return refusal
@@ -144,7 +165,9 @@ def app_edit(request, app_id):
     form = AppForm(request.POST or None, initial={"name": app.name, "apdex_t": app.apdex_t})
     if request.method == "POST" and form.is_valid():
         try:
-            actions.update_app(request.org, app.pk, form.cleaned_data["name"], form.cleaned_data["apdex_t"])
+            actions.update_app(
+                request.org, app.pk, form.cleaned_data["name"], form.cleaned_data["apdex_t"], actor=request.user
+            )
         except actions.ActionError as exc:
             form.add_error("name", str(exc))
         else:
@@ -163,7 +186,7 @@ def app_delete(request, app_id):
     app = get_object_or_404(App, pk=app_id)
     form = AppDeleteForm(request.POST or None, app=app)
     if request.method == "POST" and form.is_valid():
-        actions.delete_app(request.org, app.pk)
+        actions.delete_app(request.org, app.pk, actor=request.user)
         messages.success(request, f"Deleted {app.name} and its data.")
         return redirect("settings_apps", request.org.slug)
     return render(
@@ -304,7 +327,7 @@ def settings_keys(request):
 @require_POST
 def key_revoke(request, key_id):
     key = get_object_or_404(IngestKey, pk=key_id)
-    actions.revoke_ingest_key(request.org, key.pk)
+    actions.revoke_ingest_key(request.org, key.pk, actor=request.user)
     messages.success(request, f"Revoked “{key.label}” ({key.prefix}…). Agents using it are refused within seconds.")
     return redirect("settings_keys", request.org.slug)
 
@@ -348,6 +371,6 @@ def settings_tokens(request):
 @require_POST
 def token_revoke(request, token_id):
     token = get_object_or_404(ApiToken, pk=token_id)
-    actions.revoke_api_token(request.org, token.pk)
+    actions.revoke_api_token(request.org, token.pk, actor=request.user)
     messages.success(request, f"Revoked “{token.label}” ({token.prefix}…). It is refused from now on.")
     return redirect("settings_tokens", request.org.slug)

@@ -11,6 +11,8 @@ than the limit. An attempt over any of three limits is refused unchecked:
   guesses from many addresses at once lock an account everywhere.
 
 A successful login gives its own attempt back and clears its account-and-address count.
+The second step of a login (a two-factor code) has counters of its own, with the same
+limits: a six-digit code must not get more guesses than a password.
 Account counters are keyed by the address typed in, whether or not such an account
 exists, so throttling reveals nothing about which accounts exist. Windows are fixed:
 they start at the first attempt and last LOGIN_FAILURE_WINDOW seconds.
@@ -36,17 +38,17 @@ def _account(email):
     return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
 
 
-def _keys(email, address):
-    """(key, limit) of each counter an attempt by ``email`` from ``address`` counts in.
+def _keys(kind, email, address):
+    """(key, limit) of each counter an attempt of ``kind`` by ``email`` from ``address`` counts in.
 
     In this order: an attempt stops counting at the first limit it is over, so guesses
     from one address, refused for that address, never add up to the account-wide lock.
     """
     account = _account(email)
     return [
-        (f"login:pair:{account}:{address}", settings.LOGIN_FAILURE_LIMIT),
-        (f"login:ip:{address}", settings.LOGIN_FAILURE_IP_LIMIT),
-        (f"login:acct:{account}", settings.LOGIN_FAILURE_ACCOUNT_LIMIT),
+        (f"{kind}:pair:{account}:{address}", settings.LOGIN_FAILURE_LIMIT),
+        (f"{kind}:ip:{address}", settings.LOGIN_FAILURE_IP_LIMIT),
+        (f"{kind}:acct:{account}", settings.LOGIN_FAILURE_ACCOUNT_LIMIT),
     ]
 
 
@@ -67,6 +69,21 @@ def _give_back(key):
         pass
 
 
+def _guarded(counters, check):
+    """``check()`` once every counter took the attempt; its result. A true result gives the
+    attempt back."""
+    for key, limit in counters:
+        if _bump(key) > limit:
+            raise LoginThrottled(LOGIN_THROTTLED)
+    result = check()
+    if result:
+        (pair_key, _), *others = counters
+        cache.delete(pair_key)
+        for key, _ in others:
+            _give_back(key)
+    return result
+
+
 def authenticate(request, email, password):
     """Django's authenticate behind the throttle: the user, or None for wrong credentials.
 
@@ -74,18 +91,14 @@ def authenticate(request, email, password):
     Django's backend hashes a dummy password for unknown e-mails, so unknown and wrong
     cost the same.
     """
-    address = client_address(request)
-    counters = _keys(email, address)
-    for key, limit in counters:
-        if _bump(key) > limit:
-            raise LoginThrottled(LOGIN_THROTTLED)
-    user = auth.authenticate(request, email=email, password=password)
-    if user is not None:
-        (pair_key, _), *others = counters
-        cache.delete(pair_key)
-        for key, _ in others:
-            _give_back(key)
-    return user
+    counters = _keys("login", email, client_address(request))
+    return _guarded(counters, lambda: auth.authenticate(request, email=email, password=password))
+
+
+def check_second_factor(request, user, check):
+    """``check()`` (a two-factor code's verification) behind the throttle of the second step:
+    its result, or LoginThrottled without calling it."""
+    return _guarded(_keys("login2", user.email, client_address(request)), check)
 
 
 def _allow_mail(kind, email, address, per_email, per_address):

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from tenants import settings_views, views
+from tenants import account_views, audit_views, settings_views, views
 from tenants.forms import PasswordResetForm
 from tenants.password_reset import PasswordResetConfirmView, PasswordResetView
 
@@ -15,6 +15,10 @@ urlpatterns = [
     path("signup/sent/", views.signup_sent, name="signup_sent"),
     path("verify/<uidb64>/<token>/", views.verify_email, name="verify_email"),
     path("login/", views.login_view, name="login"),
+    path("login/code/", views.login_code, name="login_code"),
+    path("account/", account_views.account, name="account"),
+    path("account/two-factor/disable/", account_views.two_factor_disable, name="two_factor_disable"),
+    path("account/two-factor/recovery-codes/", account_views.recovery_codes_renew, name="recovery_codes_renew"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", PasswordResetView.as_view(form_class=PasswordResetForm), name="password_reset"),
     path(
@@ -37,6 +41,9 @@ urlpatterns = [
     path(org, views.org_home, name="org_home"),
     path(org + "settings/", settings_views.settings_index, name="org_settings"),
     path(org + "settings/organization/", settings_views.settings_organization, name="settings_organization"),
+    path(org + "settings/organization/two-factor/", settings_views.org_two_factor, name="org_two_factor"),
+    path(org + "settings/audit/", audit_views.settings_audit, name="settings_audit"),
+    path(org + "settings/audit/export.json", audit_views.settings_audit_export, name="settings_audit_export"),
     path(org + "settings/organization/leave/", settings_views.org_leave, name="org_leave"),
     path(org + "settings/organization/delete/", settings_views.org_delete, name="org_delete"),
     path(org + "settings/apps/", settings_views.settings_apps, name="settings_apps"),

@@ -2,7 +2,6 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import HttpResponseRedirect
@@ -13,10 +12,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from tenants import actions, throttle, verification
+from tenants import actions, sign_in, throttle, two_factor, verification
 from tenants.access import org_view, verified_required
 from tenants.client_address import client_address
-from tenants.forms import AppForm, InvitationSignupForm, LoginForm, OrganizationForm, SignupForm
+from tenants.forms import (
+    AppForm,
+    InvitationSignupForm,
+    LoginForm,
+    OrganizationForm,
+    SignupForm,
+    TwoFactorCodeForm,
+)
 from tenants.models import App, Membership, User
 from tenants.roles import Role, role_at_least
 
@@ -140,10 +146,43 @@ def login_view(request):
         else:
             if user is None:
                 form.add_error(None, LOGIN_FAILED)  # unknown and wrong: the same message
+                sign_in.failed(email, step="password")
+            elif two_factor.is_enrolled(user):
+                sign_in.await_second_step(request, user, next_url)
+                return redirect("login_code")
             else:
-                login(request, user)
+                sign_in.complete(request, user, "password")
                 return HttpResponseRedirect(next_url)
     return render(request, "tenants/login.html", {"form": form, "next": next_url}, status=status)
+
+
+@sensitive_post_parameters("code")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login_code(request):
+    """The second step of a login: a code from the authenticator app or a recovery code."""
+    pending = sign_in.pending(request)
+    if pending is None:
+        return redirect("login")
+    user, next_url = pending
+    form = TwoFactorCodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            method = throttle.check_second_factor(
+                request, user, lambda: two_factor.verify(user, form.cleaned_data["code"])
+            )
+        except throttle.LoginThrottled as exc:
+            form.add_error(None, str(exc))
+            status = 429
+        else:
+            if method is None:
+                form.add_error("code", two_factor.CODE_REFUSED)
+                sign_in.failed(user.email, step="code")
+            else:
+                sign_in.complete(request, user, f"password+{method}")
+                return HttpResponseRedirect(next_url)
+    return render(request, "tenants/login_code.html", {"form": form}, status=status)
 
 
 @sensitive_post_parameters("password")
@@ -182,7 +221,7 @@ def invitation_accept(request, token):
         except actions.ActionError as exc:
             form.add_error(None, str(exc))
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            sign_in.complete(request, user, "password", backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, f"Welcome to {org.name}.")
             return redirect("org_home", org.slug)
     return render(request, "tenants/invitation_signup.html", {**context, "form": form})
@@ -223,7 +262,7 @@ def org_home(request):
     form = AppForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            app = actions.create_app(org, form.cleaned_data["name"], form.cleaned_data["apdex_t"])
+            app = actions.create_app(org, form.cleaned_data["name"], form.cleaned_data["apdex_t"], actor=request.user)
         except actions.ActionError as exc:
             form.add_error("name", str(exc))
         else:

@@ -340,3 +340,20 @@ def test_it_caps_the_sockets_of_one_user(member, viewer, org, app, settings):
         return accepted, other_ok, again_ok
 
     assert run_async(scenario) == ([True, True, True, False], True, True)
+
+
+def test_it_refuses_a_member_without_the_second_factor_the_org_requires(member, org, app):
+    from tenants.models import Organization
+    from tenants.two_factor import AUTH_METHOD_KEY, SSO
+
+    Organization.objects.filter(pk=org.pk).update(require_two_factor=True)
+    assert not _refused(_path(org.slug, app.id), _headers(member))
+    # A session signed in by single sign-on meets the requirement.
+    client = Client()
+    client.force_login(member)
+    session = client.session
+    session[AUTH_METHOD_KEY] = SSO
+    session.save()
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver"),
+               (b"cookie", f"sessionid={session.session_key}".encode())]
+    assert _refused(_path(org.slug, app.id), headers)
