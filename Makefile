@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 AGENT := $(wildcard agent/pyproject.toml)
 
-.PHONY: run test lint setup deps lock services assets migrate browser demo clean
+.PHONY: run test lint setup deps lock services assets migrate browser oidc-provider demo clean
 
 # Settings default to production (DEBUG off, a SECRET_KEY required); what runs from here is
 # local development unless the environment says otherwise.
@@ -21,7 +21,7 @@ run: setup
 	  WORKER_CONCURRENCY=$${WORKER_CONCURRENCY:-$(HALF_CORES)} \
 	  $(BIN)/honcho -f deploy/local/Procfile -d . start -p $${PORT:-8000}
 
-test: lint setup browser
+test: lint setup browser oidc-provider
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The house plan (docs/architecture.md): style, layers that point down, typed public surface.
@@ -63,6 +63,10 @@ migrate: deps services
 browser:
 	deploy/local/ensure_chromium.sh
 
+# The OpenID provider the SSO tests run (tests/oidc_provider/, from npm).
+oidc-provider:
+	deploy/local/ensure_oidc_provider.sh
+
 DEMO_PORT ?= 8000
 DEMO_SHOP_PORT ?= 8001
 
@@ -72,4 +76,4 @@ demo: setup
 	PULSE_PORT=$(DEMO_PORT) SHOP_PORT=$(DEMO_SHOP_PORT) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f deploy/demo/Procfile -d . start
 
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/staticfiles
+	rm -rf $(VENV) frontend/node_modules frontend/staticfiles tests/oidc_provider/node_modules

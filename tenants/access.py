@@ -4,7 +4,8 @@
 address is not yet confirmed (a self sign-up) is sent to confirm it; then it finds the
 membership of the signed-in user in the organisation named by ``org_slug`` in one
 query, answers 404 when there is none (exactly like a missing organisation), checks
-the role for writes, and runs the view inside ``org_scope`` so every tenant-owned
+the role for writes and, for an organisation that requires single sign-on, the
+session (tenants/sso/policy.py), and runs the view inside ``org_scope`` so every tenant-owned
 query below is filtered to that organisation.
 """
 
@@ -18,6 +19,7 @@ from django.shortcuts import redirect
 from tenants.models import Membership
 from tenants.roles import Role, role_at_least
 from tenants.scoping import org_scope
+from tenants.sso import policy as sso_policy
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -64,6 +66,9 @@ def org_view(write_role=Role.MEMBER, read_role=Role.VIEWER):
             needed = read_role if request.method in SAFE_METHODS else write_role
             if not role_at_least(membership.role, needed):
                 raise PermissionDenied("Your role in this organisation does not allow this")
+            refusal = sso_policy.refusal(request, membership)
+            if refusal is not None:
+                return refusal
             request.org = membership.organization
             request.membership = membership
             # Written only on change: an unconditional write would save the session on every poll.

@@ -67,6 +67,9 @@ class Organization(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Members other than owners reach its pages only from a single sign-on session
+    # (tenants/sso/policy.py); owners keep their password as the way back in.
+    sso_required = models.BooleanField(default=False)
 
     def __str__(self):
         return self.name
@@ -133,3 +136,46 @@ class IngestKey(OrgOwnedModel):
     @property
     def is_active(self):
         return self.revoked_at is None
+
+
+class SsoIdentity(models.Model):
+    """A user's account at an OpenID provider. The issuer and subject find the user at the
+    next sign-in, never the e-mail, which the provider may let its users change."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    # As the provider said at the last sign-in.
+    email = models.EmailField(max_length=254, blank=True)
+    email_verified = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_login_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique")]
+
+    @property
+    def email_domain(self):
+        return self.email.rpartition("@")[2].lower()
+
+
+class SsoDomain(OrgOwnedModel):
+    """People who sign in through ``issuer`` with a verified address at ``domain`` join the
+    organisation with ``role``. An admin adds only the domain of their own verified address
+    at that provider (tenants/sso/actions.py)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sso_domains")
+    domain = models.CharField(max_length=253)
+    issuer = models.CharField(max_length=255)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "domain", "issuer"], name="sso_domain_unique_per_org")
+        ]
+        indexes = [models.Index(fields=["domain", "issuer"], name="sso_domain_lookup")]
+        ordering = ["domain"]

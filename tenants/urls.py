@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from tenants import settings_views, views
+from tenants.sso import views as sso_views
 from tenants.forms import PasswordResetForm
 from tenants.password_reset import PasswordResetConfirmView, PasswordResetView
 
@@ -15,6 +16,8 @@ urlpatterns = [
     path("signup/sent/", views.signup_sent, name="signup_sent"),
     path("verify/<uidb64>/<token>/", views.verify_email, name="verify_email"),
     path("login/", views.login_view, name="login"),
+    path("sso/<slug:provider>/start/", sso_views.start, name="sso_start"),
+    path("sso/<slug:provider>/callback/", sso_views.callback, name="sso_callback"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", PasswordResetView.as_view(form_class=PasswordResetForm), name="password_reset"),
     path(
@@ -50,6 +53,8 @@ urlpatterns = [
         settings_views.invitation_revoke,
         name="invitation_revoke",
     ),
+    path(org + "settings/sso/", sso_views.settings_sso, name="settings_sso"),
+    path(org + "settings/sso/domains/<uuid:domain_id>/remove/", sso_views.domain_remove, name="sso_domain_remove"),
     path(org + "settings/keys/", settings_views.settings_keys, name="settings_keys"),
     path(org + "settings/keys/<uuid:key_id>/revoke/", settings_views.key_revoke, name="key_revoke"),
 ]

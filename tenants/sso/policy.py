@@ -1,0 +1,47 @@
+"""Which sessions may open the pages of an organisation that requires single sign-on.
+
+A sign-in through a provider marks the session with the provider's issuer and the verified
+address it vouched for. An organisation that requires SSO lets its members in only from
+such a session; when it has SSO domains, the session's address must be at one of them,
+through the provider that proved it (so any account at a public provider will not do).
+Owners are let in from any session: they are the way back in if the provider is lost.
+"""
+
+from django.shortcuts import render
+from django.utils import timezone
+
+from tenants.models import SsoDomain
+from tenants.roles import Role
+from tenants.sso import providers
+
+SESSION_KEY = "sso"
+
+
+def mark_session(request, claims):
+    """Called right after login(): this session was signed in through ``claims.provider``."""
+    request.session[SESSION_KEY] = {
+        "issuer": claims.issuer,
+        "email": claims.email if claims.email_verified else "",
+        "at": timezone.now().isoformat(),
+    }
+
+
+def session_satisfies(request, org):
+    signed = request.session.get(SESSION_KEY)
+    if not signed:
+        return False
+    domains = list(SsoDomain.objects.for_org(org).values_list("domain", "issuer"))
+    if not domains:
+        return True
+    email_domain = signed["email"].rpartition("@")[2]
+    return bool(signed["email"]) and (email_domain, signed["issuer"]) in domains
+
+
+def refusal(request, membership):
+    """None when ``membership`` may use its organisation from this session; else the page
+    that says why, with a way to sign in through a provider."""
+    org = membership.organization
+    if not org.sso_required or membership.role == Role.OWNER or session_satisfies(request, org):
+        return None
+    context = {"org": org, "providers": providers.configured(), "next": request.get_full_path()}
+    return render(request, "tenants/sso_required.html", context, status=403)
