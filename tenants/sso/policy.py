@@ -37,11 +37,16 @@ def session_satisfies(request, org):
     return bool(signed["email"]) and (email_domain, signed["issuer"]) in domains
 
 
+def admits(request, membership, required):
+    """Whether this session may use ``membership``'s organisation when it requires SSO or not."""
+    return not required or membership.role == Role.OWNER or session_satisfies(request, membership.organization)
+
+
 def refusal(request, membership):
     """None when ``membership`` may use its organisation from this session; else the page
     that says why, with a way to sign in through a provider."""
     org = membership.organization
-    if not org.sso_required or membership.role == Role.OWNER or session_satisfies(request, org):
+    if admits(request, membership, org.sso_required):
         return None
     context = {"org": org, "providers": providers.configured(), "next": request.get_full_path()}
     return render(request, "tenants/sso_required.html", context, status=403)

@@ -22,6 +22,7 @@ from tenants.sso.forms import DomainForm, RequireSsoForm
 from tenants.views import safe_next
 
 NEXT_SESSION_KEY = "sso_next"
+LOCKOUT = "Sign in with a provider on this session first (below): requiring it now would lock you out."
 
 
 def _callback_url(provider):
@@ -101,6 +102,8 @@ def settings_sso(request):
     form = {"require": require_form, "domain": domain_form}.get(action)
     if posted is not None and form is None:
         messages.error(request, "Choose what to change.")
+    elif form is require_form and form.is_valid() and not policy.admits(request, request.membership, form.cleaned_data["required"]):
+        form.add_error(None, LOCKOUT)
     elif form is not None and form.is_valid():
         try:
             if form is require_form:
