@@ -35,6 +35,7 @@ from django.utils.crypto import constant_time_compare
 from apm import live
 from frontend import socket_slots
 from tenants.access import find_membership
+from tenants.sso import policy as sso_policy
 from tenants.models import App, User
 
 _RECHECK_EVERY = 60.0  # default seconds between session and membership checks (LIVE_RECHECK_SECONDS)
@@ -66,11 +67,11 @@ def same_origin(scope):
 
 
 @database_sync_to_async
-def _can_watch(user, org_slug, app_id):
+def _can_watch(user, session, org_slug, app_id):
     if user is None or not user.is_authenticated:
         return False
     membership = find_membership(user, org_slug)
-    if membership is None:
+    if membership is None or not sso_policy.admits(session, membership, membership.organization.sso_required):
         return False
     return App.objects.for_org(membership.organization_id).filter(id=app_id).exists()
 
@@ -99,7 +100,7 @@ class LiveAppConsumer(AsyncWebsocketConsumer):
         self.org_slug = kwargs["org_slug"]
         self.app_id = uuid.UUID(str(kwargs["app_id"]))
         self.user = self.scope.get("user")
-        if not same_origin(self.scope) or not await _can_watch(self.user, self.org_slug, self.app_id):
+        if not same_origin(self.scope) or not await _can_watch(self.user, self.scope["session"], self.org_slug, self.app_id):
             await self.close()  # before accept: the handshake is refused (403), nothing else is said
             return
         self.slot = await _take_slot(self.user.pk, self.channel_name)
@@ -161,7 +162,7 @@ class LiveAppConsumer(AsyncWebsocketConsumer):
                 # the socket closes within LIVE_RECHECK_SECONDS.
                 session = self.scope.get("session")
                 signed_in = await _session_still_valid(getattr(session, "session_key", None), self.user)
-                if not signed_in or not await _can_watch(self.user, self.org_slug, self.app_id):
+                if not signed_in or not await _can_watch(self.user, self.scope["session"], self.org_slug, self.app_id):
                     await self.close(code=4403)
                     return
             while self.queue:

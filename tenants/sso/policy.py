@@ -26,8 +26,8 @@ def mark_session(request, claims):
     }
 
 
-def session_satisfies(request, org):
-    signed = request.session.get(SESSION_KEY)
+def session_satisfies(session, org):
+    signed = session.get(SESSION_KEY)
     if not signed:
         return False
     domains = list(SsoDomain.objects.for_org(org).values_list("domain", "issuer"))
@@ -37,16 +37,17 @@ def session_satisfies(request, org):
     return bool(signed["email"]) and (email_domain, signed["issuer"]) in domains
 
 
-def admits(request, membership, required):
-    """Whether this session may use ``membership``'s organisation when it requires SSO or not."""
-    return not required or membership.role == Role.OWNER or session_satisfies(request, membership.organization)
+def admits(session, membership, required):
+    """Whether ``session`` may use ``membership``'s organisation when it requires SSO (or not).
+    Pages ask through ``refusal``; live sockets ask at connect."""
+    return not required or membership.role == Role.OWNER or session_satisfies(session, membership.organization)
 
 
 def refusal(request, membership):
     """None when ``membership`` may use its organisation from this session; else the page
     that says why, with a way to sign in through a provider."""
     org = membership.organization
-    if admits(request, membership, org.sso_required):
+    if admits(request.session, membership, org.sso_required):
         return None
     context = {"org": org, "providers": providers.configured(), "next": request.get_full_path()}
     return render(request, "tenants/sso_required.html", context, status=403)

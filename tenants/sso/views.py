@@ -102,7 +102,7 @@ def settings_sso(request):
     form = {"require": require_form, "domain": domain_form}.get(action)
     if posted is not None and form is None:
         messages.error(request, "Choose what to change.")
-    elif form is require_form and form.is_valid() and not policy.admits(request, request.membership, form.cleaned_data["required"]):
+    elif form is require_form and form.is_valid() and not policy.admits(request.session, request.membership, form.cleaned_data["required"]):
         form.add_error(None, LOCKOUT)
     elif form is not None and form.is_valid():
         try:
