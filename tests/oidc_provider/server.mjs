@@ -106,6 +106,7 @@ const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, issuer);
   try {
     if (url.pathname.startsWith('/interaction/')) return await interactions(req, res, url);
+    if (url.pathname === '/favicon.ico') return res.writeHead(204).end(); // no console error in the browser
     if (config.rogue_jwks && url.pathname === '/jwks') {
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end(JSON.stringify(rogueJwks));
