@@ -113,7 +113,7 @@ def finish(request, provider):
     _metadata(provider, client)
     refused = f"Signing in with {provider.label} did not work"
     if request.GET.get("error"):
-        raise SignInFailed(f"{refused}: {provider.label} answered “{request.GET['error']}”.")
+        raise SignInFailed(f"{refused}: {provider.label} answered “{request.GET['error'][:100]}”.")
     if not request.GET.get("state") or not request.GET.get("code"):
         raise SignInFailed(f"{refused}: the answer has no code or state. Please start again.")
     try:
