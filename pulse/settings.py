@@ -186,16 +186,19 @@ def _oidc_provider(name):
             raise ImproperlyConfigured(f"{prefix}{key} must be set for the OpenID provider {name!r}")
         return value
 
-    issuer = required("ISSUER").rstrip("/")
+    issuer = required("ISSUER")  # exactly as the provider writes it: ID tokens must name it
     if not issuer.startswith("https://") and not (DEBUG and issuer.startswith("http://")):
         raise ImproperlyConfigured(f"{prefix}ISSUER must be an https:// URL")
+    scope = envstr(prefix + "SCOPES") or "openid email profile"
+    if "openid" not in scope.split():
+        raise ImproperlyConfigured(f"{prefix}SCOPES must include openid (the ID token is what Pulse checks)")
     return {
         "name": name,
         "label": envstr(prefix + "NAME") or name.title(),
         "issuer": issuer,
         "client_id": required("CLIENT_ID"),
         "client_secret": required("CLIENT_SECRET"),
-        "scope": envstr(prefix + "SCOPES") or "openid email profile",
+        "scope": scope,
     }
 
 

@@ -11,6 +11,7 @@ token is refused (Authlib would only skip the checks); the e-mail is read from t
 userinfo endpoint when the ID token leaves it out, and only for the same subject.
 """
 
+import logging
 from dataclasses import dataclass
 
 import requests
@@ -19,6 +20,8 @@ from authlib.integrations.django_client import OAuth
 from django.conf import settings
 from django.http import Http404
 from joserfc.errors import JoseError
+
+log = logging.getLogger(__name__)
 
 
 class SignInFailed(Exception):
@@ -74,7 +77,7 @@ def _client(name):
             name=name,
             client_id=config["client_id"],
             client_secret=config["client_secret"],
-            server_metadata_url=config["issuer"] + "/.well-known/openid-configuration",
+            server_metadata_url=config["issuer"].rstrip("/") + "/.well-known/openid-configuration",
             client_kwargs={
                 "scope": config["scope"],
                 "code_challenge_method": "S256",
@@ -89,9 +92,12 @@ def _metadata(provider, client):
     try:
         metadata = client.load_server_metadata()
     except (requests.RequestException, ValueError) as exc:
+        log.warning("OIDC provider %s: discovery failed: %r", provider.name, exc)
         raise SignInFailed(f"{provider.label} cannot be reached right now; please try again later.") from exc
     if metadata.get("issuer") != provider.issuer:
         client.server_metadata.clear()  # asked again next time: the operator may fix it
+        log.error("OIDC provider %s: configured issuer %r, discovery says %r", provider.name, provider.issuer,
+                  metadata.get("issuer"))
         raise SignInFailed(f"{provider.label} is misconfigured: its discovery document names another issuer.")
     return metadata
 
@@ -104,6 +110,7 @@ def redirect_to_provider(request, provider, redirect_uri):
     try:
         return client.authorize_redirect(request, redirect_uri)
     except (AuthlibBaseError, requests.RequestException) as exc:
+        log.warning("OIDC provider %s: %r", provider.name, exc)
         raise SignInFailed(f"{provider.label} cannot be reached right now; please try again later.") from exc
 
 

@@ -28,7 +28,7 @@ def test_it_reads_several_providers_with_a_secret_from_a_file(tmp_path):
         PULSE_OIDC_GOOGLE_ISSUER="https://accounts.google.com",
         PULSE_OIDC_GOOGLE_CLIENT_ID="g-id",
         PULSE_OIDC_GOOGLE_CLIENT_SECRET="g-secret",
-        PULSE_OIDC_OKTA_ISSUER="https://acme.okta.com/",
+        PULSE_OIDC_OKTA_ISSUER="https://acme.okta.com/oauth2/default",
         PULSE_OIDC_OKTA_CLIENT_ID="o-id",
         PULSE_OIDC_OKTA_CLIENT_SECRET_FILE=str(secret),
         PULSE_OIDC_OKTA_NAME="Acme Okta",
@@ -37,7 +37,7 @@ def test_it_reads_several_providers_with_a_secret_from_a_file(tmp_path):
     google, okta = json.loads(result.stdout)
     assert google == {"name": "google", "label": "Google", "issuer": "https://accounts.google.com",
                       "client_id": "g-id", "client_secret": "g-secret", "scope": "openid email profile"}
-    assert (okta["label"], okta["issuer"], okta["client_secret"]) == ("Acme Okta", "https://acme.okta.com", "okta-secret-value")
+    assert (okta["label"], okta["issuer"], okta["client_secret"]) == ("Acme Okta", "https://acme.okta.com/oauth2/default", "okta-secret-value")
 
 
 def test_none_by_default():
@@ -56,6 +56,15 @@ def test_a_bad_name_is_refused():
     result = _settings(PULSE_OIDC_PROVIDERS="my-idp")
     assert result.returncode != 0
     assert "PULSE_OIDC_PROVIDERS: 'my-idp' is not a provider name" in result.stderr
+
+
+def test_scopes_without_openid_are_refused():
+    result = _settings(
+        PULSE_OIDC_PROVIDERS="okta", PULSE_OIDC_OKTA_ISSUER="https://acme.okta.com", PULSE_OIDC_OKTA_CLIENT_ID="id",
+        PULSE_OIDC_OKTA_CLIENT_SECRET="s", PULSE_OIDC_OKTA_SCOPES="email profile",
+    )
+    assert result.returncode != 0
+    assert "PULSE_OIDC_OKTA_SCOPES must include openid" in result.stderr
 
 
 def test_production_wants_an_https_issuer():

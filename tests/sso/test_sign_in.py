@@ -22,6 +22,19 @@ def _signed_in_as(client):
     return response, (User.objects.get(pk=user_id) if user_id else None)
 
 
+def test_it_sends_the_browser_to_the_discovered_endpoint_with_pkce_state_and_nonce(sso_settings, oidc_provider):
+    client = Client()
+    url = urlsplit(start(client))
+    assert f"{url.scheme}://{url.netloc}{url.path}" == oidc_provider.issuer + "/auth"  # from the discovery document
+    query = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert query["response_type"] == "code" and query["code_challenge_method"] == "S256"
+    assert query["redirect_uri"] == CALLBACK and set(query["scope"].split()) == {"openid", "email", "profile"}
+    assert len(query["code_challenge"]) >= 43 and len(query["state"]) >= 20 and len(query["nonce"]) >= 20
+    # Kept for the callback in this browser's session only, the verifier never sent.
+    kept = client.session[f"_state_local_{query['state']}"]["data"]
+    assert kept["nonce"] == query["nonce"] and kept["code_verifier"] not in url.query
+
+
 def test_it_creates_the_account_at_the_first_sign_in(sso_sign_in, oidc_provider):
     client = Client()
     response = sso_sign_in(client, "ann")
