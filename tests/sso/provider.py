@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -71,11 +72,18 @@ class OidcProvider:
         self.process = subprocess.Popen(
             ["node", str(SERVER), self._config.name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
+        too_slow = threading.Timer(60, self.process.kill)
+        too_slow.start()
+        output = []
         for line in self.process.stdout:
             if line.strip() == "ready":
                 break
+            output.append(line)
         else:
-            raise RuntimeError(f"the OpenID provider did not start (exit {self.process.wait()})")
+            raise RuntimeError(f"the OpenID provider did not start (exit {self.process.wait()}): {''.join(output)}")
+        too_slow.cancel()
+        # Read on, so a full pipe never blocks the provider.
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()
 
     def settings(self, name="local", label="Local ID", issuer=None):
         """The entry of settings.OIDC_PROVIDERS for this provider."""
@@ -91,7 +99,6 @@ class OidcProvider:
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=10)
-        self.process.stdout.close()
         Path(self._config.name).unlink(missing_ok=True)
 
 
