@@ -138,6 +138,11 @@ class IngestKey(OrgOwnedModel):
         return self.revoked_at is None
 
 
+def email_domain(email):
+    """The domain of an address, lower-cased; "" when there is none."""
+    return email.rpartition("@")[2].lower() if "@" in email else ""
+
+
 class SsoIdentity(models.Model):
     """A user's account at an OpenID provider. The issuer and subject find the user at the
     next sign-in, never the e-mail, which the provider may let its users change."""
@@ -157,7 +162,7 @@ class SsoIdentity(models.Model):
 
     @property
     def email_domain(self):
-        return self.email.rpartition("@")[2].lower()
+        return email_domain(self.email)
 
 
 class SsoDomain(OrgOwnedModel):

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tenants.actions import ActionError, check_can_grant, create_user
-from tenants.models import Membership, Organization, SsoDomain, SsoIdentity, User
+from tenants.models import Membership, Organization, SsoDomain, SsoIdentity, User, email_domain
 from tenants.roles import Role, role_at_least
 from tenants.sso.providers import Claims
 
@@ -76,17 +76,13 @@ def connect(user: User, claims: Claims) -> tuple[SsoIdentity, list[Organization]
     return identity, join_by_domain(user, claims)
 
 
-def _domain_of(email: str) -> str:
-    return email.rpartition("@")[2].lower()
-
-
 def join_by_domain(user: User, claims: Claims) -> list[Organization]:
     """Memberships from the SSO domains matching the verified address in ``claims``; an
     existing membership keeps its role."""
     if not claims.email_verified or not claims.email:
         return []
     joined = []
-    rules = SsoDomain.objects.unscoped().filter(domain=_domain_of(claims.email), issuer=claims.issuer)
+    rules = SsoDomain.objects.unscoped().filter(domain=email_domain(claims.email), issuer=claims.issuer)
     for rule in rules.select_related("organization"):
         _, created = Membership.objects.for_org(rule.organization).get_or_create(
             organization=rule.organization, user=user, defaults={"role": rule.role}

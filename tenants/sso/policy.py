@@ -10,7 +10,7 @@ Owners are let in from any session: they are the way back in if the provider is 
 from django.shortcuts import render
 from django.utils import timezone
 
-from tenants.models import SsoDomain
+from tenants.models import SsoDomain, email_domain
 from tenants.roles import Role
 from tenants.sso import providers
 
@@ -33,8 +33,7 @@ def session_satisfies(session, org):
     domains = list(SsoDomain.objects.for_org(org).values_list("domain", "issuer"))
     if not domains:
         return True
-    email_domain = signed["email"].rpartition("@")[2]
-    return bool(signed["email"]) and (email_domain, signed["issuer"]) in domains
+    return (email_domain(signed["email"]), signed["issuer"]) in domains
 
 
 def admits(session, membership, required):
