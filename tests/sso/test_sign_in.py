@@ -150,6 +150,12 @@ def test_the_provider_refusing_is_shown(sso_sign_in):
     assert response.status_code == 400
     assert "Local ID answered “access_denied”" in response.content.decode()
 
+    # What comes back in the URL is anyone's to write: shown escaped and cut short.
+    state = parse_qs(urlsplit(start(client)).query)["state"][0]
+    response = client.get("/sso/local/callback/?" + urlencode({"error": "<script>x</script>" + "y" * 500, "state": state}))
+    page = response.content.decode()
+    assert "<script>x" not in page and "&lt;script&gt;x&lt;/script&gt;" in page and "y" * 101 not in page
+
 
 def test_an_unknown_provider_is_404(sso_settings):
     assert Client().get("/sso/nope/start/").status_code == 404
