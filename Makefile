@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 AGENT := $(wildcard agent/pyproject.toml)
 
-.PHONY: run test lint setup deps lock services assets migrate browser prometheus otel-node demo faults clean
+.PHONY: run test lint setup deps lock services assets migrate browser prometheus otel-node oidc-provider demo faults clean
 
 # Settings default to production (DEBUG off, a SECRET_KEY required); what runs from here is
 # local development unless the environment says otherwise.
@@ -21,7 +21,7 @@ run: setup
 	  WORKER_CONCURRENCY=$${WORKER_CONCURRENCY:-$(HALF_CORES)} \
 	  $(BIN)/honcho -f deploy/local/Procfile -d . start -p $${PORT:-8000}
 
-test: lint setup browser prometheus otel-node
+test: lint setup browser prometheus otel-node oidc-provider
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The house plan (docs/architecture.md): style, layers that point down, typed public surface.
@@ -71,6 +71,10 @@ prometheus:
 otel-node:
 	deploy/local/ensure_otel_node.sh
 
+# The OpenID provider the SSO tests run (tests/oidc_provider/, from npm).
+oidc-provider:
+	deploy/local/ensure_oidc_provider.sh
+
 DEMO_PORT ?= 8000
 DEMO_SHOP_PORT ?= 8001
 
@@ -85,4 +89,4 @@ faults: deps
 	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
 
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/staticfiles tests/otel_node/node_modules
+	rm -rf $(VENV) frontend/node_modules frontend/staticfiles tests/otel_node/node_modules tests/oidc_provider/node_modules

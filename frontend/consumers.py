@@ -37,6 +37,7 @@ from apm import live
 from frontend import socket_slots
 from tenants import two_factor
 from tenants.access import find_membership
+from tenants.sso import policy as sso_policy
 from tenants.models import App, User
 
 _RECHECK_EVERY = 60.0  # default seconds between session and membership checks (LIVE_RECHECK_SECONDS)
@@ -72,7 +73,7 @@ def _can_watch(user, session, org_slug, app_id):
     if user is None or not user.is_authenticated:
         return False
     membership = find_membership(user, org_slug)
-    if membership is None:
+    if membership is None or not sso_policy.admits(session, membership, membership.organization.sso_required):
         return False
     if membership.organization.require_two_factor and not two_factor.satisfied(user, session or {}):
         return False  # the pages send this member to enrol first; a socket is just refused

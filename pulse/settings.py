@@ -5,6 +5,7 @@ DEBUG is off unless set: production needs SECRET_KEY, ALLOWED_HOSTS and PUBLIC_U
 DEBUG on, and with it the local defaults that work out of the box.
 """
 
+import re
 import warnings
 from pathlib import Path
 
@@ -186,6 +187,52 @@ LOGIN_FAILURE_WINDOW = envint("LOGIN_FAILURE_WINDOW", 900, minimum=10)  # second
 # code step of a login waits after the password before it starts again.
 TWO_FACTOR_ISSUER = envstr("TWO_FACTOR_ISSUER", "Pulse")
 TWO_FACTOR_LOGIN_SECONDS = envint("TWO_FACTOR_LOGIN_SECONDS", 300, minimum=30)
+
+# --- Single sign-on with OpenID Connect (tenants/sso/, docs/sso.md) ----------
+
+_OIDC_NAME = re.compile(r"^[a-z][a-z0-9]{0,29}$")
+
+
+def _oidc_provider(name):
+    """One provider of PULSE_OIDC_PROVIDERS, from its PULSE_OIDC_<NAME>_* variables."""
+    if not _OIDC_NAME.match(name):
+        raise ImproperlyConfigured(f"PULSE_OIDC_PROVIDERS: {name!r} is not a provider name (a-z and 0-9, up to 30)")
+    prefix = f"PULSE_OIDC_{name.upper()}_"
+
+    def required(key):
+        value = envstr(prefix + key)
+        if not value:
+            raise ImproperlyConfigured(f"{prefix}{key} must be set for the OpenID provider {name!r}")
+        return value
+
+    issuer = required("ISSUER")  # exactly as the provider writes it: ID tokens must name it
+    if not issuer.startswith("https://") and not (DEBUG and issuer.startswith("http://")):
+        raise ImproperlyConfigured(f"{prefix}ISSUER must be an https:// URL")
+    scope = envstr(prefix + "SCOPES") or "openid email profile"
+    if "openid" not in scope.split():
+        raise ImproperlyConfigured(f"{prefix}SCOPES must include openid (the ID token is what Pulse checks)")
+    return {
+        "name": name,
+        "label": envstr(prefix + "NAME") or name.title(),
+        "issuer": issuer,
+        "client_id": required("CLIENT_ID"),
+        "client_secret": required("CLIENT_SECRET"),
+        "scope": scope,
+    }
+
+
+# The providers people may sign in with, in the order of their buttons on the login page.
+OIDC_PROVIDERS = [_oidc_provider(name) for name in envlist("PULSE_OIDC_PROVIDERS")]
+OIDC_TIMEOUT = envfloat("PULSE_OIDC_TIMEOUT", 10.0, minimum=1)  # seconds per request to a provider
+# Domains anyone can have an address at: never mapped to automatic membership.
+SSO_PUBLIC_EMAIL_DOMAINS = frozenset(
+    d.lower()
+    for d in envlist(
+        "PULSE_SSO_PUBLIC_EMAIL_DOMAINS",
+        ["gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com",
+         "icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com", "gmx.com", "mail.com"],
+    )
+)
 
 # --- E-mail ----------------------------------------------------------------
 

@@ -5,7 +5,8 @@ address is not yet confirmed (a self sign-up) is sent to confirm it; then it fin
 membership of the signed-in user in the organisation named by ``org_slug`` in one
 query, answers 404 when there is none (exactly like a missing organisation), sends a
 member without a second factor to turn it on when the organisation requires one
-(tenants/two_factor.py says which sessions meet it), checks the role for writes, and
+(tenants/two_factor.py says which sessions meet it), checks the role for writes and, for
+an organisation that requires single sign-on, the session (tenants/sso/policy.py), and
 runs the view inside ``org_scope`` so every tenant-owned query below is filtered to
 that organisation.
 
@@ -28,6 +29,7 @@ from tenants.models import Membership, TokenScope
 from tenants.roles import Role, role_at_least
 from tenants.scoping import org_scope
 from tenants.secret_tokens import bearer
+from tenants.sso import policy as sso_policy
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -81,6 +83,9 @@ def org_view(write_role=Role.MEMBER, read_role=Role.VIEWER):
             needed = read_role if request.method in SAFE_METHODS else write_role
             if not role_at_least(membership.role, needed):
                 raise PermissionDenied("Your role in this organisation does not allow this")
+            refusal = sso_policy.refusal(request, membership)
+            if refusal is not None:
+                return refusal
             request.org = membership.organization
             request.membership = membership
             # Written only on change: an unconditional write would save the session on every poll.

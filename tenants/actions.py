@@ -107,7 +107,7 @@ def delete_organization(actor_membership: Membership, confirm_name: str) -> Orga
     return org
 
 
-def create_user(email: str, password: str, name: str = "", email_verified: bool = True) -> User:
+def create_user(email: str, password: str | None, name: str = "", email_verified: bool = True) -> User:
     email = email.strip().lower()
     try:
         with transaction.atomic():
@@ -141,7 +141,7 @@ class SentInvitation:
     url: str
 
 
-def _check_can_grant(actor_membership: Membership, role: str) -> None:
+def check_can_grant(actor_membership: Membership, role: str) -> None:
     if not role_at_least(actor_membership.role, Role.ADMIN):
         raise ActionError("Only owners and admins manage members.")
     if not role_at_least(actor_membership.role, role):
@@ -153,7 +153,7 @@ def invite(actor_membership: Membership, email: str, role: str) -> SentInvitatio
     """Invite ``email`` to the actor's organisation and e-mail a single-use link."""
     org = actor_membership.organization
     email = email.strip().lower()
-    _check_can_grant(actor_membership, role)
+    check_can_grant(actor_membership, role)
     if Membership.objects.for_org(org).filter(user__email__iexact=email).exists():
         raise ActionError(f"{email} is already a member of {org.name}.")
     # A new invitation replaces any pending one for the same address.
@@ -269,7 +269,7 @@ def _lock_owners(org: Organization) -> None:
 def change_role(actor_membership: Membership, membership_id: Id, role: str) -> Membership:
     org = actor_membership.organization
     role = Role(role)
-    _check_can_grant(actor_membership, role)
+    check_can_grant(actor_membership, role)
     _lock_owners(org)
     target = Membership.objects.for_org(org).select_related("user").get(pk=membership_id)
     if not role_at_least(actor_membership.role, target.role):

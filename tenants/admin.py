@@ -13,7 +13,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from tenants import throttle, two_factor
-from tenants.models import App, IngestKey, Invitation, Membership, Organization, User
+from tenants.models import App, IngestKey, Invitation, Membership, Organization, SsoDomain, SsoIdentity, User
 
 
 ADMIN_TWO_FACTOR = "This account uses two-factor authentication: log in on Pulse's login page, then open the admin."
@@ -72,7 +72,7 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "created_at")
+    list_display = ("name", "slug", "sso_required", "created_at")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     # No membership inline: model formsets build their pk field from the scoped default
@@ -112,3 +112,24 @@ class IngestKeyAdmin(UnscopedAdmin):
     def has_add_permission(self, request):
         # A key made here would never be shown to anyone; keys are created in the app.
         return False
+
+
+@admin.register(SsoIdentity)
+class SsoIdentityAdmin(admin.ModelAdmin):
+    """Deleting one disconnects the provider's account; its next sign-in is a first one."""
+
+    list_display = ("user", "issuer", "subject", "email", "email_verified", "last_login_at")
+    search_fields = ("user__email", "email", "subject")
+    list_filter = ("issuer",)
+    readonly_fields = ("issuer", "subject", "email", "email_verified", "created_at", "last_login_at")
+    raw_id_fields = ("user",)
+
+    def has_add_permission(self, request):
+        return False  # made by signing in
+
+
+@admin.register(SsoDomain)
+class SsoDomainAdmin(UnscopedAdmin):
+    list_display = ("domain", "issuer", "organization", "role", "added_by", "created_at")
+    search_fields = ("domain", "organization__slug")
+    readonly_fields = ("added_by", "created_at")

@@ -71,6 +71,10 @@ class Organization(models.Model):
     # (tenants/access.py); single sign-on leaves the second factor to the provider.
     require_two_factor = models.BooleanField(default=False)
 
+    # Members other than owners reach its pages only from a single sign-on session
+    # (tenants/sso/policy.py); owners keep their password as the way back in.
+    sso_required = models.BooleanField(default=False)
+
     def __str__(self):
         return self.name
 
@@ -214,3 +218,51 @@ class AuditEntry(OrgOwnedModel):
             return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
         return "; ".join(f"{key}: {shown(value)}" for key, value in self.details.items() if value not in (None, ""))
+
+
+def email_domain(email):
+    """The domain of an address, lower-cased; "" when there is none."""
+    return email.rpartition("@")[2].lower() if "@" in email else ""
+
+
+class SsoIdentity(models.Model):
+    """A user's account at an OpenID provider. The issuer and subject find the user at the
+    next sign-in, never the e-mail, which the provider may let its users change."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    # As the provider said at the last sign-in.
+    email = models.EmailField(max_length=254, blank=True)
+    email_verified = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_login_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique")]
+
+    @property
+    def email_domain(self):
+        return email_domain(self.email)
+
+
+class SsoDomain(OrgOwnedModel):
+    """People who sign in through ``issuer`` with a verified address at ``domain`` join the
+    organisation with ``role``. An admin adds only the domain of their own verified address
+    at that provider (tenants/sso/actions.py)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sso_domains")
+    domain = models.CharField(max_length=253)
+    issuer = models.CharField(max_length=255)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "domain", "issuer"], name="sso_domain_unique_per_org")
+        ]
+        indexes = [models.Index(fields=["domain", "issuer"], name="sso_domain_lookup")]
+        ordering = ["domain"]

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from tenants import account_views, audit_views, settings_views, views
+from tenants.sso import views as sso_views
 from tenants.forms import PasswordResetForm
 from tenants.password_reset import PasswordResetConfirmView, PasswordResetView
 
@@ -19,6 +20,8 @@ urlpatterns = [
     path("account/", account_views.account, name="account"),
     path("account/two-factor/disable/", account_views.two_factor_disable, name="two_factor_disable"),
     path("account/two-factor/recovery-codes/", account_views.recovery_codes_renew, name="recovery_codes_renew"),
+    path("sso/<slug:provider>/start/", sso_views.start, name="sso_start"),
+    path("sso/<slug:provider>/callback/", sso_views.callback, name="sso_callback"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", PasswordResetView.as_view(form_class=PasswordResetForm), name="password_reset"),
     path(
@@ -57,6 +60,8 @@ urlpatterns = [
         settings_views.invitation_revoke,
         name="invitation_revoke",
     ),
+    path(org + "settings/sso/", sso_views.settings_sso, name="settings_sso"),
+    path(org + "settings/sso/domains/<uuid:domain_id>/remove/", sso_views.domain_remove, name="sso_domain_remove"),
     path(org + "settings/keys/", settings_views.settings_keys, name="settings_keys"),
     path(org + "settings/keys/<uuid:key_id>/revoke/", settings_views.key_revoke, name="key_revoke"),
     path(org + "settings/tokens/", settings_views.settings_tokens, name="settings_tokens"),

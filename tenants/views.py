@@ -30,7 +30,7 @@ LOGIN_FAILED = "Incorrect email or password."
 SIGNUP_THROTTLED = "Too many sign-ups from here or for this address. Please try again later."
 
 
-def _safe_next(request, default):
+def safe_next(request, default):
     target = request.POST.get("next") or request.GET.get("next")
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -130,7 +130,7 @@ def verify_email(request, uidb64, token):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_view(request):
-    next_url = _safe_next(request, reverse("home"))
+    next_url = safe_next(request, reverse("home"))
     if request.user.is_authenticated:
         return HttpResponseRedirect(next_url)
     form = LoginForm(request.POST or None)

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from tenants import actions
-from tenants.models import App, Membership, User
+from tenants.models import App, Membership, SsoDomain, User
 from tenants.roles import Role
 from tests.alerts import factories as alert_factories
 from tests.frontend import factories as apm_factories
@@ -59,6 +59,12 @@ class OrgObjects:
         return Membership.objects.for_org(self.org).create(organization=self.org, user=user, role=Role.MEMBER)
 
     @cached_property
+    def sso_domain(self):
+        return SsoDomain.objects.for_org(self.org).create(
+            organization=self.org, domain=f"{self.org.slug}.example.com", issuer="https://id.example.com", role=Role.MEMBER
+        )
+
+    @cached_property
     def invitation(self):
         owner = Membership.objects.for_org(self.org).get(user=self.user)
         return actions.invite(owner, f"sweep-invitee@{self.org.slug}.example.com", Role.MEMBER).invitation
@@ -72,6 +78,7 @@ PARAMS = {
     "token_id": lambda o: o.api_token.id,
     "membership_id": lambda o: o.other_membership.id,
     "invitation_id": lambda o: o.invitation.id,
+    "domain_id": lambda o: o.sso_domain.id,
     # alerts/urls.py
     "condition_id": lambda o: alert_factories.condition(o.org, o.app).id,
     "channel_id": lambda o: alert_factories.channel(o.org).id,

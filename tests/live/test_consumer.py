@@ -167,6 +167,13 @@ def test_it_refuses_an_outsider_naming_their_own_org(outsider, outsider_org, app
     assert not _refused(_path(outsider_org.slug, app.id), _headers(outsider))
 
 
+def test_it_refuses_a_password_session_where_the_org_requires_sso(member, owner, org, app):
+    org.sso_required = True
+    org.save()
+    assert not _refused(_path(org.slug, app.id), _headers(member))
+    assert _refused(_path(org.slug, app.id), _headers(owner))  # owners keep their password
+
+
 def test_it_refuses_anonymous_sockets(org, app):
     assert not _refused(_path(org.slug, app.id), _headers(None))
 

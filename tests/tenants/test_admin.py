@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 
 from tenants import actions
-from tenants.models import Membership, User
+from tenants.models import Membership, SsoDomain, SsoIdentity, User
 from tenants.roles import Role
 
 
@@ -24,10 +24,16 @@ def rows(org, owner, app, outsider_org):
         "invitation": actions.invite(actor, "dana@example.com", Role.MEMBER).invitation,
         "app": app,
         "ingestkey": actions.create_ingest_key(org, "k", owner).key,
+        "ssoidentity": SsoIdentity.objects.create(user=owner, issuer="https://id.example.com", subject="s-1"),
+        "ssodomain": SsoDomain.objects.for_org(outsider_org).create(
+            organization=outsider_org, domain="other.example", issuer="https://id.example.com", role=Role.MEMBER
+        ),
     }
 
 
-@pytest.mark.parametrize("model", ["user", "organization", "membership", "invitation", "app", "ingestkey"])
+@pytest.mark.parametrize(
+    "model", ["user", "organization", "membership", "invitation", "app", "ingestkey", "ssoidentity", "ssodomain"]
+)
 def test_the_admin_lists_and_opens_rows_of_every_org(staff_client, rows, model):
     row = rows[model]
     listing = staff_client.get(f"/admin/tenants/{model}/")
