@@ -27,7 +27,6 @@ and the CPU used by the harvest thread at a paced 1,000 requests/s.
 """
 
 import argparse
-import gzip
 import io
 import json
 import os
@@ -35,11 +34,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+import peer_agents
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENT_DIR = os.path.join(os.path.dirname(HERE), "agent")
@@ -79,9 +78,10 @@ def database_settings(database, path):
     }
 
 
-def setup_django(database, path):
+def setup_django(database, path, after_configure=None):
     """Configure Django for ``database`` (a file path, or the PostgreSQL URL) and
-    create the tables afresh, seeded with 5 categories and 50 items."""
+    create the tables afresh, seeded with 5 categories and 50 items;
+    ``after_configure()`` runs between the settings and ``django.setup()``."""
     import django
     from django.conf import settings
 
@@ -94,7 +94,7 @@ def setup_django(database, path):
             "django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
             "django.contrib.messages", "overhead_app",
         ],
-        MIDDLEWARE=MINIMAL_MIDDLEWARE,
+        MIDDLEWARE=list(MINIMAL_MIDDLEWARE),  # a copy: OpenTelemetry inserts its own
         DATABASES={"default": database_settings(database, path)},
         TEMPLATES=[{
             "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -104,6 +104,8 @@ def setup_django(database, path):
         }],
         USE_TZ=True,
     )
+    if after_configure is not None:
+        after_configure()
     django.setup()
     from django.db import connection
     from overhead_app.models import Category, Item, StockMove
@@ -122,12 +124,15 @@ def setup_django(database, path):
 
 
 def wsgi_apps():
-    """The WSGI handler per view: the ``middleware`` view runs behind the default stack."""
+    """The WSGI handler per view: the ``middleware`` view runs behind the default stack
+    (plus any middleware a peer agent added to the settings, e.g. OpenTelemetry's)."""
+    from django.conf import settings
     from django.core.wsgi import get_wsgi_application
     from django.test.utils import override_settings
 
+    added = [m for m in settings.MIDDLEWARE if m not in MINIMAL_MIDDLEWARE]
     minimal = get_wsgi_application()
-    with override_settings(MIDDLEWARE=DEFAULT_MIDDLEWARE):
+    with override_settings(MIDDLEWARE=added + DEFAULT_MIDDLEWARE):
         default = get_wsgi_application()
     return lambda view: default if view == "middleware" else minimal
 
@@ -255,15 +260,23 @@ def start_agent(**options):
     return agent
 
 
+def start_mode(mode, database, path, sink_url):
+    """Start the agent of ``mode`` (none for plain), then Django; returns the Pulse
+    agent (or None) and the peer's state for ``peer_agents.finish``."""
+    agent = start_agent(endpoint=sink_url) if mode == "agent" else None
+    peer = peer_agents.before_django(mode, sink_url) if mode in peer_agents.PEERS else None
+    setup_django(database, path, lambda: peer_agents.after_configure(mode, sink_url))
+    return agent, peer
+
+
 def child(mode, database, db_url, sink_url, requests, batches):
     path = db_url if database == "postgresql" else tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False).name
-    agent = start_agent(endpoint=sink_url) if mode == "agent" else None
-    setup_django(database, path)
+    agent, peer = start_mode(mode, database, path, sink_url)
     app_for = wsgi_apps()
     views = VIEWS[database]
     out = {"queries": queries_per_request(app_for, views)}
-    threads = [agent.thread, agent.sender] if agent is not None else []
-    threads_cpu0, timed = sum(map(thread_cpu, threads)), 0
+    # the agents' own threads (harvest, exporters, writers): the process's CPU less the requests' thread
+    process0, thread0, timed = time.process_time(), time.thread_time(), 0
     for view in views:
         app = app_for(view)
         drive(app, view, requests)  # warm-up
@@ -278,7 +291,7 @@ def child(mode, database, db_url, sink_url, requests, batches):
         timed += (batches + 1) * requests
         out[view] = statistics.median(cpu)
         out[view + "_wall"] = statistics.median(wall)
-    out["threads_us"] = (sum(map(thread_cpu, threads)) - threads_cpu0) / timed * 1e6
+    out["threads_us"] = ((time.process_time() - process0) - (time.thread_time() - thread0)) / timed * 1e6
     # steady state: the same mixed workload in both modes, then RSS
     for _ in range(3):
         for view in views:
@@ -286,6 +299,7 @@ def child(mode, database, db_url, sink_url, requests, batches):
     out["rss"] = rss_bytes()
     # harvest thread CPU at a paced 1,000 requests/s (trivial view), 6 seconds
     if agent is not None and database == "sqlite":
+        threads = [agent.thread, agent.sender]
         time.sleep(agent.settings.harvest_interval * 1.5)
         # the harvest thread (folding, payloads) and the sender thread (posting)
         cpu0 = sum(map(thread_cpu, threads))
@@ -304,6 +318,8 @@ def child(mode, database, db_url, sink_url, requests, batches):
         out["harvest_cpu_s"] = sum(map(thread_cpu, threads)) - cpu0
         out["paced_rps"] = n / wall
         out["paced_wall"] = wall
+    if mode in peer_agents.PEERS:
+        out["recorded"] = peer_agents.finish(mode, peer)
     if database == "sqlite":
         os.unlink(path)
     print(json.dumps(out))
@@ -323,25 +339,6 @@ def postgres_database(url, create):
 
 
 # -- the parent: a local sink, interleaved rounds ---------------------------------------------------
-
-
-class _Sink(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    payloads = 0
-
-    def log_message(self, *a):
-        pass
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        json.loads(gzip.decompress(body))
-        type(self).payloads += 1
-        raw = b'{"batch_id": "x", "apdex_t": 0.5}'
-        self.send_response(202)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
 
 
 def child_icount(mode, database, db_url, view, n):
@@ -444,24 +441,35 @@ def instructions(n, databases, db_url, jobs):
 
 
 def wall_clock(args):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    sink = "http://127.0.0.1:%d" % server.server_address[1]
-    results = {(db, mode): [] for db in args.databases for mode in ("plain", "agent")}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "DJANGO_"))}
+    sink, counts, server = peer_agents.start_sink()
+    modes = ("plain", "agent") + args.peers
+    results = {(db, mode): [] for db in args.databases for mode in modes}
+    received = {mode: [0, 0] for mode in modes}  # payloads, spans (Pulse: transactions)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "DJANGO_", "DD_", "NEW_RELIC_", "OTEL_"))}
     if "postgresql" in args.databases:
         postgres_database(args.postgres, create=True)
     try:
         for r in range(args.rounds):
             for db in args.databases:
-                for mode in (("plain", "agent") if r % 2 == 0 else ("agent", "plain")):
+                for mode in (modes if r % 2 == 0 else modes[::-1]):
                     cmd = [sys.executable, os.path.abspath(__file__), "--child", mode, "--database", db,
                            "--postgres", args.postgres, "--sink", sink,
                            "--requests", str(args.requests), "--batches", str(args.batches)]
-                    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-                    results[(db, mode)].append(json.loads(proc.stdout.strip().splitlines()[-1]))
-                    print("round %d %-10s %-5s %s" % (r + 1, db, mode, "  ".join(
-                        "%s=%.1fus" % (v, results[(db, mode)][-1][v]) for v in VIEWS[db])), file=sys.stderr)
+                    before = counts.snapshot()
+                    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                    if proc.returncode:
+                        raise SystemExit("%s child failed:\n%s" % (mode, proc.stderr[-3000:]))
+                    out = json.loads(proc.stdout.strip().splitlines()[-1])
+                    results[(db, mode)].append(out)
+                    after = counts.snapshot()
+                    own = out.get("recorded")  # New Relic: its developer-mode collector, counted in the child
+                    payloads = own["payloads"] if own else after[0].get(mode, 0) - before[0].get(mode, 0)
+                    spans = own["spans"] + own["transactions"] if own else after[1].get(mode, 0) - before[1].get(mode, 0)
+                    received[mode][0] += payloads
+                    received[mode][1] += spans
+                    print("round %d %-10s %-13s %s  (recorded: %d payloads, %d %s)" % (
+                        r + 1, db, mode, "  ".join("%s=%.1fus" % (v, out[v]) for v in VIEWS[db]), payloads,
+                        spans, "transactions" if mode == "agent" else "spans + transactions"), file=sys.stderr)
     finally:
         if "postgresql" in args.databases:
             postgres_database(args.postgres, create=False)
@@ -469,7 +477,7 @@ def wall_clock(args):
 
     import django
 
-    print("Pulse agent overhead: Django %s, Python %s, %d rounds x %d batches x %d requests per view"
+    print("Agent overhead: Django %s, Python %s, %d rounds x %d batches x %d requests per view"
           % (django.get_version(), sys.version.split()[0], args.rounds, args.batches, args.requests))
     print("CPU time per request (the requests' thread), medians; added = median of paired differences")
     print("%-24s %10s %10s %10s %14s   %s" % ("view", "without", "with", "added", "per ORM query",
@@ -507,7 +515,30 @@ def wall_clock(args):
         cpu = [x["harvest_cpu_s"] / x["paced_wall"] * 1000.0 / x["paced_rps"] for x in results[("sqlite", "agent")]]
         print("harvest + sender threads CPU per 1,000 req/s: %.2f%% of one core (%.1f ms CPU per second)"
               % (statistics.median(cpu) * 100, statistics.median(cpu) * 1000))
-    print("payloads received by the local sink: %d" % _Sink.payloads)
+    if args.peers:
+        peers_table(args, results)
+    print("recorded, whole run: " + "; ".join(
+        "%s %d payloads, %d %s" % (peer_agents.LABELS[m], p, n, "transactions" if m == "agent" else "spans")
+        for m, (p, n) in received.items() if m != "plain"))
+
+
+def peers_table(args, results):
+    """Added CPU per request of every agent, view by view, and Pulse's share of the cheapest peer's."""
+    agents = ("agent",) + args.peers
+    print()
+    print("added CPU per request (us, the requests' thread; median of paired differences), and per request"
+          " on the agents' own threads")
+    print("| view | " + " | ".join(peer_agents.LABELS[a] for a in agents) + " | Pulse / cheapest other |")
+    print("|---|" + "---:|" * (len(agents) + 1))
+    for db in args.databases:
+        plain = results[(db, "plain")]
+        for view in VIEWS[db]:
+            added = {a: statistics.median(b[view] - p[view] for p, b in zip(plain, results[(db, a)])) for a in agents}
+            cheapest = min(added[a] for a in args.peers)
+            ratio = "1/%.0f" % (cheapest / added["agent"]) if added["agent"] > 0 and cheapest > 0 else "n/a"
+            print("| %s (%s) | " % (view, db) + " | ".join("%+.1f" % added[a] for a in agents) + " | %s |" % ratio)
+        print("| agents' threads (%s) | " % db + " | ".join(
+            "%.1f" % statistics.median(x["threads_us"] for x in results[(db, a)]) for a in agents) + " | |")
 
 
 def main():
@@ -522,7 +553,9 @@ def main():
                     help="comma-separated: sqlite, postgresql")
     ap.add_argument("--postgres", default=POSTGRES,
                     help="URL of the PostgreSQL database to create, use and drop (default %(default)s)")
-    ap.add_argument("--child", choices=("plain", "agent"))
+    ap.add_argument("--peers", type=lambda s: tuple(p for p in s.split(",") if p), default=(),
+                    help="comma-separated other agents to run beside Pulse: %s" % ",".join(peer_agents.PEERS))
+    ap.add_argument("--child", choices=("plain", "agent") + peer_agents.PEERS)
     ap.add_argument("--database", choices=DATABASES)
     ap.add_argument("--sink")
     ap.add_argument("--instructions", type=int, metavar="N", default=0,
