@@ -3,6 +3,7 @@ handler (no network). Prints figures; asserts nothing.
 
     python bench/agent_overhead.py [--rounds 5] [--requests 1000] [--databases sqlite,postgresql]
     python bench/agent_overhead.py --instructions 1000   # deterministic, needs valgrind
+    python bench/agent_overhead.py --peers opentelemetry,newrelic,ddtrace,sentry
 
 Views, each on SQLite and on PostgreSQL (psycopg 3) unless it makes no query:
 a trivial view behind three middleware, the same view behind Django's default middleware
@@ -22,6 +23,10 @@ per request over the whole run: a harvest lands in one batch or another, and in
 process CPU time it made single views look tens of microseconds dearer. "Per ORM query" is a view's added cost minus the trivial view's,
 divided by the queries the view makes (counted through Django's ``execute_wrapper``).
 The agent posts to a local stdlib sink started by this script, as it would to Pulse.
+``--peers`` runs other agents in the same rounds, each in its own process and recording
+to the same sink (``peer_agents.py``), and prints a table of every agent's added CPU per
+request, view by view, with Pulse's share of the cheapest other agent's; the spans
+(Pulse: transactions) each agent delivered are counted and printed.
 Also: the agent's memory at steady state (RSS with minus without, same workload)
 and the CPU used by the harvest thread at a paced 1,000 requests/s.
 """
@@ -341,50 +346,48 @@ def postgres_database(url, create):
 # -- the parent: a local sink, interleaved rounds ---------------------------------------------------
 
 
-def child_icount(mode, database, db_url, view, n):
-    """For --instructions: the same app, ``view`` warmed up, then ``n`` requests of it,
-    then exit; prints the queries per request of each view.
-
-    Deterministic by construction: the agent's threads are stopped (their wake-ups
-    follow the wall clock, which valgrind slows ~50x) and the transactions buffered
-    by the requests are folded explicitly at the end, so the count covers the request
-    path plus aggregation; building and sending payloads is the harvest-thread figure
-    of the wall-clock mode. Objects made before the measured requests are frozen out
-    of the GC in both modes: otherwise one full collection (~100k instructions per
-    request over 1,000 requests) lands in one run and not in the other. Counts still
-    move by a few thousand per request with the size of the environment (the caller
-    passes the same one to every run)."""
+def child_icount(mode, database, db_url, sink_url, n):
+    """For --instructions: under callgrind with collection off, each view warmed up,
+    then ``n`` requests of it inside ``sys.call_tracing``, the one function callgrind
+    collects in (``--toggle-collect``) and dumps a count after (``--dump-after``), on
+    this thread only: the agents' own threads are left out, as in the wall-clock mode.
+    Pulse's threads are stopped and the buffered transactions folded outside the
+    counted part (the harvest thread's work). Objects made before the counted requests
+    are frozen out of the GC in every mode: otherwise a full collection lands in one
+    run and not in another. Prints the queries per request of each view."""
     import gc
 
     # a fixed path: a random one changes string hashes, hence dict probing, by run
     path = db_url if database == "postgresql" else os.path.join(
-        tempfile.gettempdir(), "pulse-agent-bench-%s-%s-%d.sqlite3" % (mode, view, n))
-    agent = None
-    if mode == "agent":
-        agent = start_agent(endpoint="http://127.0.0.1:9", harvest_interval=60)
+        tempfile.gettempdir(), "pulse-agent-bench-%s-%d-%d.sqlite3" % (mode, n, os.getpid()))
+    agent, peer = start_mode(mode, database, path, sink_url)
+    if agent is not None:
         agent.stop_event.set()
         agent.send_wake.set()
         agent.wake_harvest()
         agent.thread.join()
         agent.sender.join()
-    setup_django(database, path)
     app_for = wsgi_apps()
     views = VIEWS[database]
     print(json.dumps(queries_per_request(app_for, views)), flush=True)
-    drive(app_for(view), view, 300)
-    if agent is not None:
-        agent.aggregator.fold()
-    gc.collect()
-    gc.freeze()
-    drive(app_for(view), view, n)
-    if agent is not None:
-        agent.aggregator.fold()
+    for view in views:
+        app = app_for(view)
+        drive(app, view, n)
+        if agent is not None:
+            agent.aggregator.fold()
+        gc.collect()
+        gc.freeze()
+        sys.call_tracing(drive, (app, view, n))
+        if agent is not None:
+            agent.aggregator.fold()
+    if mode in peer_agents.PEERS:
+        peer_agents.finish(mode, peer)
     if database == "sqlite":
         os.unlink(path)
     os._exit(0)
 
 
-def instructions(n, databases, db_url, jobs):
+def instructions(args):
     """Instructions per request under callgrind: deterministic, whatever the machine's load."""
     import re
     import shutil
@@ -392,52 +395,73 @@ def instructions(n, databases, db_url, jobs):
     if not shutil.which("valgrind"):
         print("valgrind not found: skipping instruction counts")
         return
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "DJANGO_"))}
+    n = args.instructions
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "DJANGO_", "DD_", "NEW_RELIC_", "OTEL_"))}
     env["PYTHONHASHSEED"] = "0"
+    sink, counts, server = peer_agents.start_sink()
+    modes = ("plain", "agent") + args.peers
 
-    def database_of(mode, view, count):  # one per run, so that runs can go side by side
-        return "%s_%s_%s_%d" % (db_url, mode, view, count)
-
-    def run(database, mode, view, count):
-        out = tempfile.NamedTemporaryFile(suffix=".cg", delete=False).name
-        proc = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, sys.executable,
-             os.path.abspath(__file__), "--icount-child", mode, database, database_of(mode, view, count),
-             view, str(count)],
-            capture_output=True, text=True, env=env,
-        )
-        os.unlink(out)
-        found = re.search(r"Collected : (\d+)", proc.stderr)
-        if found is None:
-            raise SystemExit("callgrind run failed:\n" + proc.stderr[-3000:])
-        return int(found.group(1)), json.loads(proc.stdout.strip().splitlines()[-1])
-
-    print("instructions per request (callgrind, %d requests after warm-up)" % n)
-    for database in databases:
-        runs = [(mode, view, count) for mode in ("plain", "agent") for view in VIEWS[database] for count in (0, n)]
+    def run(job):  # one database per run, so that runs can go side by side
+        database, mode = job
+        db_url = "%s_%s_icount" % (args.postgres, mode)
+        out = tempfile.mkdtemp()
         if database == "postgresql":
-            for r in runs:
-                postgres_database(database_of(*r), create=True)
+            postgres_database(db_url, create=True)
         try:
-            with ThreadPoolExecutor(jobs) as pool:
-                totals = dict(zip(runs, pool.map(lambda r: run(database, *r), runs)))
+            proc = subprocess.run(
+                ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=_PyEval_CallTracing",
+                 "--dump-after=_PyEval_CallTracing", "--callgrind-out-file=%s/cg" % out, sys.executable,
+                 os.path.abspath(__file__), "--icount-child", mode, database, db_url, sink, str(n)],
+                capture_output=True, text=True, env=env,
+            )
+            dumps = sorted((f for f in os.listdir(out) if re.fullmatch(r"cg\.\d+", f)), key=lambda f: int(f[3:]))
+            totals = []
+            for f in dumps:
+                with open(os.path.join(out, f)) as fh:
+                    totals.append(int(re.search(r"^totals: (\d+)", fh.read(), re.M).group(1)))
         finally:
+            shutil.rmtree(out)
             if database == "postgresql":
-                for r in runs:
-                    postgres_database(database_of(*r), create=False)
-        queries = totals[runs[0]][1]
-        per = {(mode, view): (totals[(mode, view, n)][0] - totals[(mode, view, 0)][0]) / n
-               for mode, view, _ in runs}
+                postgres_database(db_url, create=False)
+        if len(totals) != len(VIEWS[database]):
+            raise SystemExit("callgrind run of %s failed:\n%s" % (mode, proc.stderr[-3000:]))
+        queries = json.loads(proc.stdout.strip().splitlines()[0])
+        return dict(zip(VIEWS[database], (t / n for t in totals))), queries
+
+    print("instructions per request on the requests' thread (callgrind, %d requests per view after %d of warm-up)"
+          % (n, n))
+    jobs = [(database, mode) for database in args.databases for mode in modes]
+    try:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            per = dict(zip(jobs, pool.map(run, jobs)))
+    finally:
+        server.shutdown()
+    for database in args.databases:
+        plain, queries = per[(database, "plain")]
+        pulse = per[(database, "agent")][0]
         print("%s:" % database)
         print("%-16s %12s %12s %12s %10s %14s" % ("view", "without", "with agent", "added", "", "per ORM query"))
-        base = per[("agent", "trivial")] - per[("plain", "trivial")]
+        base = pulse["trivial"] - plain["trivial"]
         for view in VIEWS[database]:
-            a, b = per[("plain", view)], per[("agent", view)]
+            a, b = plain[view], pulse[view]
             q = queries[view]
             per_query = "%+14.0f" % ((b - a - base) / q) if q else ""
             print("%-16s %12.0f %12.0f %+12.0f %+9.1f%% %s" % (view, a, b, b - a, (b - a) / a * 100, per_query))
         print("(per ORM query: added minus the trivial view's added, over the view's queries: %s)" % ", ".join(
             "%s %d" % (v, q) for v, q in queries.items() if q))
+        if args.peers:
+            agents = ("agent",) + args.peers
+            print("added instructions per request, every agent:")
+            print("| view | " + " | ".join(peer_agents.LABELS[m] for m in agents) + " | Pulse / cheapest other |")
+            print("|---|" + "---:|" * (len(agents) + 1))
+            for view in VIEWS[database]:
+                added = {m: per[(database, m)][0][view] - plain[view] for m in agents}
+                cheapest = min(added[m] for m in args.peers)
+                print("| %s (%s) | " % (view, database) + " | ".join("%+.0f" % added[m] for m in agents)
+                      + " | 1/%.0f |" % (cheapest / added["agent"]))
+    received = counts.snapshot()
+    print("spans received by the sink during the counted runs: " + ", ".join(
+        "%s %d" % (peer_agents.LABELS[m], received[1].get(m, 0)) for m in args.peers if m != "newrelic"))
 
 
 def wall_clock(args):
@@ -541,6 +565,15 @@ def peers_table(args, results):
             "%.1f" % statistics.median(x["threads_us"] for x in results[(db, a)]) for a in agents) + " | |")
 
 
+def peer_list(text):
+    peers = tuple(p for p in text.split(",") if p)
+    unknown = sorted(set(peers) - set(peer_agents.PEERS))
+    if unknown:
+        raise argparse.ArgumentTypeError("unknown peer %s (choose from %s)" % (
+            ", ".join(unknown), ", ".join(peer_agents.PEERS)))
+    return peers
+
+
 def main():
     if len(sys.argv) == 7 and sys.argv[1] == "--icount-child":
         child_icount(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
@@ -553,7 +586,7 @@ def main():
                     help="comma-separated: sqlite, postgresql")
     ap.add_argument("--postgres", default=POSTGRES,
                     help="URL of the PostgreSQL database to create, use and drop (default %(default)s)")
-    ap.add_argument("--peers", type=lambda s: tuple(p for p in s.split(",") if p), default=(),
+    ap.add_argument("--peers", type=peer_list, default=(),
                     help="comma-separated other agents to run beside Pulse: %s" % ",".join(peer_agents.PEERS))
     ap.add_argument("--child", choices=("plain", "agent") + peer_agents.PEERS)
     ap.add_argument("--database", choices=DATABASES)
@@ -563,7 +596,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=1, help="callgrind runs at a time")
     args = ap.parse_args()
     if args.instructions:
-        instructions(args.instructions, args.databases, args.postgres, args.jobs)
+        instructions(args)
     elif args.child:
         child(args.child, args.database, args.postgres, args.sink, args.requests, args.batches)
     else:
