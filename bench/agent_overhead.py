@@ -3,6 +3,7 @@ handler (no network). Prints figures; asserts nothing.
 
     python bench/agent_overhead.py [--rounds 5] [--requests 1000] [--databases sqlite,postgresql]
     python bench/agent_overhead.py --instructions 1000   # deterministic, needs valgrind
+    python bench/agent_overhead.py --peers opentelemetry,newrelic,ddtrace,sentry
 
 Views, each on SQLite and on PostgreSQL (psycopg 3) unless it makes no query:
 a trivial view behind three middleware, the same view behind Django's default middleware
@@ -22,12 +23,15 @@ per request over the whole run: a harvest lands in one batch or another, and in
 process CPU time it made single views look tens of microseconds dearer. "Per ORM query" is a view's added cost minus the trivial view's,
 divided by the queries the view makes (counted through Django's ``execute_wrapper``).
 The agent posts to a local stdlib sink started by this script, as it would to Pulse.
+``--peers`` runs other agents in the same rounds, each in its own process and recording
+to the same sink (``peer_agents.py``), and prints a table of every agent's added CPU per
+request, view by view, with Pulse's share of the cheapest other agent's; the spans
+(Pulse: transactions) each agent delivered are counted and printed.
 Also: the agent's memory at steady state (RSS with minus without, same workload)
 and the CPU used by the harvest thread at a paced 1,000 requests/s.
 """
 
 import argparse
-import gzip
 import io
 import json
 import os
@@ -35,11 +39,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+import peer_agents
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENT_DIR = os.path.join(os.path.dirname(HERE), "agent")
@@ -79,9 +83,10 @@ def database_settings(database, path):
     }
 
 
-def setup_django(database, path):
+def setup_django(database, path, after_configure=None):
     """Configure Django for ``database`` (a file path, or the PostgreSQL URL) and
-    create the tables afresh, seeded with 5 categories and 50 items."""
+    create the tables afresh, seeded with 5 categories and 50 items;
+    ``after_configure()`` runs between the settings and ``django.setup()``."""
     import django
     from django.conf import settings
 
@@ -94,7 +99,7 @@ def setup_django(database, path):
             "django.contrib.auth", "django.contrib.contenttypes", "django.contrib.sessions",
             "django.contrib.messages", "overhead_app",
         ],
-        MIDDLEWARE=MINIMAL_MIDDLEWARE,
+        MIDDLEWARE=list(MINIMAL_MIDDLEWARE),  # a copy: OpenTelemetry inserts its own
         DATABASES={"default": database_settings(database, path)},
         TEMPLATES=[{
             "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -104,6 +109,8 @@ def setup_django(database, path):
         }],
         USE_TZ=True,
     )
+    if after_configure is not None:
+        after_configure()
     django.setup()
     from django.db import connection
     from overhead_app.models import Category, Item, StockMove
@@ -122,12 +129,15 @@ def setup_django(database, path):
 
 
 def wsgi_apps():
-    """The WSGI handler per view: the ``middleware`` view runs behind the default stack."""
+    """The WSGI handler per view: the ``middleware`` view runs behind the default stack
+    (plus any middleware a peer agent added to the settings, e.g. OpenTelemetry's)."""
+    from django.conf import settings
     from django.core.wsgi import get_wsgi_application
     from django.test.utils import override_settings
 
+    added = [m for m in settings.MIDDLEWARE if m not in MINIMAL_MIDDLEWARE]
     minimal = get_wsgi_application()
-    with override_settings(MIDDLEWARE=DEFAULT_MIDDLEWARE):
+    with override_settings(MIDDLEWARE=added + DEFAULT_MIDDLEWARE):
         default = get_wsgi_application()
     return lambda view: default if view == "middleware" else minimal
 
@@ -255,15 +265,23 @@ def start_agent(**options):
     return agent
 
 
+def start_mode(mode, database, path, sink_url):
+    """Start the agent of ``mode`` (none for plain), then Django; returns the Pulse
+    agent (or None) and the peer's state for ``peer_agents.finish``."""
+    agent = start_agent(endpoint=sink_url) if mode == "agent" else None
+    peer = peer_agents.before_django(mode, sink_url) if mode in peer_agents.PEERS else None
+    setup_django(database, path, lambda: peer_agents.after_configure(mode, sink_url))
+    return agent, peer
+
+
 def child(mode, database, db_url, sink_url, requests, batches):
     path = db_url if database == "postgresql" else tempfile.NamedTemporaryFile(suffix=".sqlite3", delete=False).name
-    agent = start_agent(endpoint=sink_url) if mode == "agent" else None
-    setup_django(database, path)
+    agent, peer = start_mode(mode, database, path, sink_url)
     app_for = wsgi_apps()
     views = VIEWS[database]
     out = {"queries": queries_per_request(app_for, views)}
-    threads = [agent.thread, agent.sender] if agent is not None else []
-    threads_cpu0, timed = sum(map(thread_cpu, threads)), 0
+    # the agents' own threads (harvest, exporters, writers): the process's CPU less the requests' thread
+    process0, thread0, timed = time.process_time(), time.thread_time(), 0
     for view in views:
         app = app_for(view)
         drive(app, view, requests)  # warm-up
@@ -278,7 +296,7 @@ def child(mode, database, db_url, sink_url, requests, batches):
         timed += (batches + 1) * requests
         out[view] = statistics.median(cpu)
         out[view + "_wall"] = statistics.median(wall)
-    out["threads_us"] = (sum(map(thread_cpu, threads)) - threads_cpu0) / timed * 1e6
+    out["threads_us"] = ((time.process_time() - process0) - (time.thread_time() - thread0)) / timed * 1e6
     # steady state: the same mixed workload in both modes, then RSS
     for _ in range(3):
         for view in views:
@@ -286,6 +304,7 @@ def child(mode, database, db_url, sink_url, requests, batches):
     out["rss"] = rss_bytes()
     # harvest thread CPU at a paced 1,000 requests/s (trivial view), 6 seconds
     if agent is not None and database == "sqlite":
+        threads = [agent.thread, agent.sender]
         time.sleep(agent.settings.harvest_interval * 1.5)
         # the harvest thread (folding, payloads) and the sender thread (posting)
         cpu0 = sum(map(thread_cpu, threads))
@@ -304,6 +323,8 @@ def child(mode, database, db_url, sink_url, requests, batches):
         out["harvest_cpu_s"] = sum(map(thread_cpu, threads)) - cpu0
         out["paced_rps"] = n / wall
         out["paced_wall"] = wall
+    if mode in peer_agents.PEERS:
+        out["recorded"] = peer_agents.finish(mode, peer)
     if database == "sqlite":
         os.unlink(path)
     print(json.dumps(out))
@@ -325,69 +346,48 @@ def postgres_database(url, create):
 # -- the parent: a local sink, interleaved rounds ---------------------------------------------------
 
 
-class _Sink(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    payloads = 0
-
-    def log_message(self, *a):
-        pass
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        json.loads(gzip.decompress(body))
-        type(self).payloads += 1
-        raw = b'{"batch_id": "x", "apdex_t": 0.5}'
-        self.send_response(202)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-
-def child_icount(mode, database, db_url, view, n):
-    """For --instructions: the same app, ``view`` warmed up, then ``n`` requests of it,
-    then exit; prints the queries per request of each view.
-
-    Deterministic by construction: the agent's threads are stopped (their wake-ups
-    follow the wall clock, which valgrind slows ~50x) and the transactions buffered
-    by the requests are folded explicitly at the end, so the count covers the request
-    path plus aggregation; building and sending payloads is the harvest-thread figure
-    of the wall-clock mode. Objects made before the measured requests are frozen out
-    of the GC in both modes: otherwise one full collection (~100k instructions per
-    request over 1,000 requests) lands in one run and not in the other. Counts still
-    move by a few thousand per request with the size of the environment (the caller
-    passes the same one to every run)."""
+def child_icount(mode, database, db_url, sink_url, n):
+    """For --instructions: under callgrind with collection off, each view warmed up,
+    then ``n`` requests of it inside ``sys.call_tracing``, the one function callgrind
+    collects in (``--toggle-collect``) and dumps a count after (``--dump-after``), on
+    this thread only: the agents' own threads are left out, as in the wall-clock mode.
+    Pulse's threads are stopped and the buffered transactions folded outside the
+    counted part (the harvest thread's work). Objects made before the counted requests
+    are frozen out of the GC in every mode: otherwise a full collection lands in one
+    run and not in another. Prints the queries per request of each view."""
     import gc
 
     # a fixed path: a random one changes string hashes, hence dict probing, by run
     path = db_url if database == "postgresql" else os.path.join(
-        tempfile.gettempdir(), "pulse-agent-bench-%s-%s-%d.sqlite3" % (mode, view, n))
-    agent = None
-    if mode == "agent":
-        agent = start_agent(endpoint="http://127.0.0.1:9", harvest_interval=60)
+        tempfile.gettempdir(), "pulse-agent-bench-%s-%d-%d.sqlite3" % (mode, n, os.getpid()))
+    agent, peer = start_mode(mode, database, path, sink_url)
+    if agent is not None:
         agent.stop_event.set()
         agent.send_wake.set()
         agent.wake_harvest()
         agent.thread.join()
         agent.sender.join()
-    setup_django(database, path)
     app_for = wsgi_apps()
     views = VIEWS[database]
     print(json.dumps(queries_per_request(app_for, views)), flush=True)
-    drive(app_for(view), view, 300)
-    if agent is not None:
-        agent.aggregator.fold()
-    gc.collect()
-    gc.freeze()
-    drive(app_for(view), view, n)
-    if agent is not None:
-        agent.aggregator.fold()
+    for view in views:
+        app = app_for(view)
+        drive(app, view, n)
+        if agent is not None:
+            agent.aggregator.fold()
+        gc.collect()
+        gc.freeze()
+        sys.call_tracing(drive, (app, view, n))
+        if agent is not None:
+            agent.aggregator.fold()
+    if mode in peer_agents.PEERS:
+        peer_agents.finish(mode, peer)
     if database == "sqlite":
         os.unlink(path)
     os._exit(0)
 
 
-def instructions(n, databases, db_url, jobs):
+def instructions(args):
     """Instructions per request under callgrind: deterministic, whatever the machine's load."""
     import re
     import shutil
@@ -395,73 +395,105 @@ def instructions(n, databases, db_url, jobs):
     if not shutil.which("valgrind"):
         print("valgrind not found: skipping instruction counts")
         return
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "DJANGO_"))}
+    n = args.instructions
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "DJANGO_", "DD_", "NEW_RELIC_", "OTEL_"))}
     env["PYTHONHASHSEED"] = "0"
+    sink, counts, server = peer_agents.start_sink()
+    modes = ("plain", "agent") + args.peers
 
-    def database_of(mode, view, count):  # one per run, so that runs can go side by side
-        return "%s_%s_%s_%d" % (db_url, mode, view, count)
-
-    def run(database, mode, view, count):
-        out = tempfile.NamedTemporaryFile(suffix=".cg", delete=False).name
-        proc = subprocess.run(
-            ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, sys.executable,
-             os.path.abspath(__file__), "--icount-child", mode, database, database_of(mode, view, count),
-             view, str(count)],
-            capture_output=True, text=True, env=env,
-        )
-        os.unlink(out)
-        found = re.search(r"Collected : (\d+)", proc.stderr)
-        if found is None:
-            raise SystemExit("callgrind run failed:\n" + proc.stderr[-3000:])
-        return int(found.group(1)), json.loads(proc.stdout.strip().splitlines()[-1])
-
-    print("instructions per request (callgrind, %d requests after warm-up)" % n)
-    for database in databases:
-        runs = [(mode, view, count) for mode in ("plain", "agent") for view in VIEWS[database] for count in (0, n)]
+    def run(job):  # one database per run, so that runs can go side by side
+        database, mode = job
+        db_url = "%s_%s_icount" % (args.postgres, mode)
+        out = tempfile.mkdtemp()
         if database == "postgresql":
-            for r in runs:
-                postgres_database(database_of(*r), create=True)
+            postgres_database(db_url, create=True)
         try:
-            with ThreadPoolExecutor(jobs) as pool:
-                totals = dict(zip(runs, pool.map(lambda r: run(database, *r), runs)))
+            proc = subprocess.run(
+                ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=_PyEval_CallTracing",
+                 "--dump-after=_PyEval_CallTracing", "--callgrind-out-file=%s/cg" % out, sys.executable,
+                 os.path.abspath(__file__), "--icount-child", mode, database, db_url, sink, str(n)],
+                capture_output=True, text=True, env=env,
+            )
+            dumps = sorted((f for f in os.listdir(out) if re.fullmatch(r"cg\.\d+", f)), key=lambda f: int(f[3:]))
+            totals = []
+            for f in dumps:
+                with open(os.path.join(out, f)) as fh:
+                    totals.append(int(re.search(r"^totals: (\d+)", fh.read(), re.M).group(1)))
         finally:
+            shutil.rmtree(out)
             if database == "postgresql":
-                for r in runs:
-                    postgres_database(database_of(*r), create=False)
-        queries = totals[runs[0]][1]
-        per = {(mode, view): (totals[(mode, view, n)][0] - totals[(mode, view, 0)][0]) / n
-               for mode, view, _ in runs}
+                postgres_database(db_url, create=False)
+        if len(totals) != len(VIEWS[database]):
+            raise SystemExit("callgrind run of %s failed:\n%s" % (mode, proc.stderr[-3000:]))
+        queries = json.loads(proc.stdout.strip().splitlines()[0])
+        return dict(zip(VIEWS[database], (t / n for t in totals))), queries
+
+    print("instructions per request on the requests' thread (callgrind, %d requests per view after %d of warm-up)"
+          % (n, n))
+    jobs = [(database, mode) for database in args.databases for mode in modes]
+    try:
+        with ThreadPoolExecutor(args.jobs) as pool:
+            per = dict(zip(jobs, pool.map(run, jobs)))
+    finally:
+        server.shutdown()
+    for database in args.databases:
+        plain, queries = per[(database, "plain")]
+        pulse = per[(database, "agent")][0]
         print("%s:" % database)
         print("%-16s %12s %12s %12s %10s %14s" % ("view", "without", "with agent", "added", "", "per ORM query"))
-        base = per[("agent", "trivial")] - per[("plain", "trivial")]
+        base = pulse["trivial"] - plain["trivial"]
         for view in VIEWS[database]:
-            a, b = per[("plain", view)], per[("agent", view)]
+            a, b = plain[view], pulse[view]
             q = queries[view]
             per_query = "%+14.0f" % ((b - a - base) / q) if q else ""
             print("%-16s %12.0f %12.0f %+12.0f %+9.1f%% %s" % (view, a, b, b - a, (b - a) / a * 100, per_query))
         print("(per ORM query: added minus the trivial view's added, over the view's queries: %s)" % ", ".join(
             "%s %d" % (v, q) for v, q in queries.items() if q))
+        if args.peers:
+            agents = ("agent",) + args.peers
+            print("added instructions per request, every agent:")
+            print("| view | " + " | ".join(peer_agents.LABELS[m] for m in agents) + " | Pulse / cheapest other |")
+            print("|---|" + "---:|" * (len(agents) + 1))
+            for view in VIEWS[database]:
+                added = {m: per[(database, m)][0][view] - plain[view] for m in agents}
+                cheapest = min(added[m] for m in args.peers)
+                print("| %s (%s) | " % (view, database) + " | ".join("%+.0f" % added[m] for m in agents)
+                      + " | 1/%.0f |" % (cheapest / added["agent"]))
+    received = counts.snapshot()
+    print("spans received by the sink during the counted runs: " + ", ".join(
+        "%s %d" % (peer_agents.LABELS[m], received[1].get(m, 0)) for m in args.peers if m != "newrelic"))
 
 
 def wall_clock(args):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    sink = "http://127.0.0.1:%d" % server.server_address[1]
-    results = {(db, mode): [] for db in args.databases for mode in ("plain", "agent")}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "DJANGO_"))}
+    sink, counts, server = peer_agents.start_sink()
+    modes = ("plain", "agent") + args.peers
+    results = {(db, mode): [] for db in args.databases for mode in modes}
+    received = {mode: [0, 0] for mode in modes}  # payloads, spans (Pulse: transactions)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "DJANGO_", "DD_", "NEW_RELIC_", "OTEL_"))}
     if "postgresql" in args.databases:
         postgres_database(args.postgres, create=True)
     try:
         for r in range(args.rounds):
             for db in args.databases:
-                for mode in (("plain", "agent") if r % 2 == 0 else ("agent", "plain")):
+                for mode in (modes if r % 2 == 0 else modes[::-1]):
                     cmd = [sys.executable, os.path.abspath(__file__), "--child", mode, "--database", db,
                            "--postgres", args.postgres, "--sink", sink,
                            "--requests", str(args.requests), "--batches", str(args.batches)]
-                    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-                    results[(db, mode)].append(json.loads(proc.stdout.strip().splitlines()[-1]))
-                    print("round %d %-10s %-5s %s" % (r + 1, db, mode, "  ".join(
-                        "%s=%.1fus" % (v, results[(db, mode)][-1][v]) for v in VIEWS[db])), file=sys.stderr)
+                    before = counts.snapshot()
+                    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                    if proc.returncode:
+                        raise SystemExit("%s child failed:\n%s" % (mode, proc.stderr[-3000:]))
+                    out = json.loads(proc.stdout.strip().splitlines()[-1])
+                    results[(db, mode)].append(out)
+                    after = counts.snapshot()
+                    own = out.get("recorded")  # New Relic: its developer-mode collector, counted in the child
+                    payloads = own["payloads"] if own else after[0].get(mode, 0) - before[0].get(mode, 0)
+                    spans = own["spans"] + own["transactions"] if own else after[1].get(mode, 0) - before[1].get(mode, 0)
+                    received[mode][0] += payloads
+                    received[mode][1] += spans
+                    print("round %d %-10s %-13s %s  (recorded: %d payloads, %d %s)" % (
+                        r + 1, db, mode, "  ".join("%s=%.1fus" % (v, out[v]) for v in VIEWS[db]), payloads,
+                        spans, "transactions" if mode == "agent" else "spans + transactions"), file=sys.stderr)
     finally:
         if "postgresql" in args.databases:
             postgres_database(args.postgres, create=False)
@@ -469,7 +501,7 @@ def wall_clock(args):
 
     import django
 
-    print("Pulse agent overhead: Django %s, Python %s, %d rounds x %d batches x %d requests per view"
+    print("Agent overhead: Django %s, Python %s, %d rounds x %d batches x %d requests per view"
           % (django.get_version(), sys.version.split()[0], args.rounds, args.batches, args.requests))
     print("CPU time per request (the requests' thread), medians; added = median of paired differences")
     print("%-24s %10s %10s %10s %14s   %s" % ("view", "without", "with", "added", "per ORM query",
@@ -507,7 +539,39 @@ def wall_clock(args):
         cpu = [x["harvest_cpu_s"] / x["paced_wall"] * 1000.0 / x["paced_rps"] for x in results[("sqlite", "agent")]]
         print("harvest + sender threads CPU per 1,000 req/s: %.2f%% of one core (%.1f ms CPU per second)"
               % (statistics.median(cpu) * 100, statistics.median(cpu) * 1000))
-    print("payloads received by the local sink: %d" % _Sink.payloads)
+    if args.peers:
+        peers_table(args, results)
+    print("recorded, whole run: " + "; ".join(
+        "%s %d payloads, %d %s" % (peer_agents.LABELS[m], p, n, "transactions" if m == "agent" else "spans")
+        for m, (p, n) in received.items() if m != "plain"))
+
+
+def peers_table(args, results):
+    """Added CPU per request of every agent, view by view, and Pulse's share of the cheapest peer's."""
+    agents = ("agent",) + args.peers
+    print()
+    print("added CPU per request (us, the requests' thread; median of paired differences), and per request"
+          " on the agents' own threads")
+    print("| view | " + " | ".join(peer_agents.LABELS[a] for a in agents) + " | Pulse / cheapest other |")
+    print("|---|" + "---:|" * (len(agents) + 1))
+    for db in args.databases:
+        plain = results[(db, "plain")]
+        for view in VIEWS[db]:
+            added = {a: statistics.median(b[view] - p[view] for p, b in zip(plain, results[(db, a)])) for a in agents}
+            cheapest = min(added[a] for a in args.peers)
+            ratio = "1/%.0f" % (cheapest / added["agent"]) if added["agent"] > 0 and cheapest > 0 else "n/a"
+            print("| %s (%s) | " % (view, db) + " | ".join("%+.1f" % added[a] for a in agents) + " | %s |" % ratio)
+        print("| agents' threads (%s) | " % db + " | ".join(
+            "%.1f" % statistics.median(x["threads_us"] for x in results[(db, a)]) for a in agents) + " | |")
+
+
+def peer_list(text):
+    peers = tuple(p for p in text.split(",") if p)
+    unknown = sorted(set(peers) - set(peer_agents.PEERS))
+    if unknown:
+        raise argparse.ArgumentTypeError("unknown peer %s (choose from %s)" % (
+            ", ".join(unknown), ", ".join(peer_agents.PEERS)))
+    return peers
 
 
 def main():
@@ -522,7 +586,9 @@ def main():
                     help="comma-separated: sqlite, postgresql")
     ap.add_argument("--postgres", default=POSTGRES,
                     help="URL of the PostgreSQL database to create, use and drop (default %(default)s)")
-    ap.add_argument("--child", choices=("plain", "agent"))
+    ap.add_argument("--peers", type=peer_list, default=(),
+                    help="comma-separated other agents to run beside Pulse: %s" % ",".join(peer_agents.PEERS))
+    ap.add_argument("--child", choices=("plain", "agent") + peer_agents.PEERS)
     ap.add_argument("--database", choices=DATABASES)
     ap.add_argument("--sink")
     ap.add_argument("--instructions", type=int, metavar="N", default=0,
@@ -530,7 +596,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=1, help="callgrind runs at a time")
     args = ap.parse_args()
     if args.instructions:
-        instructions(args.instructions, args.databases, args.postgres, args.jobs)
+        instructions(args)
     elif args.child:
         child(args.child, args.database, args.postgres, args.sink, args.requests, args.batches)
     else:

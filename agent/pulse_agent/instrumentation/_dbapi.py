@@ -7,10 +7,21 @@ from pulse_agent.state import current
 from pulse_agent.transaction import DATABASE, perf_counter
 
 
-def traced(original, system, patch=None):
+class _Recording:
+    """The patch of a hook that is never unwrapped (our own cursor classes): always on."""
+
+    passthrough = False
+
+
+RECORDING = _Recording()
+
+
+def traced(original, system, patch=RECORDING):
+    # ``patch`` is never None: this runs once per query, and under Django on
+    # PostgreSQL once more per ORM query (ended by ``in_leaf``).
     def execute(self, sql, *args, **kwargs):
         txn = current()
-        if txn is None or txn.in_leaf or (patch is not None and patch.passthrough):
+        if txn is None or txn.in_leaf or patch.passthrough:
             return original(self, sql, *args, **kwargs)
         try:
             saved = txn.enter()
@@ -31,10 +42,10 @@ def traced(original, system, patch=None):
     return execute
 
 
-def traced_async(original, system, patch=None):
+def traced_async(original, system, patch=RECORDING):
     async def execute(self, sql, *args, **kwargs):
         txn = current()
-        if txn is None or (patch is not None and patch.passthrough):
+        if txn is None or patch.passthrough:
             return await original(self, sql, *args, **kwargs)
         try:
             saved = txn.enter()
