@@ -52,7 +52,7 @@ SECRET_KEY=$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(50))')
 PUBLIC_URL=http://127.0.0.1:$WEB_PORT
 export WEB_PORT INGEST_PORT SECRET_KEY PUBLIC_URL
 step "compose up (web :$WEB_PORT, ingest :$INGEST_PORT)"
-stack up -d --no-build >/dev/null 2>&1 || { stack up -d --no-build; exit 1; }
+stack up -d --no-build
 
 step "smoke test"
 "$PYTHON" "$root/deploy/smoke.py" --url "$PUBLIC_URL" --ingest-url "http://127.0.0.1:$INGEST_PORT" \
