@@ -51,12 +51,13 @@ class Browser:
             return exc.geturl(), exc.code, exc.read().decode(errors="replace")
 
     def submit(self, path, fields, step):
-        """GET the page, POST its form with the page's CSRF token; the final URL and page."""
-        _, status, page = self.request(path)
+        """GET the page, POST its form to where the GET landed (after any redirect, as a
+        browser would) with the page's CSRF token; the final URL and page."""
+        landed, status, page = self.request(path)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
         if status != 200 or not token:
             raise SmokeFailure(f"{step}: GET {path} answered {status} without a form ({_excerpt(page)})")
-        url, status, page = self.request(path, {"csrfmiddlewaretoken": token.group(1), **fields})
+        url, status, page = self.request(landed, {"csrfmiddlewaretoken": token.group(1), **fields})
         if status >= 400:
             raise SmokeFailure(f"{step}: POST {path} answered {status} ({_excerpt(page)})")
         return url, page
