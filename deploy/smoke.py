@@ -87,6 +87,13 @@ def wait_ready(browser, timeout):
     raise SmokeFailure(f"waiting for {browser.base}/healthz/ready: not ready after {timeout}s ({last})")
 
 
+def check_ingest_only(ingest):
+    """An ingest node (PULSE_ROLE=ingest) serves no pages: its role was applied."""
+    _, status, _ = ingest.request("/login/")
+    if status != 404:
+        raise SmokeFailure(f"checking the ingest node: /login/ on {ingest.base} answered {status}, not 404")
+
+
 def sign_up(browser, email, mail_command):
     url, _ = browser.submit("/signup/", {"email": email, "password": PASSWORD, "organization": "Smoke"}, "signing up")
     if not url.endswith("/signup/sent/"):
@@ -173,7 +180,7 @@ def see_transaction(browser, org, app, timeout):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the UI (web) node")
-    parser.add_argument("--ingest-url", help="where the agent posts (default: --url)")
+    parser.add_argument("--ingest-url", help="an ingest-only node, where the agent posts (default: --url)")
     parser.add_argument("--mail-command", required=True, help="a shell command printing the mail sent")
     parser.add_argument("--ready-timeout", type=float, default=180)
     parser.add_argument("--timeout", type=float, default=60, help="seconds for the transaction to show")
@@ -185,6 +192,7 @@ def main(argv=None):
         wait_ready(browser, args.ready_timeout)
         if args.ingest_url:
             wait_ready(Browser(args.ingest_url), args.ready_timeout)
+            check_ingest_only(Browser(args.ingest_url))
         org = sign_up(browser, email, args.mail_command)
         print(f"smoke: signed up {email}, confirmed, organisation {org}")
         app, key = create_app_and_key(browser, org)
