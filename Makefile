@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 AGENT := $(wildcard agent/pyproject.toml)
 
-.PHONY: run test lint setup deps lock services assets migrate browser prometheus otel-node oidc-provider demo faults clean
+.PHONY: run test lint setup deps lock services assets migrate browser prometheus otel-node oidc-provider demo faults deploy-test clean
 
 # Settings default to production (DEBUG off, a SECRET_KEY required); what runs from here is
 # local development unless the environment says otherwise.
@@ -87,6 +87,11 @@ demo: setup
 FAULTS_ARGS ?=
 faults: deps
 	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
+
+# The image built from a clean clone of HEAD, the compose stack up, deploy/smoke.py against
+# it, the stack down (deploy/deploy_test.sh; needs Docker, a few minutes the first time).
+deploy-test: deps
+	PYTHON=$(abspath $(BIN))/python deploy/deploy_test.sh
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/staticfiles tests/otel_node/node_modules tests/oidc_provider/node_modules

@@ -3,6 +3,8 @@ and pods that run locked down, reaching only what they need."""
 
 import fnmatch
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -84,7 +86,8 @@ def _pods():
 
 
 def test_there_are_pods_to_check():
-    assert {name for name, _ in _pods()} == {"pulse-web", "pulse-worker", "pulse-delivery", "pulse-beat", "pulse-migrate", "pulse-redis-cache"}
+    assert {name for name, _ in _pods()} == {"pulse-web", "pulse-ingest", "pulse-worker", "pulse-delivery", "pulse-beat",
+                                             "pulse-migrate", "pulse-redis-cache"}
 
 
 @pytest.mark.parametrize("name, template", list(_pods()))
@@ -220,3 +223,83 @@ def test_ensure_services_checks_every_redis_role_configured():
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
     assert "CACHE_REDIS_URL" in out.stderr and "127.0.0.2" in out.stderr
+
+
+# --- the roles, as kustomize renders them and compose runs them -----------------------------
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    """What ``kubectl apply -k deploy/k8s`` would send, rendered offline by kubectl's kustomize."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed (it renders the kustomization offline)")
+    out = subprocess.run([kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(out.stdout) if d}
+
+
+def _role(doc):
+    (container,) = doc["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e["value"] for e in container.get("env", [])}.get("PULSE_ROLE", "all")
+
+
+def test_kustomize_renders_every_role_from_the_one_image(rendered):
+    roles = {name: _role(doc) for (kind, name), doc in rendered.items() if kind == "Deployment" and name != "pulse-redis-cache"}
+    assert roles == {"pulse-web": "ui", "pulse-ingest": "ingest", "pulse-worker": "all", "pulse-delivery": "all",
+                     "pulse-beat": "all"}
+    assert rendered["Deployment", "pulse-beat"]["spec"]["replicas"] == 2  # RedBeat's lock lets one send
+    assert ("Job", "pulse-migrate") in rendered and ("StatefulSet", "pulse-redis-queue") in rendered
+    images = {c["image"] for (kind, _), doc in rendered.items() if kind in ("Deployment", "Job")
+              for c in doc["spec"]["template"]["spec"]["containers"] if not c["image"].startswith("redis")}
+    assert images == {"registry.example.com/pulse:latest"}
+
+
+def test_the_ingress_sends_agents_to_the_ingest_nodes_and_people_to_the_ui(rendered):
+    (rule,) = rendered["Ingress", "pulse"]["spec"]["rules"]
+    backends = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+    assert backends == {"/api/v1/ingest": "pulse-ingest", "/api/v1/deployments": "pulse-ingest", "/": "pulse-web"}
+    for name in set(backends.values()):
+        assert rendered["Service", name]["spec"]["selector"]["role"] == name.removeprefix("pulse-")
+    allowed = rendered["NetworkPolicy", "pulse-web-from-ingress"]["spec"]["podSelector"]["matchExpressions"]
+    assert allowed == [{"key": "role", "operator": "In", "values": ["web", "ingest"]}]
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+
+
+def test_compose_runs_every_role_and_names_its_images_by_variables_with_public_defaults(compose):
+    services = compose["services"]
+    assert services["postgres"]["image"] == "${POSTGRES_IMAGE:-postgres:15}"
+    assert services["redis-queue"]["image"] == services["redis-cache"]["image"] == "${REDIS_IMAGE:-redis:7}"
+    pulse = {name for name, s in services.items() if s.get("image") == "${PULSE_IMAGE:-pulse:latest}"}
+    assert pulse == {"migrate", "web", "ingest", "worker", "delivery", "beat"}
+    assert services["ingest"]["environment"]["PULSE_ROLE"] == "ingest"
+    assert "PULSE_ROLE" not in services["web"]["environment"]  # all: PUBLIC_URL alone serves agents too
+    for name in pulse - {"migrate"}:  # migrations run once, before any of them starts
+        assert services[name]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
+
+
+def _dockerfile(path):
+    """Instructions of a Dockerfile, continuation lines joined."""
+    return [line for line in (ROOT / path).read_text().replace("\\\n", " ").splitlines()
+            if line.strip() and not line.startswith("#")]
+
+
+def test_the_image_builds_on_public_bases_by_default_and_never_stores_the_build_ca():
+    lines = _dockerfile("deploy/Dockerfile")
+    assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in lines and "ARG NODE_IMAGE=node:20-bookworm-slim" in lines
+    downloads = [line for line in lines if re.search(r"\b(pip|npm) (install|ci)\b", line)]
+    assert downloads and all("--mount=type=secret,id=ca" in line for line in downloads)
+    assert not any(re.search(r"^(COPY|ADD)\b.*(\.crt|\.pem|certs)", line) for line in lines)
+    # The locked dependencies are installed before the source is copied: a code change keeps that layer.
+    assert lines.index("COPY requirements.lock ./") < lines.index("COPY . .")
+    assert max(lines.index(line) for line in downloads) < lines.index("COPY . .")
+
+
+@pytest.mark.parametrize("name", ["node", "postgres", "redis"])
+def test_the_local_base_images_build_on_the_debian_base(name):
+    lines = _dockerfile(f"deploy/images/{name}.Dockerfile")
+    assert lines[:2] == ["ARG BASE_IMAGE=debian:bookworm-slim", "FROM ${BASE_IMAGE}"]
