@@ -29,12 +29,17 @@ def scope_allows(granted: str, needed: str) -> bool:
     return granted == TokenScope.WRITE or needed == TokenScope.READ
 
 
+def _described(kind: str, row: ApiToken | PersonalToken) -> str:
+    """How the audit log names the token a change came through."""
+    return f"{kind} “{row.label}” ({row.prefix}…)"
+
+
 @dataclass(frozen=True)
 class ResolvedToken:
     token_id: object
     organization: Organization
     scope: str
-    label: str
+    described: str
 
     def allows(self, scope: str) -> bool:
         return scope_allows(self.scope, scope)
@@ -45,6 +50,7 @@ class ResolvedPersonalToken:
     token_id: object
     user: User
     scope: str
+    described: str
 
     def allows(self, scope: str) -> bool:
         return scope_allows(self.scope, scope)
@@ -64,7 +70,7 @@ def resolve_api_token(raw: str | None) -> ResolvedToken | None:
     if row is None:
         return None
     _last_used.touch(row.pk)
-    return ResolvedToken(row.pk, row.organization, row.scope, row.label)
+    return ResolvedToken(row.pk, row.organization, row.scope, _described("API token", row))
 
 
 def resolve_personal_token(raw: str | None) -> ResolvedPersonalToken | None:
@@ -80,7 +86,7 @@ def resolve_personal_token(raw: str | None) -> ResolvedPersonalToken | None:
     if row is None:
         return None
     _personal_last_used.touch(row.pk)
-    return ResolvedPersonalToken(row.pk, row.user, row.scope)
+    return ResolvedPersonalToken(row.pk, row.user, row.scope, _described("personal token", row))
 
 
 def resolve_token(raw: str | None) -> ResolvedToken | ResolvedPersonalToken | None:

@@ -23,7 +23,7 @@ def routed_api_paths():
     out = set()
     for top in get_resolver().url_patterns:
         prefix = str(top.pattern)
-        if not (prefix.startswith("api/v1/") or prefix == "o/<slug:org_slug>/api/"):
+        if not (prefix.startswith("api/v1/") or prefix.startswith("o/<slug:org_slug>/api/")):
             continue
         for pattern in getattr(top, "url_patterns", [top]):
             assert isinstance(pattern, URLPattern)
