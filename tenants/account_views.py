@@ -2,6 +2,7 @@
 revoked), two-factor authentication on, off, and new recovery codes. Each change takes the password or a code, checked behind the throttle of
 a login's second step, so a borrowed session cannot guess its way to either."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from tenants import actions, throttle, two_factor
 from tenants.access import verified_required
 from tenants.actions import ActionError
-from tenants.forms import ApiTokenForm, RecoveryCodesForm, TwoFactorDisableForm, TwoFactorEnrolForm
+from tenants.forms import PersonalTokenForm, RecoveryCodesForm, TwoFactorDisableForm, TwoFactorEnrolForm
 from tenants.models import Membership, PersonalToken
 
 # The secret being enrolled, until a code from it is confirmed (a reload shows the same QR code).
@@ -53,7 +54,7 @@ def _throttled(request, form, field, change):
 def _tokens_context(request, token_form=None):
     return {
         "personal_tokens": PersonalToken.objects.filter(user=request.user),
-        "token_form": token_form or ApiTokenForm(),
+        "token_form": token_form or PersonalTokenForm(),
     }
 
 
@@ -157,7 +158,7 @@ def recovery_codes_renew(request):
 @never_cache
 @require_POST
 def personal_token_create(request):
-    form = ApiTokenForm(request.POST)
+    form = PersonalTokenForm(request.POST)
     if form.is_valid():
         try:
             created = actions.create_personal_token(request.user, form.cleaned_data["label"], form.cleaned_data["scope"])
@@ -165,7 +166,8 @@ def personal_token_create(request):
             form.add_error("label", str(exc))
         else:
             # The full token exists only in this response.
-            return render(request, "tenants/personal_token_created.html", {"created": created})
+            context = {"created": created, "public_url": settings.PUBLIC_URL}
+            return render(request, "tenants/personal_token_created.html", context)
     return _account_page(request, status=400, token_form=form)
 
 
