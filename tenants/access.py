@@ -80,6 +80,9 @@ def org_view(write_role=Role.MEMBER, read_role=Role.VIEWER, tokens=False):
     instead of a session (``_token_entry``).
     """
 
+    def needed_role(request):
+        return read_role if request.method in SAFE_METHODS else write_role
+
     def decorator(view):
         @verified_required
         @wraps(view)
@@ -89,8 +92,7 @@ def org_view(write_role=Role.MEMBER, read_role=Role.VIEWER, tokens=False):
                 raise Http404("No such organisation")
             if membership.organization.require_two_factor and not two_factor.satisfied(request.user, request.session):
                 return redirect(reverse("account") + "?" + urlencode({"required_by": org_slug}))
-            needed = read_role if request.method in SAFE_METHODS else write_role
-            if not role_at_least(membership.role, needed):
+            if not role_at_least(membership.role, needed_role(request)):
                 raise PermissionDenied("Your role in this organisation does not allow this")
             refusal = sso_policy.refusal(request, membership)
             if refusal is not None:
@@ -114,8 +116,7 @@ def org_view(write_role=Role.MEMBER, read_role=Role.VIEWER, tokens=False):
                 if raw is None:
                     refused = CsrfViewMiddleware(lambda _request: None).process_view(request, None, (), {})
                     return refused or by_session(request, org_slug, *args, **kwargs)
-                needed = read_role if request.method in SAFE_METHODS else write_role
-                refusal = _token_entry(request, raw, org_slug, needed)
+                refusal = _token_entry(request, raw, org_slug, needed_role(request))
                 if refusal is not None:
                     return refusal
                 with org_scope(request.org):
