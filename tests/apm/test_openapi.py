@@ -68,6 +68,8 @@ def test_the_query_apis_answers_match_the_document(client, owner_client, org, ow
     # A token of either kind is answered like the session.
     for raw in (org_token(org, TokenScope.READ, owner), personal_token(owner, TokenScope.READ)):
         check(client.get(f"/o/{org.slug}/api/apps", HTTP_AUTHORIZATION=f"Bearer {raw}"), "/o/{org}/api/apps")
+    revoked = client.get(f"/o/{org.slug}/api/apps", HTTP_AUTHORIZATION="Bearer pulse_pt_revoked")
+    check(revoked, "/o/{org}/api/apps", code=401)
     calls = {
         "timeseries": "/timeseries?range=1h",
         "transactions": "/transactions?range=1h&sort=p95",
