@@ -5,6 +5,7 @@ tokens, a removed member's personal token; and personal tokens on the account pa
 import re
 
 import pytest
+from django.test import Client
 
 from tenants import actions
 from tenants.api_tokens import PERSONAL_TOKEN
@@ -181,3 +182,13 @@ def test_deployments_take_a_write_token_and_refuse_a_read_token(client, org, app
     unknown = client.post("/api/v1/deployments", body, content_type="application/json",
                           **auth("pulse_at_" + "x" * 40))
     assert unknown.status_code == 401
+
+
+def test_only_token_requests_skip_the_csrf_check(org, owner):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(owner)
+    url = f"/o/{org.slug}/api/alerts/channels"
+    forged = browser.post(url, CHANNEL, content_type="application/json")
+    assert forged.status_code == 403 and b"CSRF" in forged.content
+    script = Client(enforce_csrf_checks=True)
+    assert script.post(url, CHANNEL, content_type="application/json", **auth(org_token(org, WRITE))).status_code == 201
