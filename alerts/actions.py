@@ -219,17 +219,26 @@ Definition = NotificationChannel | Condition | SLO
 _AUDIT_KIND = {NotificationChannel: "channel", Condition: "condition", SLO: "slo"}
 
 
-def _audit_definition(definition: Definition, user: User | None, verb: str, details: dict) -> None:
+def _audit_definition(definition: Definition, user: User | None, verb: str, details: dict, via: str = "") -> None:
     action = audit.Action(f"{_AUDIT_KIND[type(definition)]}.{verb}")
+    if via:
+        details = {**details, "via": via}
     audit.record(definition.organization_id, user, action, definition.name, {"id": str(definition.pk), **details})
 
 
 @transaction.atomic
 def save_definition(
-    form: ModelForm, org: Organization, user: User, *, limit: limits.Limit, reevaluate: bool = False
+    form: ModelForm,
+    org: Organization,
+    user: User | None,
+    *,
+    limit: limits.Limit,
+    reevaluate: bool = False,
+    via: str = "",
 ) -> Definition:
     """Save a valid channel, condition or SLO form as ``org``'s, new or changed; a new one
-    needs room under ``limit`` (raises limits.LimitReached)."""
+    needs room under ``limit`` (raises limits.LimitReached). ``via``: the API token that
+    asked, for the audit entry (``user`` is None for an organisation token)."""
     definition = form.save(commit=False)
     created = definition._state.adding
     if created:
@@ -243,13 +252,14 @@ def save_definition(
     definition.save()
     form.save_m2m()
     # Field names only: a channel's fields hold its secrets and addresses.
-    _audit_definition(definition, user, "created" if created else "changed", {"fields": sorted(form.changed_data)})
+    details = {"fields": sorted(form.changed_data)}
+    _audit_definition(definition, user, "created" if created else "changed", details, via)
     return definition
 
 
 @transaction.atomic
-def delete_channel(channel: NotificationChannel, user: User) -> None:
-    _audit_definition(channel, user, "deleted", {})
+def delete_channel(channel: NotificationChannel, user: User | None, via: str = "") -> None:
+    _audit_definition(channel, user, "deleted", {}, via)
     channel.delete()
 
 
@@ -289,10 +299,10 @@ def send_test(channel: NotificationChannel) -> Delivery:
 
 
 @transaction.atomic
-def delete_source(source: Condition | SLO, user: User) -> None:
+def delete_source(source: Condition | SLO, user: User | None, via: str = "") -> None:
     """Delete a condition or SLO; its open incidents are resolved first (notifying), history stays."""
     field = "slo" if isinstance(source, SLO) else "condition"
     for incident in Incident.objects.for_org(source.organization).filter(**{field: source}, resolved_at__isnull=True):
         resolve(incident, by=user)
-    _audit_definition(source, user, "deleted", {})
+    _audit_definition(source, user, "deleted", {}, via)
     source.delete()

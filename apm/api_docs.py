@@ -32,7 +32,8 @@ def resolve(node: Any) -> Any:
 
 
 def operations() -> list[dict[str, Any]]:
-    """Every operation, in the document's order, with its path, method and resolved parameters."""
+    """Every operation, in the document's order, with its path, method and resolved parameters
+    (the path's own first, then the operation's)."""
     out = []
     for path, item in document()["paths"].items():
         for method in METHODS:
@@ -42,7 +43,7 @@ def operations() -> list[dict[str, Any]]:
                     "path": path,
                     "method": method.upper(),
                     **op,
-                    "parameters": [resolve(p) for p in op.get("parameters", [])],
+                    "parameters": [resolve(p) for p in item.get("parameters", []) + op.get("parameters", [])],
                     "responses": {code: resolve(r) for code, r in op["responses"].items()},
                 })
     return out

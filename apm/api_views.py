@@ -25,9 +25,10 @@ def bad(field, message):
 
 
 def api(view):
-    """@org_view for GET JSON endpoints, answering bad parameters with a 400 naming them."""
+    """@org_view for GET JSON endpoints (a session, or an API token with read scope),
+    answering bad parameters with a 400 naming them."""
 
-    @org_view()
+    @org_view(tokens=True)
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if request.method != "GET":

@@ -22,6 +22,7 @@ ui = [
     path("admin/", admin.site.urls),
     path("api/v1/openapi.json", api_docs.openapi_json, name="openapi"),
     path("api/v1/metrics", prometheus_metrics, name="prometheus-metrics"),
+    path("o/<slug:org_slug>/api/alerts/", include("alerts.api_urls")),
     path("o/<slug:org_slug>/api/", include("apm.api_urls")),
     path("o/<slug:org_slug>/alerts/", include("alerts.urls")),
     path("", include("tenants.urls")),

@@ -23,7 +23,17 @@ from django.utils.text import slugify
 from tenants import api_tokens, audit, keys, limits
 from tenants.errors import ActionError
 from tenants.mail_text import quoted
-from tenants.models import ApiToken, App, IngestKey, Invitation, Membership, Organization, TokenScope, User
+from tenants.models import (
+    ApiToken,
+    App,
+    IngestKey,
+    Invitation,
+    Membership,
+    Organization,
+    PersonalToken,
+    TokenScope,
+    User,
+)
 from tenants.roles import Role, role_at_least
 
 Id = uuid.UUID | str  # a primary key, as stored or from a URL or form
@@ -448,7 +458,7 @@ def revoke_ingest_key(org: Organization, key_id: Id, actor: User | None = None) 
 
 @dataclass(frozen=True)
 class CreatedToken:
-    token: ApiToken
+    token: ApiToken | PersonalToken
     raw: str  # shown to the user once; never stored
 
 
@@ -461,12 +471,16 @@ def _clean_label(label: str, what: str) -> str:
     return label
 
 
+def _check_scope(scope: str) -> None:
+    if scope not in TokenScope.values:
+        raise ActionError("Choose read or write for the token's scope.")
+
+
 @transaction.atomic
 def create_api_token(org: Organization, label: str, scope: str, created_by: User | None) -> CreatedToken:
     """A new organisation API token with ``scope`` (read, or write which includes read)."""
     label = _clean_label(label, "token")
-    if scope not in TokenScope.values:
-        raise ActionError("Choose read or write for the token's scope.")
+    _check_scope(scope)
     issued = api_tokens.API_TOKEN.issue()
     token = ApiToken.objects.for_org(org).create(
         organization=org, label=label, scope=scope, prefix=issued.shown, token_hash=issued.digest, created_by=created_by
@@ -485,4 +499,28 @@ def revoke_api_token(org: Organization, token_id: Id, actor: User | None = None)
     token, revoked = _revoke(ApiToken, org, token_id)
     if revoked:
         audit.record(org, actor, audit.Action.TOKEN_REVOKED, _token_target(token))
+    return token
+
+
+# --- personal API tokens ----------------------------------------------------
+
+
+def create_personal_token(user: User, label: str, scope: str) -> CreatedToken:
+    """A new token acting as ``user``, in each organisation with the user's role there.
+    It belongs to no organisation, so no organisation's audit log records it."""
+    label = _clean_label(label, "token")
+    _check_scope(scope)
+    issued = api_tokens.PERSONAL_TOKEN.issue()
+    token = PersonalToken.objects.create(
+        user=user, label=label, scope=scope, prefix=issued.shown, token_hash=issued.digest
+    )
+    return CreatedToken(token, issued.raw)
+
+
+def revoke_personal_token(user: User, token_id: Id) -> PersonalToken:
+    """Refused from the next request on; another user's token id is not found (PersonalToken.DoesNotExist)."""
+    token = PersonalToken.objects.get(pk=token_id, user=user)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
     return token

@@ -203,3 +203,10 @@ class ApiTokenForm(forms.Form):
         initial=TokenScope.READ,
         help_text="Read is enough for a Prometheus scrape; give write only to what must change settings.",
     )
+
+
+class PersonalTokenForm(ApiTokenForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["label"].help_text = "What the token is for, e.g. “alerts repository CI”."
+        self.fields["scope"].help_text = "Read is enough for reports; write changes alerts where you are an admin."

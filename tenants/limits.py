@@ -75,6 +75,11 @@ def json_refusal(request, exc: Exception) -> JsonResponse | None:  # type: ignor
     browser (its form shows the message) or another refusal."""
     if not isinstance(exc, LimitReached) or not wants_json(request):
         return None
+    return limit_refusal(exc)
+
+
+def limit_refusal(exc: LimitReached) -> JsonResponse:
+    """The 409 naming the limit that refused a request (every answer of a JSON-only API)."""
     limit = exc.limit
     body = {"code": "limit_reached", "limit": limit.code, "setting": limit.setting, "most": limit.most,
             "message": str(exc)}

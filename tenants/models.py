@@ -168,6 +168,29 @@ class ApiToken(MachineSecret):
         pass
 
 
+class PersonalToken(models.Model):
+    """A user's own token for scripts (tenants/api_tokens.py): it acts as the user, with the
+    user's role in each organisation at the moment of each request, so it belongs to no
+    organisation and a removed member's token stops reaching that organisation at once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_tokens")
+    label = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=20)
+    scope = models.CharField(max_length=10, choices=TokenScope.choices, default=TokenScope.READ)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None
+
+
 class TwoFactor(models.Model):
     """A user's TOTP authenticator (tenants/two_factor.py); in use once confirmed with a code."""
 

@@ -1,6 +1,6 @@
-"""Secrets handed to machines (ingest keys, API tokens): their form, their hash, last-used marks.
+"""Secrets handed to machines (ingest keys, organisation and personal API tokens): their form, their hash, last-used marks.
 
-A secret is a recognisable prefix (``pulse_ik_``, ``pulse_at_``) and 40 base62 characters
+A secret is a recognisable prefix (``pulse_ik_``, ``pulse_at_``, ``pulse_pt_``) and 40 base62 characters
 (≈238 bits), so secret scanners can spot leaked ones. Only its SHA-256 is stored: a fast
 hash is right here because the secret is random, not a human password. Lists show the
 prefix and a few characters so people can tell secrets apart.
@@ -65,7 +65,9 @@ class LastUsedMarks:
     a secret used on every request must not cost a write on every request."""
 
     def __init__(self, model, every: float = 60.0) -> None:
-        self._model = model
+        manager = model.objects
+        # Organisation-owned secrets are marked outside any organisation's scope, on purpose.
+        self._rows = manager.unscoped if hasattr(manager, "unscoped") else manager.all
         self._every = every
         self._written: dict[object, float] = {}  # row id -> monotonic time of the last write
 
@@ -75,7 +77,7 @@ class LastUsedMarks:
         if last is not None and now - last < self._every:
             return
         self._written[row_id] = now
-        self._model.objects.unscoped().filter(id=row_id).update(last_used_at=timezone.now())
+        self._rows().filter(id=row_id).update(last_used_at=timezone.now())
 
     def clear(self) -> None:
         self._written.clear()

@@ -9,7 +9,9 @@ from openapi_spec_validator import validate
 
 from apm import api_docs
 from apm.models import ErrorGroup, Transaction
+from tenants.models import TokenScope
 from tests.frontend.seed import seed_app
+from tests.tokens import org_token, personal_token
 
 _PARAM = re.compile(r"<(?:[^>:]+:)?([^>]+)>")
 
@@ -23,7 +25,7 @@ def routed_api_paths():
     out = set()
     for top in get_resolver().url_patterns:
         prefix = str(top.pattern)
-        if not (prefix.startswith("api/v1/") or prefix == "o/<slug:org_slug>/api/"):
+        if not (prefix.startswith("api/v1/") or prefix.startswith("o/<slug:org_slug>/api/")):
             continue
         for pattern in getattr(top, "url_patterns", [top]):
             assert isinstance(pattern, URLPattern)
@@ -58,11 +60,16 @@ def seeded(org, app):
     return seed_app(org, app, minutes=30)
 
 
-def test_the_query_apis_answers_match_the_document(owner_client, org, app, seeded):
+def test_the_query_apis_answers_match_the_document(client, owner_client, org, owner, app, seeded):
     base = f"/o/{org.slug}/api/apps/{app.id}"
     txn = Transaction.objects.for_org(org).get(app=app, name=seeded["transactions"][0])
     group = ErrorGroup.objects.for_org(org).get(app=app)
     check(owner_client.get(f"/o/{org.slug}/api/apps"), "/o/{org}/api/apps")
+    # A token of either kind is answered like the session.
+    for raw in (org_token(org, TokenScope.READ, owner), personal_token(owner, TokenScope.READ)):
+        check(client.get(f"/o/{org.slug}/api/apps", HTTP_AUTHORIZATION=f"Bearer {raw}"), "/o/{org}/api/apps")
+    revoked = client.get(f"/o/{org.slug}/api/apps", HTTP_AUTHORIZATION="Bearer pulse_pt_revoked")
+    check(revoked, "/o/{org}/api/apps", code=401)
     calls = {
         "timeseries": "/timeseries?range=1h",
         "transactions": "/transactions?range=1h&sort=p95",
@@ -81,14 +88,50 @@ def test_the_query_apis_answers_match_the_document(owner_client, org, app, seede
     check(bad, "/o/{org}/api/apps/{app_id}/transactions", code=400)
 
 
-def test_the_deployment_answers_match_the_document(client, org, app, ingest_key):
+def test_the_deployment_answers_match_the_document(client, org, owner, app, ingest_key):
     path = "/api/v1/deployments"
     ok = client.post(path, {"app": app.name, "version": "1"}, content_type="application/json",
                      HTTP_AUTHORIZATION=f"Bearer {ingest_key}")
     check(ok, path, "post", 201)
+    by_token = client.post(path, {"app": app.name, "version": "2"}, content_type="application/json",
+                           HTTP_AUTHORIZATION=f"Bearer {org_token(org, TokenScope.WRITE, owner)}")
+    check(by_token, path, "post", 201)
+    check(client.post(path, {"app": app.name, "version": "3"}, content_type="application/json",
+                      HTTP_AUTHORIZATION=f"Bearer {org_token(org, TokenScope.READ, owner)}"), path, "post", 403)
     check(client.post(path, {"app": app.name}, content_type="application/json",
                       HTTP_AUTHORIZATION=f"Bearer {ingest_key}"), path, "post", 400)
     check(client.post(path, {}, content_type="application/json"), path, "post", 401)
+
+
+def test_the_alerts_apis_answers_match_the_document(client, org, owner, app, settings):
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {org_token(org, TokenScope.WRITE, owner)}"}
+    base = "/o/{org}/api/alerts/"
+
+    def call(method, path, body=None):
+        kwargs = {**auth, **({"data": body, "content_type": "application/json"} if body is not None else {})}
+        return getattr(client, method)(base.replace("{org}", org.slug) + path, **kwargs)
+
+    bodies = {
+        "channels": {"name": "Ops", "kind": "email", "addresses": ["ops@example.com"]},
+        "conditions": {"name": "Slow", "app": str(app.id), "metric": "p95", "critical_threshold": 800},
+        "slos": {"name": "Errors", "app": str(app.id), "indicator": "errors", "objective": 99.5},
+    }
+    for plural, id_name in (("channels", "channel_id"), ("conditions", "condition_id"), ("slos", "slo_id")):
+        created = call("post", plural, bodies[plural])
+        check(created, base + plural, "post", 201)
+        item = f"{base}{plural}/{{{id_name}}}"
+        check(call("get", plural), base + plural)
+        check(call("get", f"{plural}/{created.json()['id']}"), item)
+        check(call("patch", f"{plural}/{created.json()['id']}", {"name": "Renamed"}), item, "patch")
+        check(call("put", f"{plural}/{created.json()['id']}", {"name": ""}), item, "put", 400)
+        check(call("post", plural, {"nonsense": 1}), base + plural, "post", 400)
+    settings.SLOS_PER_ORG_LIMIT = 1
+    check(call("post", "slos", bodies["slos"]), base + "slos", "post", 409)
+    check(client.get(f"/o/{org.slug}/api/alerts/slos", HTTP_AUTHORIZATION="Bearer pulse_at_nope"),
+          base + "slos", "get", 401)
+    read_only = {"HTTP_AUTHORIZATION": f"Bearer {org_token(org, TokenScope.READ, owner)}"}
+    check(client.post(f"/o/{org.slug}/api/alerts/slos", bodies["slos"], content_type="application/json", **read_only),
+          base + "slos", "post", 403)
 
 
 def test_it_is_served_and_readable_without_signing_in(client, db):
