@@ -154,6 +154,7 @@ def run_with_spans(name, spans, duration=0.05):
     for kind, span_name, start, length, attrs, extra in spans:
         txn.spans.append((kind, span_name, base + start, base + start + length, attrs, extra))
     txn.duration = duration
+    txn.t_db = txn.t_ext = 0.001  # as the hooks count them
     state.hand_off(txn, duration)
 
 
@@ -200,6 +201,16 @@ def test_operations_past_the_limit_are_counted_as_other(attach):
     for i in range(25):
         run_with_spans("view", [(transaction.DATABASE, None, 0.0, 0.001, "SELECT * FROM t%d" % i, "sqlite")])
     ops = {(o["service"], o["operation"], o["table"]): o["count"] for o in a.swap().operations.payload()}
+    assert a.swap().operations.payload() == []
     assert len(ops) == 11
     assert ops[("(other)", "(other)", "")] == 15
     assert sum(ops.values()) == 25
+
+
+def test_spans_of_transactions_without_database_or_external_time_are_not_held(agg):
+    run("view", 0.01)  # function spans only
+    txn = transaction.Transaction("query")
+    txn.spans.append((transaction.DATABASE, None, txn.t0, txn.t0 + 0.001, "SELECT 1", "sqlite"))
+    txn.t_db = 0.001
+    state.hand_off(txn, 0.01)
+    assert [rec[11] for rec in agg.buffer] == [None, txn.spans]
