@@ -42,6 +42,27 @@ class Transaction(OrgOwnedModel):
         return self.name
 
 
+class Operation(OrgOwnedModel):
+    """A database or external operation of an app (protocol ``operations[]``): the database
+    system and the statement's operation and table, or the host and HTTP method."""
+
+    id = models.BigAutoField(primary_key=True)
+    app = models.ForeignKey("tenants.App", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=[("database", "database"), ("external", "external")])
+    service = models.CharField(max_length=255)  # database system, or host[:port]
+    operation = models.CharField(max_length=64)
+    target = models.CharField(max_length=255, blank=True)  # the table; "" when none
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["app", "kind", "service", "operation", "target"], name="operation_unique_per_app")
+        ]
+
+    def __str__(self):
+        return f"{self.operation} {self.target}".strip()
+
+
 class RollupFields(OrgOwnedModel):
     """Exact aggregates of one bucket; ``sketch`` is an encoded pulse_agent DDSketch."""
 

@@ -171,6 +171,35 @@ def instance(
     }
 
 
+def operation(
+    transaction: str,
+    durations: Sequence[float],
+    minute: int,
+    kind: str = "database",
+    service: str = "postgresql",
+    operation: str = "SELECT",
+    table: str = "",
+    errors: int = 0,
+) -> Json:
+    """An ``operations`` entry for calls lasting ``durations`` (seconds), the first
+    ``errors`` of them failed."""
+    sketch = DDSketch()
+    for d in durations:
+        sketch.add(d)
+    return {
+        "transaction": transaction,
+        "kind": kind,
+        "service": service,
+        "operation": operation,
+        "table": table,
+        "minute": minute,
+        "count": len(durations),
+        "errors": errors,
+        "sum": sum(durations),
+        "sketch": sketch.to_base64(),
+    }
+
+
 def payload(
     app: str = "shop",
     metrics: Iterable[Json] = (),
@@ -182,10 +211,12 @@ def payload(
     sent_at: float | None = None,
     events_seen: int | None = None,
     apdex_t: float = 0.5,
+    operations: Iterable[Json] = (),
 ) -> Json:
     """One harvest of one agent process (``events_seen``: by default, the events sent)."""
     events = list(events)
-    return {
+    extra = {"operations": list(operations)} if operations else {}
+    return extra | {
         "v": 1,
         "batch_id": batch_id or uuid.uuid4().hex,
         "app": app,
@@ -208,4 +239,5 @@ def entry(org_id: int, app_id: uuid.UUID | str, p: Json, entry_id: str = "0-0") 
     except msgspec.ValidationError as exc:
         raise ValueError(f"invalid payload: {exc}") from None
     sketches = queued.check_sketches(decoded.metrics)  # raises BadSketch, a ValueError
-    return stream.Entry(entry_id, org_id, str(app_id), queued.pack(decoded, sketches), time.time())
+    op_sketches = queued.check_sketches(decoded.operations)
+    return stream.Entry(entry_id, org_id, str(app_id), queued.pack(decoded, sketches, op_sketches), time.time())

@@ -172,6 +172,41 @@ class Dropped(Struct):
     payloads: Count = 0
 
 
+MAX_OPERATIONS = 2000  # (transaction, operation, minute) rows per payload
+OperationKind = Literal["database", "external"]
+
+
+class Operation(Struct):
+    """Database statements or outbound calls of one kind to one operation, made by one
+    transaction name and ending in one minute (an optional section: older agents omit it)."""
+
+    transaction: Name
+    kind: OperationKind
+    # database system ("postgresql", "redis") or, for external calls, the host[:port]
+    service: Name
+    operation: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]  # SELECT, GET, ...
+    minute: int
+    count: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
+    errors: Count
+    sum: Annotated[float, msgspec.Meta(ge=0.0)]
+    sketch: Annotated[bytes, msgspec.Meta(min_length=1, max_length=MAX_SKETCH_BYTES)]
+    table: Annotated[str, msgspec.Meta(max_length=255)] = ""  # target table; "" when none
+
+    def problem(self, now: float) -> tuple[str, str] | None:
+        """(field, message) of the first rule this operation breaks, or None."""
+        if self.minute % 60:
+            return "minute", "minute must be a multiple of 60"
+        if self.minute < now - PAST_WINDOW:
+            return "minute", "minute is more than 24 h in the past"
+        if self.minute > now + FUTURE_WINDOW:
+            return "minute", "minute is more than 10 min in the future"
+        if self.errors > self.count:
+            return "errors", "errors must not exceed count"
+        if self.sum > MAX_DURATION * self.count:
+            return "sum", "sum must not exceed count x 86400"
+        return None
+
+
 MAX_DB_POOLS = 32
 Connections = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 
@@ -233,10 +268,12 @@ class Payload(Struct):
     traces: Annotated[list[TraceIn], msgspec.Meta(max_length=20)] = []
     errors: Annotated[list[ErrorIn], msgspec.Meta(max_length=100)] = []
     instance: Instance | None = None
+    operations: Annotated[list[Operation], msgspec.Meta(max_length=MAX_OPERATIONS)] = []
 
     def __post_init__(self) -> None:
         check_time(self.sent_at, "sent_at")
         self._check_metrics()
+        self._check_operations()
         events = self.events
         if events:
             now = time.time()
@@ -257,6 +294,18 @@ class Payload(Struct):
             broken = problem(m, now)
             if broken:
                 fail(f"metrics[{i}].{broken[0]}", broken[1])
+
+    def _check_operations(self) -> None:
+        now = time.time()
+        seen = set()
+        for i, op in enumerate(self.operations):
+            broken = op.problem(now)
+            if broken:
+                fail(f"operations[{i}].{broken[0]}", broken[1])
+            key = (op.transaction, op.kind, op.service, op.operation, op.table, op.minute)
+            if key in seen:
+                fail(f"operations[{i}]", "operations must not repeat a (transaction, kind, service, operation, table, minute)")
+            seen.add(key)
 
     def _ids(self) -> Iterator[tuple[str, str]]:
         """(path, id) of every hex id in the payload."""
@@ -310,6 +359,8 @@ def json_schema() -> dict[str, Any]:
         "POST /api/v1/ingest body (gzip JSON). Also: timestamps within the last 24 h and at most "
         "10 min ahead; metrics: errors <= count, min <= max <= sum, apdex adds up to count, minute a "
         "multiple of 60; sketch: base64 of the DDSketch encoding in docs/protocol-v1.md whose count "
-        "equals count; events_seen >= len(events)."
+        "equals count; events_seen >= len(events); operations: errors <= count, sum <= count x 86400, "
+        "minute a multiple of 60, sketch as for metrics, each (transaction, kind, service, operation, table, "
+        "minute) once."
     )
     return schema

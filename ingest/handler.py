@@ -162,13 +162,17 @@ def check_body(resolved, headers, body, inline=False):
         sketches = queued.check_sketches(payload.metrics)  # handed to the worker, which need not decode them again
     except queued.BadSketch as exc:
         return error(400, "invalid", exc.reason, f"metrics[{exc.index}].sketch")
+    try:
+        operation_sketches = queued.check_sketches(payload.operations)
+    except queued.BadSketch as exc:
+        return error(400, "invalid", exc.reason, f"operations[{exc.index}].sketch")
 
     try:
         app_id, apdex_t = app_for(resolved, payload.app, inline)
     except Refused as refused:
         return error_of(refused)
     # The workers get the validated payload in a form cheaper to apply than gzip JSON.
-    packed = queued.pack(payload, sketches)
+    packed = queued.pack(payload, sketches, operation_sketches)
     if len(packed) > settings.INGEST_ENTRY_MAX_BYTES:
         # A small gzip body can expand a thousandfold: the queue takes the expanded form.
         return error(

@@ -319,6 +319,7 @@ NOTIFICATION_CHANNELS_PER_ORG_LIMIT = envint("NOTIFICATION_CHANNELS_PER_ORG_LIMI
 SLOS_PER_ORG_LIMIT = envint("SLOS_PER_ORG_LIMIT", 200, minimum=1)
 TRANSACTIONS_PER_APP_LIMIT = envint("TRANSACTIONS_PER_APP_LIMIT", 2_000, minimum=1)  # then "(other)"
 ERROR_GROUPS_PER_APP_LIMIT = envint("ERROR_GROUPS_PER_APP_LIMIT", 1_000, minimum=1)  # then "(other errors)"
+OPERATIONS_PER_APP_LIMIT = envint("OPERATIONS_PER_APP_LIMIT", 500, minimum=1)  # then "(other)"
 INGEST_KEY_CACHE_SECONDS = envfloat("INGEST_KEY_CACHE_SECONDS", 5.0, minimum=0)
 
 # --- Bounded reads (frontend/read_timeout.py, apm/queries/rankings.py) ---------------

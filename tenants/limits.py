@@ -43,9 +43,10 @@ NOTIFICATION_CHANNELS = Limit("notification_channels", "NOTIFICATION_CHANNELS_PE
 SLOS = Limit("slos", "SLOS_PER_ORG_LIMIT", "SLOs")
 TRANSACTION_NAMES = Limit("transaction_names", "TRANSACTIONS_PER_APP_LIMIT", "transaction names", scope="app")
 ERROR_GROUPS = Limit("error_groups", "ERROR_GROUPS_PER_APP_LIMIT", "error groups", scope="app")
+OPERATIONS = Limit("operations", "OPERATIONS_PER_APP_LIMIT", "database and external operations", scope="app")
 
 EVERY_LIMIT = (APPS, INGEST_KEYS, PENDING_INVITATIONS, ALERT_CONDITIONS, NOTIFICATION_CHANNELS, SLOS,
-               TRANSACTION_NAMES, ERROR_GROUPS)
+               TRANSACTION_NAMES, ERROR_GROUPS, OPERATIONS)
 
 
 class LimitReached(ActionError):

@@ -158,6 +158,7 @@ class Agent:
             self.runtime.gc.mark()
             return None
         metrics, events, events_seen, traces, errors = h.payload_parts()
+        operations = h.operations.payload()
         with self.dropped_lock:
             # transactions dropped unfolded (buffer full) count as lost metrics
             self.dropped["metrics"] += full
@@ -177,7 +178,7 @@ class Agent:
             "traces": traces,
             "errors": errors[:100],
             "instance": self.instance(now, period, d),
-        }
+        } | ({"operations": operations} if operations else {})
 
     def instance(self, now, period, dropped):
         cpu = _cpu_seconds()
@@ -344,13 +345,13 @@ class Agent:
 
 def split_payload(payload):
     """Two halves of a payload for a 413; None when it can't be made smaller."""
-    lists = ("metrics", "events", "traces", "errors")
-    total = sum(len(payload[k]) for k in lists)
+    lists = ("metrics", "events", "traces", "errors", "operations")
+    total = sum(len(payload.get(k, ())) for k in lists)
     if total <= 1:
         return None
     a, b = dict(payload), dict(payload)
     for k in lists:
-        items = payload[k]
+        items = payload.get(k, [])
         mid = (len(items) + 1) // 2
         a[k], b[k] = items[:mid], items[mid:]
     a["batch_id"] = uuid.uuid4().hex

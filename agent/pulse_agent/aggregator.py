@@ -20,6 +20,7 @@ from operator import itemgetter
 
 from pulse_agent import state
 from pulse_agent.log import internal_error
+from pulse_agent.operations import Operations
 from pulse_agent.sql import obfuscate_sql, sql_summary
 from pulse_agent.sketch import DDSketch
 from pulse_agent.transaction import DATABASE, EXTERNAL, TEMPLATE, new_span_id, new_trace_id
@@ -27,7 +28,7 @@ from pulse_agent.transaction import DATABASE, EXTERNAL, TEMPLATE, new_span_id, n
 OTHER_NAME = "Other"
 # Layout of the tuple ``state.hand_off`` appends for each finished transaction.
 RECORD = ("name", "type", "t0", "duration", "status", "error", "database", "external",
-          "template", "trace_id", "txn")
+          "template", "trace_id", "txn", "spans")
 # The harvest thread folds the buffer at every harvest and, in between, as soon as
 # it holds FOLD_AT transactions (the request thread that appends that one wakes it):
 # a busy process folds in efficient batches with little memory held, an idle one
@@ -52,12 +53,10 @@ def _select(cols, idx):
 
 
 def _event_record(rec):
-    """A tuple as kept in the events reservoir: without the transaction object (so its
-    spans are not held), with its trace id, set by now if it was kept as a trace."""
+    """A tuple as kept in the events reservoir: without the transaction object and its
+    spans (so they are not held), with its trace id, set by now if it was kept as a trace."""
     txn = rec[10]
-    if txn is None:
-        return rec
-    return rec[:9] + (txn.trace_id, None)
+    return rec[:9] + (rec[9] if txn is None else txn.trace_id, None)
 
 
 class Metric:
@@ -90,10 +89,10 @@ class Harvest:
     __slots__ = (
         "apdex_t", "metrics", "names", "events", "events_seen", "next_event", "w",
         "slow", "samples", "errors", "dropped_traces", "settings", "sample_minutes",
-        "sampled_names", "max_events", "errors_reserved", "offset", "claims",
+        "sampled_names", "max_events", "errors_reserved", "offset", "claims", "operations",
     )
 
-    def __init__(self, settings, apdex_t, sample_minutes, claims):
+    def __init__(self, settings, apdex_t, sample_minutes, claims, statements):
         self.settings = settings
         self.apdex_t = apdex_t
         self.metrics = {}  # minute -> {name: Metric}
@@ -112,6 +111,7 @@ class Harvest:
         self.max_events = settings.max_events
         self.errors_reserved = 0  # error events handed out (request threads), see error_room
         self.offset = time.time() - time.perf_counter()  # perf_counter -> wall clock
+        self.operations = Operations(settings.max_operations, statements)
 
     # -- folding (harvest thread) ---------------------------------------------------
 
@@ -122,6 +122,7 @@ class Harvest:
         # traces and error events, in arrival order: only the flagged transactions
         for txn in filter(None, cols[10]):
             self._candidate(txn, offset)
+        self._fold_operations(cols[0], cols[11], offset)
         # metrics per (minute, name); a batch almost always falls within one minute
         # and, in most apps, holds few names
         t0s = cols[2]
@@ -197,6 +198,12 @@ class Harvest:
         else:
             m.python += sum(durs)
         m.sketch.add_sorted(ordered)
+
+    def _fold_operations(self, names, spans_col, offset):
+        ops = self.operations
+        for name, spans in zip(names, spans_col):
+            if spans:
+                ops.add(self._reported_name(name), spans, offset)
 
     def _reported_name(self, name):
         out = self.names.get(name)
@@ -425,10 +432,11 @@ class Aggregator:
         self.dropped = 0  # transactions dropped because the buffer was full
         self.claims = set()
         self.sample_minutes = {}
+        self.statements = {}  # statement text -> (operation, table), see pulse_agent.operations
         self.current = self._new_harvest()
 
     def _new_harvest(self):
-        return Harvest(self.settings, self.apdex_t, self.sample_minutes, self.claims)
+        return Harvest(self.settings, self.apdex_t, self.sample_minutes, self.claims, self.statements)
 
     def attach(self, wake=None, error_room=None):
         """Point the request-side hot path (``state``) here; ``wake()`` is called when

@@ -29,6 +29,7 @@ SETTINGS = {
     "max_traces": (int, 10, "slow traces kept per harvest"),
     "max_spans": (int, 500, "spans kept per trace"),
     "max_metric_names": (int, 1000, "distinct transaction names per harvest; more go to 'Other'"),
+    "max_operations": (int, 200, "distinct database/external operations per harvest; more go to '(other)'"),
     "trace_samples_per_minute": (int, 5, "sampled traces per minute (one per name) besides slow ones"),
     "record_sql": (str, "obfuscated", "obfuscated, raw or off"),
     "disabled_instrumentation": (str, "", "comma-separated instrumentation modules to skip"),
@@ -47,6 +48,7 @@ _BOUNDS = {
     "max_traces": (0, 20),
     "max_spans": (1, 500),
     "max_metric_names": (10, 1999),
+    "max_operations": (10, 1000),
     "trace_samples_per_minute": (0, 60),
 }
 _CHOICES = {

@@ -27,7 +27,7 @@ def check_payload(p):
 
     allowed = {"v", "batch_id", "app", "sent_at", "apdex_t", "metrics", "events", "events_seen",
                "traces", "errors", "instance"}
-    need(set(p) == allowed, "fields %s" % sorted(set(p) ^ allowed))
+    need(set(p) - {"operations"} == allowed, "fields %s" % sorted((set(p) - {"operations"}) ^ allowed))
     need(p.get("v") == 1, "v")
     need(HEX32.match(p.get("batch_id", "")), "batch_id")
     need(1 <= len(p.get("app", "")) <= 255, "app")
@@ -65,6 +65,11 @@ def check_payload(p):
         need(1 <= len(e["class"]) <= 255, "errors[%d].class" % i)
         need(len(e["message"]) <= 2048, "errors[%d].message" % i)
         need(len(e["stack"]) <= 100, "errors[%d].stack" % i)
+    for i, o in enumerate(p.get("operations", [])):
+        need(o["kind"] in ("database", "external"), "operations[%d].kind" % i)
+        need(o["minute"] % 60 == 0, "operations[%d].minute" % i)
+        need(1 <= o["count"] and 0 <= o["errors"] <= o["count"], "operations[%d].count" % i)
+        need(1 <= len(o["operation"]) <= 64 and 1 <= len(o["service"]) <= 255, "operations[%d] names" % i)
     inst = p.get("instance")
     if inst is not None:
         need(set(inst["dropped"]) == {"events", "traces", "errors", "metrics", "payloads"}, "dropped")
@@ -243,6 +248,20 @@ class Sink:
                           key=lambda sp: sp["start_timestamp"])
         return [sorted(op(sp) for sp in spans if sp["trace_id"] == seg["trace_id"] and sp is not seg)
                 for seg in segments]
+
+    def operations_of(self, transaction):
+        """{(kind, service, operation, table): [count, errors, sum]} of one transaction,
+        summed over every payload received."""
+        out = {}
+        with self.lock:
+            for p in self.payloads:
+                for o in p.get("operations", []):
+                    if o["transaction"] == transaction:
+                        row = out.setdefault((o["kind"], o["service"], o["operation"], o["table"]), [0, 0, 0.0])
+                        row[0] += o["count"]
+                        row[1] += o["errors"]
+                        row[2] += o["sum"]
+        return out
 
     def all(self, field):
         with self.lock:

@@ -145,3 +145,72 @@ def test_the_request_that_fills_a_fold_batch_wakes_the_harvest_thread(agg):
     for _ in range(10):
         run("a", 0.01)
     assert woken == [FOLD_AT]  # once per batch
+
+
+def run_with_spans(name, spans, duration=0.05):
+    txn = transaction.Transaction(name)
+    txn.status = 200
+    base = txn.t0
+    for kind, span_name, start, length, attrs, extra in spans:
+        txn.spans.append((kind, span_name, base + start, base + start + length, attrs, extra))
+    txn.duration = duration
+    txn.t_db = txn.t_ext = 0.001  # as the hooks count them
+    state.hand_off(txn, duration)
+
+
+def test_database_and_external_spans_are_aggregated_per_operation(agg):
+    sql = "SELECT name FROM shop_item WHERE id = %s AND sku = 'ab-12'"
+    for i in range(30):
+        run_with_spans("view.%d" % (i % 2), [
+            (transaction.DATABASE, None, 0.001, 0.002 * (i + 1), sql, "postgresql"),
+            (transaction.DATABASE, "redis GET", 0.01, 0.001, {"db.system": "redis"}, None),
+            (transaction.EXTERNAL, "POST api.example.com", 0.02, 0.01,
+             {"method": "POST", "url": "https://api.example.com/pay", "host": "api.example.com",
+              "status": "503" if i % 3 == 0 else "201"}, "b" * 16),
+            (transaction.EXTERNAL, "GET down.example.com", 0.03, 0.01,
+             {"method": "GET", "url": "https://down.example.com/", "host": "down.example.com"}, "c" * 16),
+            (transaction.TEMPLATE, "page.html", 0.04, 0.001, None, None),
+        ])
+    ops = {(o["transaction"], o["kind"], o["service"], o["operation"], o["table"]): o for o in agg.swap().operations.payload()}
+    assert set(ops) == {
+        (t, k, s, op, table)
+        for t in ("view.0", "view.1")
+        for k, s, op, table in [
+            ("database", "postgresql", "SELECT", "shop_item"), ("database", "redis", "GET", ""),
+            ("external", "api.example.com", "POST", ""), ("external", "down.example.com", "GET", ""),
+        ]
+    }
+    select = ops[("view.0", "database", "postgresql", "SELECT", "shop_item")]
+    durations = [0.002 * (i + 1) for i in range(0, 30, 2)]
+    assert (select["count"], select["errors"]) == (15, 0)
+    assert select["sum"] == pytest.approx(sum(durations))
+    expected = DDSketch()
+    for d in durations:
+        expected.add(d)
+    assert DDSketch.from_base64(select["sketch"]).count == 15
+    assert DDSketch.from_base64(select["sketch"]).quantile(0.95) == pytest.approx(expected.quantile(0.95))
+    # a 5xx answer, or none at all, is an error
+    assert ops[("view.0", "external", "api.example.com", "POST", "")]["errors"] == 5  # i = 0, 6, 12, 18, 24
+    assert ops[("view.1", "external", "down.example.com", "GET", "")]["errors"] == 15
+    assert "ab-12" not in str(ops)
+
+
+def test_operations_past_the_limit_are_counted_as_other(attach):
+    a = Aggregator(config.load(environ={"PULSE_MAX_OPERATIONS": "10"}))
+    a.attach()
+    for i in range(25):
+        run_with_spans("view", [(transaction.DATABASE, None, 0.0, 0.001, "SELECT * FROM t%d" % i, "sqlite")])
+    ops = {(o["service"], o["operation"], o["table"]): o["count"] for o in a.swap().operations.payload()}
+    assert a.swap().operations.payload() == []
+    assert len(ops) == 11
+    assert ops[("(other)", "(other)", "")] == 15
+    assert sum(ops.values()) == 25
+
+
+def test_spans_of_transactions_without_database_or_external_time_are_not_held(agg):
+    run("view", 0.01)  # function spans only
+    txn = transaction.Transaction("query")
+    txn.spans.append((transaction.DATABASE, None, txn.t0, txn.t0 + 0.001, "SELECT 1", "sqlite"))
+    txn.t_db = 0.001
+    state.hand_off(txn, 0.01)
+    assert [rec[11] for rec in agg.buffer] == [None, txn.spans]

@@ -203,4 +203,9 @@ def test_orm_queries_on_postgresql_are_recorded_once(sink, postgres_database):
     assert all(sp["attrs"]["db.system"] == "postgresql" for sp in database)
     assert "'it" not in " ".join(sp["attrs"]["sql"] for sp in database)
     assert sink.metrics_by_name()["djshop.views.item_detail"]["segments"]["database"] > 0
+    # every item_detail request's three ORM statements, aggregated under their table
+    requests = sink.metrics_by_name()["djshop.views.item_detail"]["count"]
+    ops = sink.operations_of("djshop.views.item_detail")
+    assert ops[("database", "postgresql", "SELECT", "djshop_item")][:2] == [3 * requests, 0]
+    assert set(ops) <= {("database", "postgresql", "SELECT", "djshop_item"), ("database", "postgresql", "SELECT", "")}
     assert sink.problems == []

@@ -106,3 +106,22 @@ def test_an_exception_inside_the_agent_never_reaches_the_app(sink):
     # logged, but once per place (rate-limited), not once per call
     lines = [ln for ln in proc.stderr.splitlines() if "internal error in" in ln]
     assert lines and len(lines) == len(set(lines))
+
+
+def test_database_and_external_calls_are_aggregated_per_operation(flask_run):
+    sink, _, _ = flask_run
+    counts = {name: {k: v[:2] for k, v in sink.operations_of(name).items()} for name in ("item", "pg", "redis_view")}
+    assert counts["item"] == {("database", "sqlite", "SELECT", "item"): [4, 0]}  # 2 requests x 2 statements
+    assert counts["pg"] == {
+        ("database", "postgresql", "SELECT", ""): [2, 0],
+        ("database", "postgresql", "SELECT", "pg_class"): [1, 0],
+    }
+    assert counts["redis_view"] == {
+        ("database", "redis", op, ""): [1, 0] for op in ("SET", "GET", "PIPELINE")
+    }
+    call = sink.operations_of("call")
+    host = sink.url.split("://", 1)[1].rstrip("/")
+    assert {k: v[:2] for k, v in call.items()} == {("external", host, "GET", ""): [2, 0]}
+    # each call's own time, within the transaction's
+    assert 0 < call[("external", host, "GET", "")][2] <= sum(m["sum"] for m in sink.all("metrics") if m["name"] == "call")
+    assert "secret" not in str([p.get("operations") for p in sink.payloads])

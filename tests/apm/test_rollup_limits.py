@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from django.db import connection, transaction
 
-from apm.models import ErrorGroup, ErrorMinute, ErrorSample, Transaction
+from apm.models import ErrorGroup, ErrorMinute, ErrorSample, Operation, Transaction
 from apm.rollup import names
 from apm.rollup.errors import OTHER_ERRORS, OTHER_FINGERPRINT, write_errors
 from contract.schema import decode_payload
@@ -70,7 +70,7 @@ def test_two_consumers_creating_error_groups_at_once_stay_within_the_limit(org, 
 @pytest.mark.django_db(transaction=True)
 def test_two_consumers_creating_transaction_names_at_once_stay_within_the_limit(org, app, settings):
     settings.TRANSACTIONS_PER_APP_LIMIT = 3
-    names._txn_cache.clear()
+    names.clear_cache()
     mine = [("web", f"a{k}") for k in range(3)]
     theirs = [("web", f"b{k}") for k in range(3)]
     results = run_together(
@@ -82,4 +82,25 @@ def test_two_consumers_creating_transaction_names_at_once_stay_within_the_limit(
     other_id = Transaction.objects.for_org(org).get(name=names.OTHER).id
     # Every name got an id: its own row, or "(other)".
     assert sum(ids[k] == other_id for ids, asked in zip(results, (mine, theirs)) for k in asked) == 3
-    names._txn_cache.clear()
+    names.clear_cache()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_consumers_creating_operations_at_once_stay_within_the_limit(org, app, settings):
+    settings.OPERATIONS_PER_APP_LIMIT = 3
+    names.clear_cache()
+    mine = [("database", "postgresql", "SELECT", f"a{k}") for k in range(3)]
+    theirs = [("external", f"b{k}.example.com", "GET", "") for k in range(3)]
+    results = run_together(
+        lambda: names.operation_ids(org.pk, str(app.id), mine),
+        lambda: names.operation_ids(org.pk, str(app.id), theirs),
+    )
+    rows = [o.operation for o in Operation.objects.for_org(org)]
+    assert len([r for r in rows if r != names.OTHER]) == 3 and names.OTHER in rows
+    other_ids = set(Operation.objects.for_org(org).filter(operation=names.OTHER).values_list("id", flat=True))
+    # Every operation got an id: its own row, or its kind's "(other)".
+    assert sum(ids[k] in other_ids for ids, asked in zip(results, (mine, theirs)) for k in asked) == 3
+    # once known, an operation keeps its id without a query
+    again = names.operation_ids(org.pk, str(app.id), mine)
+    assert again == results[0]
+    names.clear_cache()

@@ -6,9 +6,9 @@ import json
 import random
 import time
 
-from contract.builders import error, event, instance, metric, payload, trace
+from contract.builders import error, event, instance, metric, operation, payload, trace
 
-__all__ = ["body", "error", "event", "headers", "instance", "metric", "payload", "simple", "trace"]
+__all__ = ["body", "error", "event", "headers", "instance", "metric", "operation", "payload", "simple", "trace"]
 
 
 def simple(app="shop", minute=None, name="shop.views.checkout", n=10, seed=1, **kw):

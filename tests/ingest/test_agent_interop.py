@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from apm.models import ErrorGroup, TransactionMinute
+from contract import queued
 from tenants.models import App
 from tests.ingest.conftest import drain
 
@@ -23,17 +24,20 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 AGENT_SCRIPT = textwrap.dedent(
     """
-    import io, sys
+    import io, sqlite3, sys
     import pulse_agent
     from pulse_agent import WSGIMiddleware
 
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/boom":
             raise ValueError("bad order id 42")
+        db.execute("SELECT id FROM orders WHERE id = 'secret'").fetchall()
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"ok"]
 
     pulse_agent.init()
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE orders (id INTEGER)")
     wrapped = WSGIMiddleware(app)
     for n in range(25):
         path = "/boom" if n % 5 == 0 else "/orders/%d" % n
@@ -100,6 +104,11 @@ def test_it_accepts_what_the_real_agent_sends(org, ingest_key, consumer, private
         server.wait(timeout=15)
     r = redis.Redis.from_url(settings.REDIS_URL)
     assert r.xlen(private_stream) >= 1
+    # every request's statement, aggregated by the agent and queued by ingest
+    queued_ops = [o for _, f in r.xrange(private_stream) for o in queued.unpack(f[b"b"]).operations]
+    selects = [o for o in queued_ops if (o.kind, o.service, o.operation, o.table) == ("database", "sqlite", "SELECT", "orders")]
+    assert sum(o.count for o in selects) == 20 and {o.transaction for o in selects} == {"GET /orders/{id}"}
+    assert "secret" not in repr(queued_ops)
     drain(consumer)
     assert r.xlen(f"{private_stream}:dead") == 0
     app = App.objects.for_org(org).get(name="interop")
