@@ -60,6 +60,15 @@ class WatchedApps:
             return watched
         return answer[0]
 
+    async def aclose(self):
+        """Close the connections (called on the loop they were made on, before it ends)."""
+        if self._loop is asyncio.get_running_loop():
+            if self._refresher is not None:
+                self._refresher.cancel()
+                self._refresher = None
+            await self._redis.aclose()
+            self._loop = None
+
     def forget(self):
         """Drop every answer (tests)."""
         self._answers.clear()
