@@ -169,19 +169,7 @@ class Agent:
         if taken is None:
             return
         events, events_seen = taken
-        payload = {
-            "v": 1,
-            "batch_id": uuid.uuid4().hex,
-            "app": self.settings.app_name,
-            "sent_at": time.time(),
-            "apdex_t": self.aggregator.apdex_t,
-            "metrics": [],
-            "events": events,
-            "events_seen": events_seen,
-            "traces": [],
-            "errors": [],
-            "instance": None,
-        }
+        payload = self._payload(time.time(), self.aggregator.apdex_t, [], events, events_seen, [], [], None)
         self.enqueue(Pending(payload))
         self.send_wake.set()
 
@@ -226,18 +214,21 @@ class Agent:
             d["traces"] += h.dropped_traces
             self.dropped["traces"] += h.dropped_traces
         self.last_sent = now
+        return self._payload(now, h.apdex_t, metrics, events, events_seen, traces, errors[:100], self.instance(now, period, d))
+
+    def _payload(self, now, apdex_t, metrics, events, events_seen, traces, errors, instance):
         return {
             "v": 1,
             "batch_id": uuid.uuid4().hex,
             "app": self.settings.app_name,
             "sent_at": now,
-            "apdex_t": h.apdex_t,
+            "apdex_t": apdex_t,
             "metrics": metrics,
             "events": events,
             "events_seen": events_seen,
             "traces": traces,
-            "errors": errors[:100],
-            "instance": self.instance(now, period, d),
+            "errors": errors,
+            "instance": instance,
         }
 
     def instance(self, now, period, dropped):
