@@ -29,17 +29,16 @@ log = logging.getLogger(__name__)
 
 class WatchedApps:
     def __init__(self):
-        self._answers = {}  # app id (str) -> (watched, monotonic time of the answer)
+        self._answers = {}  # app id (as the callers give it) -> (watched, monotonic time of the answer)
         self._stale = set()  # app ids the next refresh asks about
         self._loop = None
         self._refresher = None
 
     def on_loop(self, app_id):
         """The answer for ``app_id``, called on an event loop; schedules a refresh when stale."""
-        key = str(app_id)
-        answer = self._answers.get(key)
+        answer = self._answers.get(app_id)
         if answer is None or time.monotonic() - answer[1] >= RECHECK_SECONDS:
-            self._stale.add(key)
+            self._stale.add(app_id)
             if self._refresher is None:
                 loop = asyncio.get_running_loop()
                 if loop is not self._loop:
@@ -49,14 +48,13 @@ class WatchedApps:
 
     def blocking(self, app_id):
         """The answer for ``app_id`` from a thread, asking Redis itself when stale."""
-        key = str(app_id)
-        answer = self._answers.get(key)
+        answer = self._answers.get(app_id)
         if answer is None or time.monotonic() - answer[1] >= RECHECK_SECONDS:
             try:
-                watched = client(settings.CACHE_REDIS_URL).exists(live_watch.key(key)) > 0
+                watched = client(settings.CACHE_REDIS_URL).exists(live_watch.key(app_id)) > 0
             except redis.RedisError:
                 watched = False
-            self._remember({key: watched})
+            self._remember({app_id: watched})
             return watched
         return answer[0]
 
@@ -88,7 +86,7 @@ class WatchedApps:
     async def _refresh(self):
         try:
             while self._stale:
-                keys = sorted(self._stale)
+                keys = list(self._stale)
                 self._stale.clear()
                 try:
                     marks = await self._redis.mget([live_watch.key(k) for k in keys])
