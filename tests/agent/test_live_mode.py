@@ -73,3 +73,30 @@ def test_it_stays_on_the_harvest_interval_when_live_mode_is_off(sink):
     out, err = app.communicate(timeout=60)
     assert app.returncode == 0, err
     assert sink.payloads and not any(_events_only(p) for p in sink.payloads)
+
+
+def test_it_falls_back_by_itself_when_no_reply_says_anything(sink):
+    sink.live = True
+    app = subprocess.Popen(
+        [sys.executable, "-m", "pulse_agent.cli", "run", "--", sys.executable,
+         os.path.join(APPS_DIR, "loop_driver.py"), "--seconds", "20", "--sleep", "0.002"],
+        env=agent_env(sink.url, PULSE_HARVEST_INTERVAL="2.0"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert sink.wait_for(lambda s: any(_events_only(p) for p in s.payloads), timeout=10)
+        with sink.lock:
+            sink.status, sink.retry_after = 503, "1"  # no 202, so nothing says live or not
+        time.sleep(12)
+        with sink.lock:
+            sink.status, sink.live = 202, False
+            start = len(sink.payloads)
+        out, err = app.communicate(timeout=60)
+    finally:
+        if app.poll() is None:
+            app.kill()
+    assert app.returncode == 0, err
+    # What was kept during the silence arrives now: live mode lasted 3 harvest intervals
+    # (6 s, about 12 events-only payloads) past the last reply, not the whole 12 s (about 24).
+    kept = sum(1 for p in sink.payloads[start:] if _events_only(p))
+    assert 4 <= kept <= 18
