@@ -13,6 +13,16 @@ import time
 from conftest import APPS_DIR, agent_env
 
 
+def _start(sink, seconds, **env):
+    """A WSGI app under the agent (2 s harvest) serving requests back to back for ``seconds``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pulse_agent.cli", "run", "--", sys.executable,
+         os.path.join(APPS_DIR, "loop_driver.py"), "--seconds", str(seconds), "--sleep", "0.002"],
+        env=agent_env(sink.url, PULSE_HARVEST_INTERVAL="2.0", **env),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
 def _events_only(p):
     return not p["metrics"] and not p["traces"] and not p["errors"] and p["instance"] is None
 
@@ -29,12 +39,7 @@ def _window(sink, seconds):
 
 def test_it_posts_events_every_half_second_while_told_live_then_falls_back(sink):
     sink.live = True
-    app = subprocess.Popen(
-        [sys.executable, "-m", "pulse_agent.cli", "run", "--", sys.executable,
-         os.path.join(APPS_DIR, "loop_driver.py"), "--seconds", "16", "--sleep", "0.002"],
-        env=agent_env(sink.url, PULSE_HARVEST_INTERVAL="2.0"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    app = _start(sink, 16)
     try:
         # The first harvest's reply says live; from then on events leave on their own.
         assert sink.wait_for(lambda s: any(_events_only(p) for p in s.payloads), timeout=10)
@@ -64,12 +69,7 @@ def test_it_posts_events_every_half_second_while_told_live_then_falls_back(sink)
 
 def test_it_stays_on_the_harvest_interval_when_live_mode_is_off(sink):
     sink.live = True
-    app = subprocess.Popen(
-        [sys.executable, "-m", "pulse_agent.cli", "run", "--", sys.executable,
-         os.path.join(APPS_DIR, "loop_driver.py"), "--seconds", "7", "--sleep", "0.002"],
-        env=agent_env(sink.url, PULSE_HARVEST_INTERVAL="2.0", PULSE_LIVE="false"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    app = _start(sink, 7, PULSE_LIVE="false")
     out, err = app.communicate(timeout=60)
     assert app.returncode == 0, err
     assert sink.payloads and not any(_events_only(p) for p in sink.payloads)
@@ -77,12 +77,7 @@ def test_it_stays_on_the_harvest_interval_when_live_mode_is_off(sink):
 
 def test_it_falls_back_by_itself_when_no_reply_says_anything(sink):
     sink.live = True
-    app = subprocess.Popen(
-        [sys.executable, "-m", "pulse_agent.cli", "run", "--", sys.executable,
-         os.path.join(APPS_DIR, "loop_driver.py"), "--seconds", "20", "--sleep", "0.002"],
-        env=agent_env(sink.url, PULSE_HARVEST_INTERVAL="2.0"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    app = _start(sink, 20)
     try:
         assert sink.wait_for(lambda s: any(_events_only(p) for p in s.payloads), timeout=10)
         with sink.lock:
