@@ -48,6 +48,7 @@ from django.conf import settings
 
 from apm import queries
 from apm.json_output import dumps
+from contract import live_watch
 from contract.redis_client import client
 
 log = logging.getLogger(__name__)
@@ -86,23 +87,18 @@ def events_per_second():
 
 # --- Who is watching ------------------------------------------------------------------
 # Most apps have nobody on their live pages at a given moment. Each open live socket
-# keeps a mark in Redis (frontend/consumers.py renews it every WATCH_SECONDS / 3), and
-# workers publish only for marked apps: no minute rows read, no token taken, nothing
+# keeps a mark in Redis (contract/live_watch.py), and workers publish only for marked apps: no minute rows read, no token taken, nothing
 # sent for the others. A worker asks Redis once per batch for an unwatched app (so a new
 # viewer gets the very next batch) and at most once a second for a watched one.
 
-WATCH_SECONDS = 30
+WATCH_SECONDS = live_watch.WATCH_SECONDS
 _WATCH_RECHECK = 1.0
 _watch_cache = {}  # app key (str UUID) -> monotonic time Redis last said it was watched
 
 
-def _watch_key(app_id):
-    return f"pulse:live:watched:{uuid.UUID(str(app_id)).hex}"
-
-
 def mark_watched(app_id):
     """Say that a live socket is open on this app (for WATCH_SECONDS)."""
-    client(settings.CACHE_REDIS_URL).set(_watch_key(app_id), b"1", ex=WATCH_SECONDS)
+    live_watch.mark(app_id)
     _watch_cache.pop(str(uuid.UUID(str(app_id))), None)
 
 
@@ -116,7 +112,7 @@ def is_watched(app_id):
     if seen is not None and now - seen < _WATCH_RECHECK:
         return True
     try:
-        watched = bool(client(settings.CACHE_REDIS_URL).exists(_watch_key(key)))
+        watched = bool(client(settings.CACHE_REDIS_URL).exists(live_watch.key(key)))
     except redis.RedisError:
         return True
     if watched:

@@ -5,7 +5,10 @@ consumer, Redis, Postgres) on free ports against DATABASE_URL / REDIS_URL, signs
 user in, opens 1 and then N websocket viewers of one app, posts payloads whose first event
 carries a unique trace id, and times when each viewer sees that event. A last phase runs
 the real agent in this process (2 s harvest) and times from the end of a transaction to its
-dot reaching the N viewers (request to screen). Prints p50/p95/max per phase and the web
+dot reaching the N viewers (request to screen), twice: with the agent's live mode off (what
+an agent does when no reply says the app is watched: events leave with each harvest) and
+on (the replies say "live": events every 0.5 s), with the CPU time of the agent's harvest
+and sender threads per second of each phase. Prints p50/p95/max per phase and the web
 server's memory (RSS) before and with the viewers. Figures, not pass/fail.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pulse_bench REDIS_URL=redis://127.0.0.1:6379/9 \\
@@ -35,6 +38,7 @@ os.environ.update(
     SECRET_KEY="live-bench-secret-key-not-for-production-0123456789",
     ALLOWED_HOSTS="127.0.0.1",
     INGEST_KEY_CACHE_SECONDS="5",
+    LIVE_SOCKETS_PER_USER="100000",  # every viewer here is the one bench user
     PYTHONUNBUFFERED="1",
 )
 
@@ -206,11 +210,15 @@ def report(name, viewers, accepted, web_pid, what="202 -> message"):
     )
 
 
-async def agent_phase(viewers, base_url, key, app_name, requests, interval, web_pid):
-    """Request to screen: the real agent in this process, harvesting every 2 s as in production."""
+def agent_cpu_seconds(agent):
+    """CPU time of the agent's own threads (harvest and sender), from their per-thread clocks."""
+    return sum(time.clock_gettime(time.pthread_getcpuclockid(t.ident)) for t in (agent.thread, agent.sender))
+
+
+async def agent_phase(name, agent, viewers, requests, interval, web_pid):
+    """Request to screen with the real agent in this process, harvesting every 2 s as in production."""
     import pulse_agent
 
-    pulse_agent.init(ingest_key=key, endpoint=base_url, app_name=app_name, harvest_interval=2.0)
     done = {}
     loop = asyncio.get_running_loop()
 
@@ -219,12 +227,21 @@ async def agent_phase(viewers, base_url, key, app_name, requests, interval, web_
             time.sleep(0.01)
         done[name] = time.monotonic()
 
+    # Measure from the steady state: live mode starts with the first reply that says so.
+    deadline = time.monotonic() + 10
+    while agent.settings.live and not agent.is_live() and time.monotonic() < deadline:
+        await loop.run_in_executor(None, one_request, "bench.warm-up")
+        await asyncio.sleep(interval)
+    done.clear()
+    cpu, started = agent_cpu_seconds(agent), time.monotonic()
     for _ in range(requests):
         await loop.run_in_executor(None, one_request, f"bench.request.{uuid.uuid4().hex[:12]}")
         await asyncio.sleep(interval)
     await asyncio.sleep(5)  # the last harvest and its delivery
-    report("agent", viewers, done, web_pid, what="request end -> screen")
-    pulse_agent.shutdown(2)
+    cpu, wall = agent_cpu_seconds(agent) - cpu, time.monotonic() - started
+    report(name, viewers, done, web_pid, what="request end -> screen")
+    print(f"{'':>12}  agent harvest + sender threads: {cpu / wall * 1000:.2f} ms CPU per second "
+          f"({cpu * 1000:.0f} ms in {wall:.1f} s)", flush=True)
 
 
 async def main(args, tenant):
@@ -254,7 +271,14 @@ async def main(args, tenant):
         print(f"{args.viewers} viewers connected in {time.monotonic() - started:.1f} s; "
               f"web RSS {rss_bytes(web.pid) / 2**20:.1f} MiB", flush=True)
         await phase(f"{args.viewers} viewers", viewers, base, key, app.name, args.payloads, args.interval, web.pid)
-        await agent_phase(viewers, base, key, app.name, args.payloads, args.interval, web.pid)
+        import pulse_agent
+
+        agent = pulse_agent.init(ingest_key=key, endpoint=base, app_name=app.name, harvest_interval=2.0)
+        agent.settings.live = False  # as if no reply said the app is watched
+        await agent_phase("agent", agent, viewers, args.payloads, args.interval, web.pid)
+        agent.settings.live = True  # the replies say "live": the viewers are connected
+        await agent_phase("agent live", agent, viewers, args.payloads, args.interval, web.pid)
+        pulse_agent.shutdown(2)
         await asyncio.gather(*(v.close() for v in viewers))
     finally:
         stop([web, worker])

@@ -21,7 +21,7 @@ from functools import partial
 
 from django.db import OperationalError, close_old_connections
 
-from ingest import handler, handoff, lookups
+from ingest import handler, handoff, live_flag, lookups
 from contract.schema import MAX_COMPRESSED_BYTES
 
 from ingest.errors import NeedsDatabase, Refused
@@ -83,7 +83,7 @@ async def _serve(scope, receive, send):
             response = result
         else:
             enqueued = await _enqueuer.enqueue(result.org_id, result.app_id, result.body)
-            response = handler.finish(result, enqueued)
+            response = handler.finish(result, enqueued, live_flag.watched.on_loop(result.app_id))
     except Exception:
         log.exception("ingest failed")
         response = handler.error(500, "internal", "internal error; the payload was not accepted")

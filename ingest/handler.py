@@ -15,7 +15,7 @@ from django.db import OperationalError
 
 from contract import queued
 from contract.schema import MAX_COMPRESSED_BYTES, MAX_DECOMPRESSED_BYTES, decode_payload
-from ingest import handoff
+from ingest import handoff, live_flag
 from ingest.app_resolver import resolve_app
 from ingest.errors import NeedsDatabase, Refused
 from tenants.caching import AnswerCache
@@ -206,12 +206,16 @@ def _wrong_app(resolved):
     return Refused(403, "wrong_app", f"this ingest key may only send data for the app {resolved.app_name!r}", "app")
 
 
-def finish(accepted, enqueued):
-    """The response once ``accepted`` went to ingest.handoff (``enqueued``: its result)."""
+def finish(accepted, enqueued, live=False):
+    """The response once ``accepted`` went to ingest.handoff (``enqueued``: its result);
+    ``live``: someone has the app's live page open (ingest/live_flag.py)."""
     refused = refusal(enqueued)
     if refused is not None:
         return error_of(refused)
-    return Response(202, {"batch_id": accepted.batch_id, "apdex_t": accepted.apdex_t})
+    reply = {"batch_id": accepted.batch_id, "apdex_t": accepted.apdex_t}
+    if live:
+        reply["live"] = True  # the agent sends its sampled events every half second
+    return Response(202, reply)
 
 
 def refusal(enqueued):
@@ -277,7 +281,8 @@ def handle(headers, body):
         return unavailable()
     if isinstance(result, Response):
         return result
-    return finish(result, handoff.enqueue(result.org_id, result.app_id, result.body))
+    enqueued = handoff.enqueue(result.org_id, result.app_id, result.body)
+    return finish(result, enqueued, live_flag.watched.blocking(result.app_id))
 
 
 def gunzip(body, limit=MAX_DECOMPRESSED_BYTES):

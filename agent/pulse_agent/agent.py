@@ -5,6 +5,7 @@ import collections
 import gzip
 import json
 import logging
+import math
 import os
 import platform
 import random
@@ -22,6 +23,13 @@ INSTANCE_EVERY = 30.0  # seconds between instance-only payloads when idle
 MAX_SENDS_PER_CYCLE = 50
 MAX_RETRY_AFTER = 300.0
 MAX_BACKOFF = 60.0
+# Live mode: while the server's 202 replies say someone has the app's live page open,
+# the sampled events leave every LIVE_INTERVAL seconds in events-only payloads of their
+# own (metrics, traces and errors keep the harvest interval). It lapses on the first
+# reply without the flag, or LIVE_HOLD_HARVESTS harvest intervals after the last one
+# with it (replies lost, server away).
+LIVE_INTERVAL = 0.5
+LIVE_HOLD_HARVESTS = 3
 
 _agent = None
 _init_lock = threading.Lock()
@@ -55,6 +63,7 @@ class Agent:
         self.next_send_at = 0.0
         self.failures = 0
         self.last_sent = 0.0
+        self.live_until = 0.0  # monotonic; live mode while in the future
         self.last_harvest = time.time()
         self.cpu_mark = _cpu_seconds()
         self.stop_event = threading.Event()
@@ -113,8 +122,12 @@ class Agent:
         wake = self.fold_wake
         fold = self.aggregator.fold
         next_harvest = time.monotonic() + interval
+        next_live = 0.0
         while True:
-            wake.acquire(True, max(0.0, next_harvest - time.monotonic()))
+            due = next_harvest
+            if self.live_until > time.monotonic():
+                due = min(due, next_live)
+            wake.acquire(True, max(0.0, due - time.monotonic()))
             if stop.is_set():
                 return
             try:
@@ -122,7 +135,11 @@ class Agent:
                 now = time.monotonic()
                 if now >= next_harvest:
                     next_harvest = max(next_harvest + interval, now)
+                    next_live = now + LIVE_INTERVAL
                     self.harvest_once()
+                elif now >= next_live and self.live_until > now:
+                    next_live = now + LIVE_INTERVAL  # so never more than 1 / LIVE_INTERVAL posts a second
+                    self.send_live_events()
             except Exception:
                 internal_error("harvest")
 
@@ -145,8 +162,40 @@ class Agent:
             self.enqueue(Pending(payload))
             self.send_wake.set()
 
+    def send_live_events(self):
+        """Live mode: the events sampled since the last payload, in an events-only payload
+        with a batch id of its own, so each event and each metric still counts once."""
+        taken = self.aggregator.take_events(self._live_max_events())
+        if taken is None:
+            return
+        events, events_seen = taken
+        payload = self._payload(time.time(), self.aggregator.apdex_t, [], events, events_seen, [], [], None)
+        self.enqueue(Pending(payload))
+        self.send_wake.set()
+
+    def is_live(self):
+        return self.live_until > time.monotonic()
+
+    def _live_max_events(self):
+        """The reservoir of one live period: the harvest's share, so a watched app sends
+        about as many events per minute as an unwatched one."""
+        s = self.settings
+        if not self.is_live():
+            return s.max_events
+        return max(1, math.ceil(s.max_events * LIVE_INTERVAL / s.harvest_interval))
+
+    def _set_live(self, live):
+        s = self.settings
+        if not (live and s.live and s.max_events > 0 and s.harvest_interval > LIVE_INTERVAL):
+            self.live_until = 0.0
+            return
+        was_live = self.is_live()
+        self.live_until = time.monotonic() + LIVE_HOLD_HARVESTS * s.harvest_interval
+        if not was_live:
+            self.wake_harvest()  # start the half-second rhythm now, not at the next harvest
+
     def build_payload(self, force=False):
-        h = self.aggregator.swap()
+        h = self.aggregator.swap(self._live_max_events())
         now = time.time()
         period = max(now - self.last_harvest, 0.001)
         self.last_harvest = now
@@ -166,18 +215,23 @@ class Agent:
             d["traces"] += h.dropped_traces
             self.dropped["traces"] += h.dropped_traces
         self.last_sent = now
+        return self._payload(
+            now, h.apdex_t, metrics, events, events_seen, traces, errors[:100], self.instance(now, period, d), operations
+        )
+
+    def _payload(self, now, apdex_t, metrics, events, events_seen, traces, errors, instance, operations=()):
         return {
             "v": 1,
             "batch_id": uuid.uuid4().hex,
             "app": self.settings.app_name,
             "sent_at": now,
-            "apdex_t": h.apdex_t,
+            "apdex_t": apdex_t,
             "metrics": metrics,
             "events": events,
             "events_seen": events_seen,
             "traces": traces,
-            "errors": errors[:100],
-            "instance": self.instance(now, period, d),
+            "errors": errors,
+            "instance": instance,
         } | ({"operations": operations} if operations else {})
 
     def instance(self, now, period, dropped):
@@ -306,6 +360,7 @@ class Agent:
             t = body.get("apdex_t")
             if isinstance(t, (int, float)) and 0.001 <= t <= 60:
                 self.aggregator.set_apdex_t(float(t))
+        self._set_live(isinstance(body, dict) and body.get("live") is True)
 
     # -- lifecycle -------------------------------------------------------------
 

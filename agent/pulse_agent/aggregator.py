@@ -302,6 +302,20 @@ class Harvest:
             for minute, by_name in self.metrics.items()
             for name, m in by_name.items()
         ]
+        traces = [trace_dict(t, self.settings) for t in self.slow + self.samples]
+        return metrics, self._event_dicts(), self.events_seen, traces, self.errors
+
+    def take_events(self, next_max):
+        """(events, events_seen) sampled so far, and a fresh reservoir of ``next_max``
+        events for the rest of the harvest (live mode: events leave ahead of the harvest)."""
+        parts = self._event_dicts(), self.events_seen
+        self.events = []
+        self.events_seen = self.next_event = 0
+        self.w = 1.0
+        self.max_events = next_max
+        return parts
+
+    def _event_dicts(self):
         traced = {t.get_trace_id() for t in self.slow}
         traced.update(t.get_trace_id() for t in self.samples)
         events = []
@@ -318,8 +332,7 @@ class Harvest:
                 "trace_id": trace_id or new_trace_id(),
                 "has_trace": trace_id in traced,
             })
-        traces = [trace_dict(t, self.settings) for t in self.slow + self.samples]
-        return metrics, events, self.events_seen, traces, self.errors
+        return events
 
 
 def metric_dict(name, minute, m):
@@ -492,14 +505,26 @@ class Aggregator:
             return True
         return False
 
-    def swap(self):
-        """Fold what is buffered and start a new harvest; returns the finished one."""
+    def swap(self, next_max=None):
+        """Fold what is buffered and start a new harvest (with a reservoir of ``next_max``
+        events, default ``max_events``); returns the finished one."""
         with self.lock:
             self._fold_locked()
             h = self.current
             self.current = self._new_harvest()
+            if next_max is not None:
+                self.current.max_events = next_max
             self.claims.clear()
         return h
+
+    def take_events(self, next_max):
+        """Fold what is buffered, then Harvest.take_events of the current harvest; None
+        when it has no event (its ``events_seen`` then stays for the harvest's payload)."""
+        with self.lock:
+            self._fold_locked()
+            if not self.current.events:
+                return None
+            return self.current.take_events(next_max)
 
     def reset_after_fork(self):
         self.lock = threading.Lock()

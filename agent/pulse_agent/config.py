@@ -20,6 +20,7 @@ SETTINGS = {
     "endpoint": (str, "http://127.0.0.1:8000", "base URL of the Pulse server"),
     "app_name": (str, "", "application name as shown in Pulse (default: derived from the app)"),
     "harvest_interval": (float, 2.0, "seconds between two payloads (0.1-60)"),
+    "live": (bool, True, "send sampled events every 0.5 s while the server says someone watches live"),
     "apdex_t": (float, 0.5, "initial Apdex T in seconds; the server's value replaces it"),
     "timeout": (float, 10.0, "HTTP timeout in seconds for one post to the server"),
     "shutdown_timeout": (float, 3.0, "at most this many seconds spent flushing at exit"),

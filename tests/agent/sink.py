@@ -131,6 +131,7 @@ class Sink:
         self.delay = 0.0
         self.retry_after = "1"
         self.apdex_t = 0.5
+        self.live = False  # say "live": true in 202 replies, as ingest does while the app is watched
         self.max_body = None  # answer 413 above this many compressed bytes
         self.body_sizes = []  # compressed sizes of accepted payloads
         self.lock = threading.RLock()
@@ -219,7 +220,10 @@ class Sink:
                     else:
                         sink.batch_ids.add(payload.get("batch_id"))
                         sink.payloads.append(payload)
-                self._reply(202, {"batch_id": payload.get("batch_id"), "apdex_t": sink.apdex_t})
+                reply = {"batch_id": payload.get("batch_id"), "apdex_t": sink.apdex_t}
+                if sink.live:
+                    reply["live"] = True
+                self._reply(202, reply)
 
         return Handler
 

@@ -33,6 +33,7 @@ def run(coro):
             return await coro
         finally:
             await ingest_asgi._enqueuer.aclose()
+            await ingest_asgi.live_flag.watched.aclose()
 
     return asyncio.run(go())
 

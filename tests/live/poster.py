@@ -44,6 +44,11 @@ def payload(app_name, durations, errors=0, minute=None, names=("GET /items/{id}"
 
 def post(base_url, key, body, timeout=10):
     """POST one payload; returns the HTTP status (202 when accepted)."""
+    return answer(base_url, key, body, timeout)[0]
+
+
+def answer(base_url, key, body, timeout=10):
+    """POST one payload; returns (HTTP status, the JSON reply)."""
     data = gzip.compress(json.dumps(body).encode())
     request = urllib.request.Request(
         base_url.rstrip("/") + "/api/v1/ingest",
@@ -53,6 +58,6 @@ def post(base_url, key, body, timeout=10):
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status
+            return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return exc.code
+        return exc.code, json.loads(exc.read() or b"null")

@@ -33,6 +33,7 @@ class _Server(uvicorn.Server):
             await super().main_loop()
         finally:
             await ingest_asgi._enqueuer.aclose()
+            await ingest_asgi.live_flag.watched.aclose()
 
 
 @pytest.fixture
