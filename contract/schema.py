@@ -65,6 +65,20 @@ class Segments(Struct):
     template: Annotated[float, msgspec.Meta(ge=0.0)] = 0.0
 
 
+
+def _minute_and_errors_problem(minute: int, errors: int, count: int, now: float) -> tuple[str, str] | None:
+    """The rules a metric row and an operation row share: a whole minute within the accepted
+    window, and no more errors than calls."""
+    if minute % 60:
+        return "minute", "minute must be a multiple of 60"
+    if minute < now - PAST_WINDOW:
+        return "minute", "minute is more than 24 h in the past"
+    if minute > now + FUTURE_WINDOW:
+        return "minute", "minute is more than 10 min in the future"
+    if errors > count:
+        return "errors", "errors must not exceed count"
+    return None
+
 class Metric(Struct):
     name: Name
     type: TxnType
@@ -84,14 +98,9 @@ class Metric(Struct):
 
     def problem(self, now: float) -> tuple[str, str] | None:
         """(field, message) of the first rule this metric breaks, or None."""
-        if self.minute % 60:
-            return "minute", "minute must be a multiple of 60"
-        if self.minute < now - PAST_WINDOW:
-            return "minute", "minute is more than 24 h in the past"
-        if self.minute > now + FUTURE_WINDOW:
-            return "minute", "minute is more than 10 min in the future"
-        if self.errors > self.count:
-            return "errors", "errors must not exceed count"
+        bad = _minute_and_errors_problem(self.minute, self.errors, self.count, now)
+        if bad is not None:
+            return bad
         if self.min > self.max:
             return "min", "min must not exceed max"
         # Float sums of many durations may round below max by a hair.
@@ -194,14 +203,9 @@ class Operation(Struct):
 
     def problem(self, now: float) -> tuple[str, str] | None:
         """(field, message) of the first rule this operation breaks, or None."""
-        if self.minute % 60:
-            return "minute", "minute must be a multiple of 60"
-        if self.minute < now - PAST_WINDOW:
-            return "minute", "minute is more than 24 h in the past"
-        if self.minute > now + FUTURE_WINDOW:
-            return "minute", "minute is more than 10 min in the future"
-        if self.errors > self.count:
-            return "errors", "errors must not exceed count"
+        bad = _minute_and_errors_problem(self.minute, self.errors, self.count, now)
+        if bad is not None:
+            return bad
         if self.sum > MAX_DURATION * self.count:
             return "sum", "sum must not exceed count x 86400"
         return None
