@@ -89,8 +89,10 @@ faults: deps
 	$(BIN)/python bench/faults.py $(FAULTS_ARGS)
 
 # The image built from a clean clone of HEAD, the compose stack up, deploy/smoke.py against
-# it, the stack down (deploy/deploy_test.sh; needs Docker, a few minutes the first time).
+# it, the stack down (deploy/deploy_test.sh; installs and starts Docker when missing, as root;
+# a few minutes the first time).
 deploy-test: deps
+	deploy/local/ensure_docker.sh
 	PYTHON=$(abspath $(BIN))/python deploy/deploy_test.sh
 
 clean:
